@@ -1,0 +1,73 @@
+"""Atomic file writes: temp file, fsync, rename.
+
+Used by every component that writes a file another process may read (specs,
+manifests, status, ownership records). A reader sees the old bytes or the new
+ones, never half of either, even after a ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import msgspec
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a directory entry so a rename inside it survives a crash."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes, *, durable: bool = True, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data`` atomically.
+
+    ``durable`` fsyncs the data before the rename; status files that are rewritten
+    on every reconcile may pass ``False`` since a lost update is recomputed.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:40]}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_json_atomic(path: Path, value: object, *, durable: bool = True) -> None:
+    """Encode ``value`` as indented JSON and write it atomically."""
+    write_atomic(path, msgspec.json.format(msgspec.json.encode(value), indent=2) + b"\n", durable=durable)
+
+
+def create_exclusive(path: Path, data: bytes) -> bool:
+    """Create ``path`` with ``data`` only if no file of that name exists.
+
+    The bytes are written to a temp file first and then ``link()``-ed into place,
+    so the file appears complete or not at all and two racing writers cannot both
+    win. Returns False when the name was taken.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:40]}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        os.unlink(tmp)

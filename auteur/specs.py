@@ -1,0 +1,149 @@
+"""Spec files: the desired state of one project, parsed and validated with msgspec.
+
+Called by the controller (every reconcile reads the whole spec) and by the API
+(which writes the same files). A spec that cannot be read raises :class:`SpecError`
+naming the file, the field and the problem.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+import yaml
+
+from auteur.names import InvalidName, check_name, project_id
+
+SPEC_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
+MAX_SPEC_BYTES = 64 * 1024
+
+Description = Annotated[str, msgspec.Meta(max_length=10_000)]
+
+
+class Quality(str, enum.Enum):
+    DRAFT = "draft"
+    STANDARD = "standard"
+    PREMIUM = "premium"
+
+
+class Strict(msgspec.Struct, forbid_unknown_fields=True):
+    """Base of every schema people write by hand.
+
+    Unknown fields are rejected to error nicely on typos (``qualty: draft``)
+    instead of silently ignoring them.
+    """
+
+
+class Spec(Strict, frozen=True):
+    """The desired state of one project (``specs/<name>.yaml``)."""
+
+    name: str
+    quality: Quality = Quality.STANDARD
+    description: Description = ""
+
+    def __post_init__(self) -> None:
+        try:
+            check_name(self.name)
+        except InvalidName as exc:
+            raise ValueError(f"Invalid name: {exc}") from None
+
+    @property
+    def id(self) -> str:
+        return project_id(self.name)
+
+    def generation(self) -> str:
+        """Hash of the parsed content: formatting and comments do not count."""
+        canonical = msgspec.json.encode(self, order="sorted")
+        return hashlib.sha256(canonical).hexdigest()[:16]
+
+    def to_yaml(self) -> bytes:
+        body = {"name": self.name, "quality": self.quality.value}
+        if self.description:
+            body["description"] = self.description
+        return yaml.safe_dump(body, allow_unicode=True, sort_keys=False).encode("utf-8")
+
+
+class SpecError(Exception):
+    """A spec file that cannot be used; carries the file, the field and the problem."""
+
+    def __init__(self, file: str, field: str | None, problem: str) -> None:
+        self.file = file
+        self.field = field
+        self.problem = problem
+        where = f" field {field!r}:" if field else ""
+        super().__init__(f"{file}:{where} {problem}")
+
+
+def is_spec_file(filename: str) -> bool:
+    return not filename.startswith(".") and filename.endswith(SPEC_SUFFIXES)
+
+
+def spec_stem(filename: str) -> str:
+    for suffix in SPEC_SUFFIXES:
+        if filename.endswith(suffix):
+            return filename[: -len(suffix)]
+    return filename
+
+
+def _field_of(error: msgspec.ValidationError) -> tuple[str | None, str]:
+    text = str(error)
+    marker = " - at `$."
+    if marker in text:
+        problem, _, where = text.partition(marker)
+        return where.rstrip("`").split("[")[0].split(".")[0], problem
+    if text.startswith("Object contains unknown field `"):
+        field = text.split("`")[1]
+        return field, "unknown field (allowed: name, quality, description)"
+    if text.startswith("Object missing required field `"):
+        field = text.split("`")[1]
+        return field, "required field is missing"
+    return None, text
+
+
+def decode_spec(data: bytes, filename: str) -> Spec:
+    """Parse and validate spec bytes; the format comes from the file's suffix."""
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(filename, None, f"file is larger than {MAX_SPEC_BYTES} bytes")
+    try:
+        if filename.endswith(".json"):
+            raw: object = msgspec.json.decode(data)
+        elif filename.endswith(".toml"):
+            raw = tomllib.loads(data.decode("utf-8"))
+        else:
+            raw = yaml.safe_load(data.decode("utf-8"))
+    except (msgspec.DecodeError, tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise SpecError(filename, None, f"cannot be parsed: {str(exc).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise SpecError(filename, None, "must be a mapping with at least a 'name' field")
+    try:
+        spec = msgspec.convert(raw, Spec)
+    except msgspec.ValidationError as exc:
+        field, problem = _field_of(exc)
+        if field is None and problem.startswith("Invalid name"):
+            field = "name"
+        if problem.startswith("Invalid enum value"):
+            problem = f"{problem}; expected one of draft, standard, premium"
+        raise SpecError(filename, field, problem) from None
+    stem = spec_stem(filename)
+    if spec.name != stem and spec.name != _nfc(stem):
+        raise SpecError(filename, "name", f"name {spec.name!r} does not match the file name {stem!r}")
+    return spec
+
+
+def _nfc(text: str) -> str:
+    from auteur.names import normalize_name
+
+    return normalize_name(text)
+
+
+def read_spec(path: Path) -> Spec:
+    """Read and validate one spec file."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SpecError(path.name, None, f"cannot be read: {exc.strerror}") from None
+    return decode_spec(data, path.name)

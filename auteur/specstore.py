@@ -1,0 +1,93 @@
+"""Writing spec files: the one way people's tools change the desired state.
+
+Called by the API and the CLI. Creating takes a lock on the volume while it checks
+that no spec maps to the same id, then creates the file exclusively (``link``), so
+of many racing creates of one name exactly one wins.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from contextlib import contextmanager
+from collections.abc import Iterator
+from pathlib import Path
+
+from auteur.atomic import create_exclusive, write_atomic
+from auteur.layout import LOCKS_DIR
+from auteur.names import project_id
+from auteur.specs import Spec, is_spec_file, spec_stem
+
+
+class SpecExists(Exception):
+    """A spec for the same id exists already (any name variant, any format)."""
+
+    def __init__(self, existing: str) -> None:
+        self.existing = existing
+        super().__init__(f"a project with this name already exists (spec file '{existing}')")
+
+
+@contextmanager
+def _specs_lock(state_dir: Path) -> Iterator[None]:
+    path = state_dir / LOCKS_DIR / "specs.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def spec_files_for(specs_dir: Path, key: str) -> list[str]:
+    """Every spec file in ``specs_dir`` whose stem maps to ``key``."""
+    return sorted(
+        entry.name
+        for entry in os.scandir(specs_dir)
+        if is_spec_file(entry.name) and project_id(spec_stem(entry.name)) == key
+    )
+
+
+def create_spec(specs_dir: Path, state_dir: Path, spec: Spec) -> Path:
+    """Create ``specs/<name>.yaml``; raise :class:`SpecExists` if the id is taken."""
+    specs_dir.mkdir(parents=True, exist_ok=True)
+    with _specs_lock(state_dir):
+        existing = spec_files_for(specs_dir, spec.id)
+        if existing:
+            raise SpecExists(existing[0])
+        path = specs_dir / f"{spec.name}.yaml"
+        if not create_exclusive(path, spec.to_yaml()):
+            raise SpecExists(path.name)
+        return path
+
+
+def replace_spec(path: Path, spec: Spec) -> None:
+    """Rewrite an existing spec (PATCH): YAML stays YAML, JSON stays JSON."""
+    if path.suffix == ".json":
+        import msgspec
+
+        body = msgspec.json.format(msgspec.json.encode(spec), indent=2) + b"\n"
+    elif path.suffix == ".toml":
+        lines = [f"{k} = {_toml_str(v)}" for k, v in (("name", spec.name), ("quality", spec.quality.value), ("description", spec.description)) if v]  # fmt: skip
+        body = ("\n".join(lines) + "\n").encode("utf-8")
+    else:
+        body = spec.to_yaml()
+    write_atomic(path, body)
+
+
+def _toml_str(value: str) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+def remove_spec(specs_dir: Path, key: str) -> list[str]:
+    """Remove every spec file of ``key``; returns the names removed."""
+    removed = []
+    for name in spec_files_for(specs_dir, key):
+        try:
+            os.unlink(specs_dir / name)
+            removed.append(name)
+        except FileNotFoundError:
+            pass
+    return removed

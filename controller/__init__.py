@@ -1,0 +1,1 @@
+"""The Auteur controller: converges ``workspace/`` toward the spec files in ``specs/``."""

@@ -1,0 +1,248 @@
+"""The command line: ``auteur`` / ``python -m controller`` and the make targets.
+
+Runs the loop (``run``), one reconcile pass (``reconcile``), and the project
+commands behind ``make project-*``. Commands that change a project write or remove
+its spec and wait for the controller; when no controller is running they do the
+reconcile themselves, so ``make project-create`` works on a bare checkout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+
+import anyio
+
+from auteur import settings as settings_mod
+from auteur.names import InvalidName, check_name, project_id
+from auteur.settings import Settings
+from auteur.specs import Quality, Spec
+from auteur.specstore import SpecExists, create_spec, remove_spec
+from auteur.status import Phase
+from controller.locking import Leadership, project_lock
+from controller.ownership import Owner
+from controller.reconciling import Reconciler
+from controller.running import Controller, run_controller
+from controller.trash import TrashError
+
+
+def _controller_running(settings: Settings) -> bool:
+    probe = Leadership(settings.state)
+    if probe.try_acquire():
+        probe.release()
+        return False
+    return True
+
+
+class _Progress:
+    """A one-line progress bar on stderr (plain lines when stderr is not a terminal)."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.total, self.label, self.shown = total, label, -1
+        self.tty = sys.stderr.isatty()
+
+    def update(self, done: int) -> None:
+        if self.total < 20:
+            return
+        percent = done * 100 // self.total
+        if percent == self.shown or (not self.tty and percent % 10 and done != self.total):
+            return
+        self.shown = percent
+        bar = "#" * (percent // 4) + "-" * (25 - percent // 4)
+        end = "\r" if self.tty and done != self.total else "\n"
+        sys.stderr.write(f"{self.label} [{bar}] {done}/{self.total} ({percent}%){end}")
+        sys.stderr.flush()
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    controller = Controller(settings)
+    anyio.run(run_controller, controller)
+    return 0
+
+
+def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    reconciler = Reconciler(settings)
+    keys = [project_id(args.name)] if args.name else sorted(reconciler.keys())
+    progress = _Progress(len(keys), "reconciling")
+    failed: list[tuple[str, str]] = []
+    for index, key in enumerate(keys, 1):
+        outcome = reconciler.reconcile(key)
+        if outcome.kind in ("retry", "stalled"):
+            failed.append((key, outcome.error or "failed"))
+        progress.update(index)
+    reconciler.journal.close()
+    ok = len(keys) - len(failed)
+    print(f"Reconciled {len(keys)} project(s): {ok} ok, {len(failed)} failed")
+    for key, why in failed:
+        print(f"  {key}: {why}")
+    return 1 if failed else 0
+
+
+def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
+    reconciler = Reconciler(settings)
+    rows = []
+    for status in sorted(reconciler.statuses.read_all(), key=lambda s: s.name.lower()):
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(status.last_reconcile)) if status.last_reconcile else "-"
+        shown = status.status.value + (" (unmanaged)" if status.status is Phase.UNMANAGED else "")
+        if status.status is Phase.UNMANAGED:
+            shown = "UNMANAGED"
+        rows.append((status.name, status.id, status.quality or "-", shown, (status.current_commit or "-")[:8], when))
+        for dup in status.duplicates:
+            rows.append((dup.file, status.id, "-", "failed", "-", dup.message[:40]))
+    known = {s.id for s in reconciler.statuses.read_all()}
+    for key in reconciler.specs.ids():
+        if key not in known:
+            name = reconciler.specs.files_for(key)[0]
+            rows.append((name, key, "-", "processing", "-", "-"))
+    header = ("NAME", "ID", "QUALITY", "STATUS", "COMMIT", "LAST RECONCILE")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    if not rows:
+        print("(no projects)")
+    return 0
+
+
+def _wait_for(settings: Settings, key: str, done: "callable[[Reconciler], bool]", timeout: float) -> bool:  # type: ignore[valid-type]
+    reconciler = Reconciler(settings)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reconciler._cache.clear()
+        if done(reconciler):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def cmd_create(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        name = check_name(args.name)
+        spec = Spec(name=name, quality=Quality(args.quality), description=args.description or "")
+        path = create_spec(settings.specs, settings.state, spec)
+    except (InvalidName, ValueError) as exc:
+        print(f"Invalid project: {exc}", file=sys.stderr)
+        return 2
+    except SpecExists as exc:
+        print(f"Project exists: {exc}", file=sys.stderr)
+        return 1
+    key = spec.id
+    if not _controller_running(settings):
+        Reconciler(settings).reconcile(key)
+    ok = _wait_for(settings, key, lambda r: (s := r.status_of(key)) is not None and s.status in (Phase.READY, Phase.FAILED), args.timeout)
+    status = Reconciler(settings).status_of(key)
+    if ok and status and status.status is Phase.READY:
+        print(f"Project created: {status.name} (id {key}) at {settings.workspace / (status.folder or name)} [{(status.current_commit or '')[:8]}]")
+        return 0
+    why = status.last_error if status else "controller did not report in time"
+    print(f"Project spec written to {path}, but it is not ready: {why}", file=sys.stderr)
+    return 1
+
+
+def cmd_delete(settings: Settings, args: argparse.Namespace) -> int:
+    key = project_id(args.name)
+    removed = remove_spec(settings.specs, key)
+    reconciler = Reconciler(settings)
+    owner = reconciler.owners.get(key)
+    if not removed and owner is None:
+        print(f"No project named {args.name!r}", file=sys.stderr)
+        return 1
+    if not _controller_running(settings):
+        deadline = time.monotonic() + args.timeout + settings.grace_seconds
+        while reconciler.reconcile(key).kind == "requeue" and time.monotonic() < deadline:
+            time.sleep(0.1)
+    gone = _wait_for(settings, key, lambda r: r.owners.get(key) is None, args.timeout + settings.grace_seconds)
+    if not gone:
+        print("Spec removed; the controller has not moved the folder yet", file=sys.stderr)
+        return 1
+    print(f"Project deleted: {args.name} (moved to the trash; restore with `make project-restore NAME={args.name}`)")
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    reconciler = Reconciler(settings)
+    try:
+        entry = reconciler.trash.find(args.name)
+    except TrashError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    target = settings.workspace / entry.folder
+    with project_lock(settings.state, entry.id):
+        if reconciler.specs.files_for(entry.id) or target.exists():
+            print(f"Cannot restore: a project named {entry.name!r} exists again; delete or rename it first", file=sys.stderr)
+            return 1
+        spec = Spec(name=entry.name, quality=Quality(entry.quality), description=entry.description)
+        reconciler.owners.put(Owner(id=entry.id, folder=entry.folder, spec_file=f"{entry.name}.yaml", created_at=entry.created_at or ""))
+        os.rename(reconciler.trash.path(entry), target)
+        reconciler.trash.forget(entry)
+        create_spec(settings.specs, settings.state, spec)
+    if not _controller_running(settings):
+        reconciler.reconcile(entry.id)
+    print(f"Project restored: {entry.name} (id {entry.id})")
+    return 0
+
+
+def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
+    reconciler = Reconciler(settings)
+    try:
+        entry = reconciler.trash.find(args.name)
+    except TrashError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    reconciler.trash.purge(entry)
+    print(f"Purged {entry.name} ({entry.entry}) from the trash")
+    return 0
+
+
+def cmd_trash(settings: Settings, args: argparse.Namespace) -> int:
+    for entry in Reconciler(settings).trash.entries():
+        print(f"{entry.entry}  {entry.name}  deleted {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(entry.deleted_at))}")
+    return 0
+
+
+def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
+    Reconciler(settings)
+    readme = settings.specs / "README.md"
+    if not readme.exists():
+        source = os.path.join(os.path.dirname(__file__), "..", "specs", "README.md")
+        if os.path.exists(source) and os.path.abspath(source) != str(readme.absolute()):
+            shutil.copyfile(source, readme)
+    print(f"Workspace initialized: {settings.workspace} (specs in {settings.specs})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="auteur", description="Auteur workspace controller")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the control loop (default)")
+    p = sub.add_parser("reconcile", help="one reconcile pass over every project, or NAME")
+    p.add_argument("name", nargs="?")
+    sub.add_parser("list", help="table of projects")
+    p = sub.add_parser("create", help="create a project and wait until it is ready")
+    p.add_argument("name")
+    p.add_argument("--quality", default="standard", choices=[q.value for q in Quality])
+    p.add_argument("--description", default="")
+    p.add_argument("--timeout", type=float, default=60.0)
+    for verb, text in (("delete", "move a project to the trash"), ("restore", "restore from the trash"), ("purge", "purge from the trash")):
+        p = sub.add_parser(verb, help=text)
+        p.add_argument("name")
+        p.add_argument("--timeout", type=float, default=60.0)
+    sub.add_parser("trash", help="list the trash")
+    sub.add_parser("init", help="create the workspace and specs folders")
+    return parser
+
+
+COMMANDS = {"run": cmd_run, "reconcile": cmd_reconcile, "list": cmd_list, "create": cmd_create, "delete": cmd_delete,
+            "restore": cmd_restore, "purge": cmd_purge, "trash": cmd_trash, "init": cmd_init}  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = settings_mod.from_env()
+    return COMMANDS[args.command or "run"](settings, args)

@@ -1,0 +1,53 @@
+"""Cheap fingerprints of a project: file stats, never contents.
+
+Called by ``controller.reconciling`` (recorded after each converge) and by the
+resync in ``controller.running``, which fully reconciles only the projects whose
+fingerprint differs from the recorded one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+_ROOT_FILES = ("project.json", ".gitignore", ".gitattributes", ".git/index", ".git/HEAD", ".git/config", ".git/refs/heads/main")
+
+
+def _stat_line(path: str) -> bytes:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return b"-"
+    return b"%d:%d:%d:%d" % (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _walk(top: str, out: list[bytes]) -> None:
+    try:
+        entries = sorted(os.scandir(top), key=lambda e: e.name)
+    except OSError:
+        out.append(b"!" + top.encode("utf-8", "surrogateescape"))
+        return
+    for entry in entries:
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        out.append(b"%s=%d:%d:%d:%d" % (entry.name.encode("utf-8", "surrogateescape"), st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino))
+        if entry.is_dir(follow_symlinks=False):
+            _walk(entry.path, out)
+
+
+def fingerprint(spec_files: Iterable[Path], folder: Path | None) -> str:
+    parts: list[bytes] = []
+    for spec in spec_files:
+        parts.append(spec.name.encode("utf-8", "surrogateescape") + _stat_line(str(spec)).replace(b":", b";"))
+    if folder is not None:
+        base = str(folder)
+        parts.append(_stat_line(base))
+        for name in _ROOT_FILES:
+            parts.append(_stat_line(f"{base}/{name}"))
+        for top in ("assets", "outputs"):
+            _walk(f"{base}/{top}", parts)
+    return hashlib.blake2b(b"\n".join(parts), digest_size=12).hexdigest()

@@ -1,0 +1,132 @@
+"""Git LFS objects written straight into a project's ``.git/lfs``.
+
+Called by ``controller.repository`` while it snapshots a project (and so, through
+it, by ``controller.steps`` and the workers running those steps). A media file is
+copied into ``.git/lfs/objects/<aa>/<bb>/<oid>`` in one streaming pass that hashes
+and copies at once, with a fixed buffer: memory stays flat whatever the file size.
+The repository then only stores the small pointer text, exactly what
+``git lfs clean`` would produce, so the real ``git`` and ``git-lfs`` agree with us.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+LFS_CHUNK = 1024 * 1024
+# Reads are a few chunks at a time: big enough to amortise the syscalls, small
+# enough to stay in the CPU cache between read, hash and write.
+_BUFFER_SIZE = 4 * LFS_CHUNK
+_POINTER_HEADER = b"version https://git-lfs.github.com/spec/v1\n"
+_POINTER_MAX = 1024  # git-lfs treats anything larger as content, never a pointer
+_HEX = frozenset("0123456789abcdef")
+
+
+class FileChangedError(OSError):
+    """The file changed while it was being copied; the caller retries later."""
+
+
+def pointer_bytes(oid: str, size: int) -> bytes:
+    """The pointer text git-lfs stores in the repository for content ``oid``."""
+    return b"%boid sha256:%b\nsize %d\n" % (_POINTER_HEADER, oid.encode("ascii"), size)
+
+
+def is_pointer(data: bytes) -> bool:
+    """True if ``data`` is a git-lfs pointer (the form ``pointer_bytes`` writes)."""
+    if len(data) > _POINTER_MAX or not data.startswith(_POINTER_HEADER):
+        return False
+    lines = data[len(_POINTER_HEADER) :].split(b"\n")
+    if len(lines) != 3 or lines[2] != b"":
+        return False
+    oid_line, size_line = lines[0], lines[1]
+    if not oid_line.startswith(b"oid sha256:") or not size_line.startswith(b"size "):
+        return False
+    oid = oid_line[len(b"oid sha256:") :].decode("ascii", "replace")
+    size = size_line[len(b"size ") :]
+    return len(oid) == 64 and set(oid) <= _HEX and size.isdigit()
+
+
+def object_path(git_dir: Path, oid: str) -> Path:
+    """Where git-lfs keeps the content ``oid`` inside ``git_dir``."""
+    return git_dir / "lfs" / "objects" / oid[0:2] / oid[2:4] / oid
+
+
+def store_file(git_dir: Path, path: Path, known_oid: str | None = None) -> tuple[str, int]:
+    """Copy ``path`` into the LFS object store of ``git_dir``; return (oid, size).
+
+    Symlinks are refused (``O_NOFOLLOW``). See ``store_fd``.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        return store_fd(git_dir, fd, known_oid)
+    finally:
+        os.close(fd)
+
+
+def store_fd(git_dir: Path, fd: int, known_oid: str | None = None) -> tuple[str, int]:
+    """Copy the open file ``fd`` into the LFS object store; return (oid, size).
+
+    With ``known_oid`` (recorded when the file was ingested) and an object of that
+    name and size already in place, nothing is read. Raises ``FileChangedError``
+    when the file's size or mtime moves during the copy: its bytes are not settled.
+    """
+    before = os.fstat(fd)
+    size = before.st_size
+    if known_oid is not None:
+        try:
+            if os.stat(object_path(git_dir, known_oid)).st_size == size:
+                return known_oid, size
+        except FileNotFoundError:
+            pass
+    tmp_dir = git_dir / "lfs" / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    out, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="auteur-")
+    try:
+        digest = _copy_and_hash(fd, out, size)
+        after = os.fstat(fd)
+        if after.st_size != size or after.st_mtime_ns != before.st_mtime_ns:
+            raise FileChangedError(f"file changed while it was copied ({size} -> {after.st_size} bytes)")
+        os.fsync(out)
+        # The copy will not be read again soon: keep the page cache for hot data.
+        os.posix_fadvise(out, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(out)
+        out = -1
+        dest = object_path(git_dir, digest)
+        if dest.exists():
+            os.unlink(tmp)
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp, 0o644)
+            os.rename(tmp, dest)
+        return digest, size
+    except BaseException:
+        if out >= 0:
+            os.close(out)
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _copy_and_hash(src: int, dst: int, size: int) -> str:
+    """Read ``src`` to its end once, hashing and writing every chunk to ``dst``."""
+    os.posix_fadvise(src, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+    buffer = bytearray(_BUFFER_SIZE)
+    view = memoryview(buffer)
+    digest = hashlib.sha256()
+    total = 0
+    while count := os.readv(src, (view,)):
+        chunk = view if count == _BUFFER_SIZE else view[:count]
+        digest.update(chunk)
+        written = os.write(dst, chunk)
+        while written < count:
+            written += os.write(dst, chunk[written:])
+        total += count
+        if total > size:
+            raise FileChangedError(f"file grew while it was copied (expected {size} bytes)")
+    if total != size:
+        raise FileChangedError(f"file shrank while it was copied ({size} -> {total} bytes)")
+    return digest.hexdigest()
