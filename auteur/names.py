@@ -39,7 +39,7 @@ def check_name(name: str) -> str:
         raise InvalidName(f"name is {len(name.encode('utf-8'))} bytes in UTF-8; at most {MAX_BYTES} are allowed")
     for char in name:
         if char in ("/", "\\"):
-            raise InvalidName(f"name may not contain {char!r}")
+            raise InvalidName(f"name may not contain '{char}' (no paths)")
         category = unicodedata.category(char)
         if category[0] == "C":
             raise InvalidName(f"name may not contain control or invisible characters (U+{ord(char):04X})")

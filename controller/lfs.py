@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 LFS_CHUNK = 1024 * 1024
@@ -112,21 +113,35 @@ def store_fd(git_dir: Path, fd: int, known_oid: str | None = None) -> tuple[str,
 
 
 def _copy_and_hash(src: int, dst: int, size: int) -> str:
-    """Read ``src`` to its end once, hashing and writing every chunk to ``dst``."""
+    """Read ``src`` to its end once, writing every chunk to ``dst`` and hashing it.
+
+    SHA-256 and the write-back to disk run at about the same speed here, so the
+    hash of one chunk runs on a helper thread (hashlib drops the GIL) while this
+    thread writes it and reads the next into the other half of a double buffer:
+    about 25% faster than doing the three in turn, and faster than hashing first
+    and then ``copy_file_range`` (see ``bench/``'s figures in the report).
+    """
     os.posix_fadvise(src, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-    buffer = bytearray(_BUFFER_SIZE)
-    view = memoryview(buffer)
+    views = (memoryview(bytearray(_BUFFER_SIZE)), memoryview(bytearray(_BUFFER_SIZE)))
     digest = hashlib.sha256()
     total = 0
-    while count := os.readv(src, (view,)):
-        chunk = view if count == _BUFFER_SIZE else view[:count]
-        digest.update(chunk)
-        written = os.write(dst, chunk)
-        while written < count:
-            written += os.write(dst, chunk[written:])
-        total += count
-        if total > size:
-            raise FileChangedError(f"file grew while it was copied (expected {size} bytes)")
+    side = 0
+    hashing: Future[None] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lfs-hash") as pool:
+        while count := os.readv(src, (views[side],)):
+            total += count
+            if total > size:
+                raise FileChangedError(f"file grew while it was copied (expected {size} bytes)")
+            chunk = views[side] if count == _BUFFER_SIZE else views[side][:count]
+            if hashing is not None:
+                hashing.result()  # updates stay in order; the other buffer is free again
+            hashing = pool.submit(digest.update, chunk)
+            written = os.write(dst, chunk)
+            while written < count:
+                written += os.write(dst, chunk[written:])
+            side ^= 1
+        if hashing is not None:
+            hashing.result()
     if total != size:
         raise FileChangedError(f"file shrank while it was copied ({size} -> {total} bytes)")
     return digest.hexdigest()

@@ -57,7 +57,6 @@ class Controller:
         self.metrics = Metrics()
         self.leadership = Leadership(settings.state)
         self.watcher: Watcher | None = None
-        self.stopping = anyio.Event() if False else None
         self._stop = threading.Event()
         self.is_leader = False
         self.started = threading.Event()
@@ -218,8 +217,8 @@ class Controller:
     async def _resync_loop(self) -> None:
         while True:
             count = await self.resync()
-            if count:
-                log.info("resync: %d project(s) to reconcile", count)
+            log.log(logging.INFO if count else logging.DEBUG, "resync pass in %.2fs: %d project(s) to reconcile",
+                    self.metrics.resync_last_seconds, count)
             period = self.settings.resync_seconds * (1 + max(-0.1, min(0.1, self.jitter())))
             deadline = time.monotonic() + period
             while time.monotonic() < deadline:
@@ -230,7 +229,10 @@ class Controller:
 
     async def _heartbeat(self) -> None:
         while True:
-            beat = {"pid": os.getpid(), "at": self.clock(), "queue": len(self.queue), "active": self.queue.active}
+            m = self.metrics
+            beat = {"pid": os.getpid(), "at": self.clock(), "queue": len(self.queue), "active": self.queue.active,
+                    "resyncs": m.resyncs_total, "resync_last_seconds": m.resync_last_seconds,
+                    "reconciles": m.reconcile_seconds_count, "watches": self.watcher.count if self.watcher else 0}  # fmt: skip
             await anyio.to_thread.run_sync(write_atomic, self.settings.state / HEARTBEAT, msgspec.json.encode(beat))
             await anyio.sleep(5)
 

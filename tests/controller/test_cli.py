@@ -1,0 +1,73 @@
+"""The command line behind the make targets, run as a user would run it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import assert_clean_repository
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cli(tmp_path):
+    env = dict(os.environ, AUTEUR_SPECS=str(tmp_path / "specs"), AUTEUR_WORKSPACE=str(tmp_path / "workspace"),
+               PYTHONPATH=str(ROOT), AUTEUR_GRACE_SECONDS="0.2")  # fmt: skip
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([sys.executable, "-m", "controller", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+        if check and result.returncode != 0:
+            raise AssertionError(f"auteur {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    return run
+
+
+def test_project_lifecycle_without_a_running_controller(cli, tmp_path):
+    assert "Workspace initialized" in cli("init").stdout
+    out = cli("create", "Night Shoot", "--quality", "premium").stdout
+    assert "Project created" in out
+    root = tmp_path / "workspace" / "Night Shoot"
+    assert_clean_repository(root)
+    assert (tmp_path / "specs" / "Night Shoot.yaml").is_file()
+    table = cli("list").stdout
+    assert "Night Shoot" in table and "night-shoot" in table and "premium" in table and "ready" in table
+    dup = cli("create", "night shoot", check=False)
+    assert dup.returncode == 1 and "already exists" in dup.stderr
+    bad = cli("create", "bad/name", check=False)
+    assert bad.returncode == 2 and "Invalid" in bad.stderr
+    assert "Project deleted" in cli("delete", "Night Shoot").stdout
+    assert not root.exists() and not (tmp_path / "specs" / "Night Shoot.yaml").exists()
+    assert "night-shoot" in cli("trash").stdout
+    assert "Project restored" in cli("restore", "Night Shoot").stdout
+    assert_clean_repository(root)
+    assert "ready" in cli("list").stdout
+    cli("delete", "Night Shoot")
+    assert "Purged" in cli("purge", "Night Shoot").stdout
+    assert cli("trash").stdout == ""
+
+
+def test_reconcile_reports_failures_with_exit_status_1(cli, tmp_path):
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    for i in range(25):
+        (specs / f"p{i}.yaml").write_text(f"name: p{i}\n")
+    (specs / "broken.yaml").write_text("name: broken\nqualty: draft\n")
+    result = cli("reconcile", check=False)
+    assert result.returncode == 1
+    assert "26 project(s): 25 ok, 1 failed" in result.stdout
+    assert "broken" in result.stdout and "qualty" in result.stdout
+    assert "reconciling [" in result.stderr  # progress on many projects
+    (specs / "broken.yaml").write_text("name: broken\n")
+    assert cli("reconcile", "broken").returncode == 0
+
+
+def test_list_flags_unmanaged_folders(cli, tmp_path):
+    (tmp_path / "workspace" / "Foreign").mkdir(parents=True)
+    cli("reconcile")
+    assert "UNMANAGED" in cli("list").stdout

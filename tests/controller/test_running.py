@@ -1,0 +1,160 @@
+"""The control loop end to end: watches, queue, resync, leadership, crashes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+from helpers import write_spec
+
+from auteur.settings import Settings
+from auteur.status import Phase, StatusStore
+from helpers import assert_clean_repository
+from controller.running import Controller, run_controller
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(predicate, timeout=30.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Running:
+    def __init__(self, settings: Settings) -> None:
+        self.controller = Controller(settings)
+        self.thread = threading.Thread(target=anyio.run, args=(run_controller, self.controller), daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self.controller
+
+    def __exit__(self, *exc):
+        self.controller.request_stop()
+        self.thread.join(30)
+        assert not self.thread.is_alive()
+
+
+def status_of(settings, key):
+    return StatusStore(settings.state).read(key)
+
+
+def ready(settings, key):
+    status = status_of(settings, key)
+    return status is not None and status.status is Phase.READY and status
+
+
+@pytest.fixture
+def fast(tmp_path):
+    return Settings(specs=tmp_path / "specs", workspace=tmp_path / "workspace", settle_seconds=0.3, grace_seconds=0.5,
+                    resync_seconds=3600)  # fmt: skip
+
+
+def test_dropped_spec_converges_and_edits_follow(fast):
+    with Running(fast) as controller:
+        wait_for(lambda: controller.started.is_set(), what="start")
+        write_spec(fast, "live.yaml", "name: live\n")
+        wait_for(lambda: ready(fast, "live"), what="live ready")
+        write_spec(fast, "live.yaml", "name: live\nquality: premium\n")
+        wait_for(lambda: (s := ready(fast, "live")) and s.quality == "premium", what="quality change")
+        media = fast.workspace / "live" / "assets" / "audio" / "take.wav"
+        media.write_bytes(os.urandom(100_000))
+        wait_for(lambda: (s := ready(fast, "live")) and s.lfs_files == 1 and not s.is_dirty, what="media snapshot")
+        assert_clean_repository(fast.workspace / "live")
+        (fast.specs / "live.yaml").unlink()
+        wait_for(lambda: not (fast.workspace / "live").exists(), what="folder trashed")
+        assert status_of(fast, "live") is None
+        assert controller.metrics.reconcile_total["success"] >= 3
+
+
+def test_resync_heals_drift_without_events(fast):
+    fast.resync_seconds = 0.5
+    with Running(fast) as controller:
+        write_spec(fast, "drift.yaml", "name: drift\n")
+        wait_for(lambda: ready(fast, "drift"), what="ready")
+        # project.json is outside the watched trees: only the resync sees this
+        (fast.workspace / "drift" / "project.json").write_text("{}")
+        wait_for(lambda: b'"name": "drift"' in (fast.workspace / "drift" / "project.json").read_bytes(), what="healed")
+        assert controller.metrics.resyncs_total >= 2
+
+
+def test_two_controllers_one_active_one_standby(fast):
+    first, second = Running(fast), Running(fast)
+    with first as a:
+        wait_for(lambda: a.started.is_set(), what="first active")
+        with second as b:
+            time.sleep(0.5)
+            assert a.is_leader and not b.is_leader
+            write_spec(fast, "solo.yaml", "name: solo\n")
+            wait_for(lambda: ready(fast, "solo"), what="ready")
+            assert b.metrics.reconcile_total["success"] == 0
+            a.request_stop()
+            first.thread.join(30)
+            wait_for(lambda: b.is_leader, what="standby takes over")
+            write_spec(fast, "after.yaml", "name: after\n")
+            wait_for(lambda: ready(fast, "after"), what="ready after takeover")
+
+
+def _spawn(env):
+    return subprocess.Popen([sys.executable, "-m", "controller", "run"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_kill_9_mid_way_through_200_projects_then_restart_converges_all(tmp_path):
+    env = dict(os.environ, AUTEUR_SPECS=str(tmp_path / "specs"), AUTEUR_WORKSPACE=str(tmp_path / "workspace"),
+               PYTHONPATH=str(ROOT), AUTEUR_RESYNC_SECONDS="3600")  # fmt: skip
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    settings = Settings(specs=specs, workspace=tmp_path / "workspace")
+    proc = _spawn(env)
+    wait_for(lambda: (settings.state / "heartbeat.json").exists(), what="controller heartbeat")
+    for i in range(200):
+        (specs / f".film-{i:03d}.tmp").write_text(f"name: film-{i:03d}\n")
+        os.rename(specs / f".film-{i:03d}.tmp", specs / f"film-{i:03d}.yaml")
+    store = StatusStore(settings.state)
+    wait_for(lambda: len([s for s in store.read_all() if s.status is Phase.READY]) >= 20, what="some ready")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    done_before = len([s for s in store.read_all() if s.status is Phase.READY])
+    assert done_before < 200, "the kill must land mid-way"
+    proc = _spawn(env)
+    try:
+        wait_for(lambda: len([s for s in store.read_all() if s.status is Phase.READY]) == 200, timeout=120, what="all ready")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    for i in range(200):
+        root = settings.workspace / f"film-{i:03d}"
+        assert_clean_repository(root)
+
+
+def test_sigterm_finishes_in_flight_work_and_exits_cleanly(tmp_path):
+    env = dict(os.environ, AUTEUR_SPECS=str(tmp_path / "specs"), AUTEUR_WORKSPACE=str(tmp_path / "workspace"), PYTHONPATH=str(ROOT))
+    (tmp_path / "specs").mkdir()
+    proc = _spawn(env)
+    settings = Settings(specs=tmp_path / "specs", workspace=tmp_path / "workspace")
+    wait_for(lambda: (settings.state / "heartbeat.json").exists(), what="heartbeat")
+    for i in range(30):
+        (tmp_path / "specs" / f"t{i}.yaml").write_text(f"name: t{i}\n")
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "finishing in-flight work" in out and "controller stopped" in out
+    for status in StatusStore(settings.state).read_all():
+        if status.status is Phase.READY:
+            assert_clean_repository(settings.workspace / status.name)
