@@ -45,9 +45,7 @@ def check_name(name: str) -> str:
             raise InvalidName(f"name may not contain control or invisible characters (U+{ord(char):04X})")
         if char in _ALLOWED_PUNCT or category[0] in ("L", "N") or category[0] == "M":
             continue
-        raise InvalidName(
-            f"name may not contain {char!r}; use letters, digits, spaces, '-', '_' and '.'"
-        )
+        raise InvalidName(f"name may not contain {char!r}; use letters, digits, spaces, '-', '_' and '.'")
     first = name[0]
     if unicodedata.category(first)[0] not in ("L", "N"):
         raise InvalidName("name must start with a letter or digit")

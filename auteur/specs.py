@@ -38,7 +38,7 @@ class Strict(msgspec.Struct, forbid_unknown_fields=True):
     """
 
 
-class Spec(Strict, frozen=True):
+class Spec(Strict):
     """The desired state of one project (``specs/<name>.yaml``)."""
 
     name: str

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import fcntl
 import os
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from auteur.atomic import create_exclusive, write_atomic
@@ -42,9 +42,7 @@ def _specs_lock(state_dir: Path) -> Iterator[None]:
 def spec_files_for(specs_dir: Path, key: str) -> list[str]:
     """Every spec file in ``specs_dir`` whose stem maps to ``key``."""
     return sorted(
-        entry.name
-        for entry in os.scandir(specs_dir)
-        if is_spec_file(entry.name) and project_id(spec_stem(entry.name)) == key
+        entry.name for entry in os.scandir(specs_dir) if is_spec_file(entry.name) and project_id(spec_stem(entry.name)) == key
     )
 
 
@@ -68,7 +66,11 @@ def replace_spec(path: Path, spec: Spec) -> None:
 
         body = msgspec.json.format(msgspec.json.encode(spec), indent=2) + b"\n"
     elif path.suffix == ".toml":
-        lines = [f"{k} = {_toml_str(v)}" for k, v in (("name", spec.name), ("quality", spec.quality.value), ("description", spec.description)) if v]  # fmt: skip
+        lines = [
+            f"{k} = {_toml_str(v)}"
+            for k, v in (("name", spec.name), ("quality", spec.quality.value), ("description", spec.description))
+            if v
+        ]
         body = ("\n".join(lines) + "\n").encode("utf-8")
     else:
         body = spec.to_yaml()

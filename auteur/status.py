@@ -80,7 +80,7 @@ class ProjectStatus(msgspec.Struct, kw_only=True):
 
     def public(self) -> dict[str, object]:
         """The status as shown to people (internal bookkeeping left out)."""
-        data = msgspec.to_builtins(self)
+        data: dict[str, object] = msgspec.to_builtins(self)
         data.pop("fingerprint", None)
         data.pop("missing_since", None)
         return data

@@ -42,7 +42,7 @@ def escape_pattern(relpath: str) -> str:
     """An anchored gitattributes pattern matching exactly ``relpath``."""
     out = []
     for char in relpath:
-        if char in "\\[]*?!#\"":
+        if char in '\\[]*?!#"':
             out.append("\\" + char)
         elif char.isspace():
             out.append("[[:space:]]")

@@ -14,11 +14,12 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import anyio
 
 from auteur import settings as settings_mod
+from auteur.events import Journal
 from auteur.names import InvalidName, check_name, project_id
 from auteur.settings import Settings
 from auteur.specs import Quality, Spec
@@ -75,7 +76,8 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
         if outcome.kind in ("retry", "stalled"):
             failed.append((key, outcome.error or "failed"))
         progress.update(index)
-    reconciler.journal.close()
+    if isinstance(reconciler.journal, Journal):
+        reconciler.journal.close()
     ok = len(keys) - len(failed)
     print(f"Reconciled {len(keys)} project(s): {ok} ok, {len(failed)} failed")
     for key, why in failed:
@@ -108,7 +110,7 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _wait_for(settings: Settings, key: str, done: "callable[[Reconciler], bool]", timeout: float) -> bool:  # type: ignore[valid-type]
+def _wait_for(settings: Settings, key: str, done: Callable[[Reconciler], bool], timeout: float) -> bool:
     reconciler = Reconciler(settings)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -133,10 +135,13 @@ def cmd_create(settings: Settings, args: argparse.Namespace) -> int:
     key = spec.id
     if not _controller_running(settings):
         Reconciler(settings).reconcile(key)
-    ok = _wait_for(settings, key, lambda r: (s := r.status_of(key)) is not None and s.status in (Phase.READY, Phase.FAILED), args.timeout)
+    ok = _wait_for(
+        settings, key, lambda r: (s := r.status_of(key)) is not None and s.status in (Phase.READY, Phase.FAILED), args.timeout
+    )
     status = Reconciler(settings).status_of(key)
     if ok and status and status.status is Phase.READY:
-        print(f"Project created: {status.name} (id {key}) at {settings.workspace / (status.folder or name)} [{(status.current_commit or '')[:8]}]")
+        where = settings.workspace / (status.folder or name)
+        print(f"Project created: {status.name} (id {key}) at {where} [{(status.current_commit or '')[:8]}]")
         return 0
     why = status.last_error if status else "controller did not report in time"
     print(f"Project spec written to {path}, but it is not ready: {why}", file=sys.stderr)
@@ -176,7 +181,9 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
             print(f"Cannot restore: a project named {entry.name!r} exists again; delete or rename it first", file=sys.stderr)
             return 1
         spec = Spec(name=entry.name, quality=Quality(entry.quality), description=entry.description)
-        reconciler.owners.put(Owner(id=entry.id, folder=entry.folder, spec_file=f"{entry.name}.yaml", created_at=entry.created_at or ""))
+        reconciler.owners.put(
+            Owner(id=entry.id, folder=entry.folder, spec_file=f"{entry.name}.yaml", created_at=entry.created_at or "")
+        )
         os.rename(reconciler.trash.path(entry), target)
         reconciler.trash.forget(entry)
         create_spec(settings.specs, settings.state, spec)
@@ -228,7 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quality", default="standard", choices=[q.value for q in Quality])
     p.add_argument("--description", default="")
     p.add_argument("--timeout", type=float, default=60.0)
-    for verb, text in (("delete", "move a project to the trash"), ("restore", "restore from the trash"), ("purge", "purge from the trash")):
+    for verb, text in (
+        ("delete", "move a project to the trash"),
+        ("restore", "restore from the trash"),
+        ("purge", "purge from the trash"),
+    ):
         p = sub.add_parser(verb, help=text)
         p.add_argument("name")
         p.add_argument("--timeout", type=float, default=60.0)
@@ -237,12 +248,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"run": cmd_run, "reconcile": cmd_reconcile, "list": cmd_list, "create": cmd_create, "delete": cmd_delete,
-            "restore": cmd_restore, "purge": cmd_purge, "trash": cmd_trash, "init": cmd_init}  # fmt: skip
+COMMANDS = {
+    "run": cmd_run,
+    "reconcile": cmd_reconcile,
+    "list": cmd_list,
+    "create": cmd_create,
+    "delete": cmd_delete,
+    "restore": cmd_restore,
+    "purge": cmd_purge,
+    "trash": cmd_trash,
+    "init": cmd_init,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = settings_mod.from_env()
     return COMMANDS[args.command or "run"](settings, args)

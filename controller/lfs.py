@@ -1,7 +1,8 @@
 """Git LFS objects written straight into a project's ``.git/lfs``.
 
-Called by ``controller.repository`` while it snapshots a project (and so, through
-it, by ``controller.steps`` and the workers running those steps). A media file is
+Called by ``controller.repository`` while it sets up and snapshots a project (and
+so, through it, by ``controller.steps`` and the workers running those steps).
+``CONFIG`` and ``install_hooks`` do what ``git lfs install --local`` does. A media file is
 copied into ``.git/lfs/objects/<aa>/<bb>/<oid>`` in one streaming pass that hashes
 and copies at once, with a fixed buffer: memory stays flat whatever the file size.
 The repository then only stores the small pointer text, exactly what
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -22,7 +24,16 @@ LFS_CHUNK = 1024 * 1024
 _BUFFER_SIZE = 4 * LFS_CHUNK
 _POINTER_HEADER = b"version https://git-lfs.github.com/spec/v1\n"
 _POINTER_MAX = 1024  # git-lfs treats anything larger as content, never a pointer
-_HEX = frozenset("0123456789abcdef")
+_POINTER = re.compile(re.escape(_POINTER_HEADER) + rb"oid sha256:[0-9a-f]{64}\nsize [0-9]+\n")
+# (section, name, value) entries ``git lfs install --local`` writes, in its order.
+CONFIG: tuple[tuple[tuple[bytes, ...], bytes, bytes], ...] = (
+    ((b"lfs",), b"repositoryformatversion", b"0"),
+    ((b"filter", b"lfs"), b"required", b"true"),
+    ((b"filter", b"lfs"), b"clean", b"git-lfs clean -- %f"),
+    ((b"filter", b"lfs"), b"smudge", b"git-lfs smudge -- %f"),
+    ((b"filter", b"lfs"), b"process", b"git-lfs filter-process"),
+)
+HOOKS = ("pre-push", "post-checkout", "post-commit", "post-merge")
 
 
 class FileChangedError(OSError):
@@ -36,17 +47,35 @@ def pointer_bytes(oid: str, size: int) -> bytes:
 
 def is_pointer(data: bytes) -> bool:
     """True if ``data`` is a git-lfs pointer (the form ``pointer_bytes`` writes)."""
-    if len(data) > _POINTER_MAX or not data.startswith(_POINTER_HEADER):
-        return False
-    lines = data[len(_POINTER_HEADER) :].split(b"\n")
-    if len(lines) != 3 or lines[2] != b"":
-        return False
-    oid_line, size_line = lines[0], lines[1]
-    if not oid_line.startswith(b"oid sha256:") or not size_line.startswith(b"size "):
-        return False
-    oid = oid_line[len(b"oid sha256:") :].decode("ascii", "replace")
-    size = size_line[len(b"size ") :]
-    return len(oid) == 64 and set(oid) <= _HEX and size.isdigit()
+    return len(data) <= _POINTER_MAX and _POINTER.fullmatch(data) is not None
+
+
+def hook_text(name: str) -> bytes:
+    """The hook script git-lfs 3 installs as ``name``, byte for byte (``\\n`` is for echo)."""
+    return (
+        '#!/bin/sh\ncommand -v git-lfs >/dev/null 2>&1 || { echo >&2 "\\nThis repository is'
+        " configured for Git LFS but 'git-lfs' was not found on your path. If you no longer"
+        f" wish to use Git LFS, remove this hook by deleting '.git/hooks/{name}'.\\n\"; exit 2; }}\n"
+        f'git lfs {name} "$@"\n'
+    ).encode()
+
+
+def install_hooks(git_dir: Path) -> bool:
+    """Add the git-lfs hooks that are missing (so ``git push`` uploads media); True if any.
+
+    A hook that exists is left alone, whoever wrote it.
+    """
+    hooks = git_dir / "hooks"
+    missing = [name for name in HOOKS if not os.path.lexists(hooks / name)]
+    if missing:
+        hooks.mkdir(exist_ok=True)
+    for name in missing:
+        fd = os.open(hooks / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o777)
+        try:
+            os.write(fd, hook_text(name))
+        finally:
+            os.close(fd)
+    return bool(missing)
 
 
 def object_path(git_dir: Path, oid: str) -> Path:

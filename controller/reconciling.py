@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import msgspec
 
@@ -46,6 +47,12 @@ class Outcome:
 DONE = Outcome("done")
 
 
+class EventSink(Protocol):
+    """Where status changes go: the journal, or a collector in a pool process."""
+
+    def append(self, kind: str, project: dict[str, Any], data: dict[str, Any] | None = None) -> Any: ...
+
+
 class PermanentError(Exception):
     """Nothing will change until the spec (or the folder) does: do not retry."""
 
@@ -74,7 +81,7 @@ _SILENT = frozenset({"last_reconcile", "fingerprint", "missing_since"})
 def _visible(status: ProjectStatus | None) -> dict[str, object] | None:
     if status is None:
         return None
-    data = msgspec.to_builtins(status)
+    data: dict[str, Any] = msgspec.to_builtins(status)
     for name in _SILENT:
         data.pop(name, None)
     for cond in data.get("conditions", []):
@@ -83,7 +90,8 @@ def _visible(status: ProjectStatus | None) -> dict[str, object] | None:
 
 
 class Reconciler:
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time, journal: Journal | None = None) -> None:
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time, journal: EventSink | None = None,
+                 cache: bool = True) -> None:  # fmt: skip
         self.settings = settings
         self.clock = clock
         settings.specs.mkdir(parents=True, exist_ok=True)
@@ -93,8 +101,9 @@ class Reconciler:
         self.statuses = StatusStore(self.state)
         self.owners = Owners(self.state)
         self.trash = Trash(self.state)
-        self.journal = journal if journal is not None else Journal(self.state, clock=clock)
+        self.journal: EventSink = journal if journal is not None else Journal(self.state, clock=clock)
         self._cache: dict[str, ProjectStatus] = {}
+        self._use_cache = cache
 
     # -- status -------------------------------------------------------------
 
@@ -102,14 +111,22 @@ class Reconciler:
         cached = self._cache.get(key)
         if cached is None:
             cached = self.statuses.read(key)
-            if cached is not None:
+            if cached is not None and self._use_cache:
                 self._cache[key] = cached
         return cached
+
+    def remember(self, key: str, status: ProjectStatus | None) -> None:
+        """Take a status written by another process (a reconcile in the pool)."""
+        if status is None:
+            self._cache.pop(key, None)
+        else:
+            self._cache[key] = status
 
     def _record(self, previous: ProjectStatus | None, status: ProjectStatus) -> None:
         status.last_reconcile = self.clock()
         self.statuses.write(status)
-        self._cache[status.id] = status
+        if self._use_cache:
+            self._cache[status.id] = status
         before, after = _visible(previous), _visible(status)
         if before != after:
             if previous is None or (previous.status is Phase.UNMANAGED) != (status.status is Phase.UNMANAGED):
@@ -184,7 +201,8 @@ class Reconciler:
             return self._fail(previous, status, "OwnershipFailed", "ForeignFolder", str(exc), now, permanent=True, key=key)
         _clear_condition(status, "OwnershipFailed")
         status.folder, status.created_at = owner.folder, owner.created_at
-        if previous is None or previous.status in (Phase.PENDING, Phase.UNMANAGED, Phase.DELETING):
+        # A new project is shown as processing by readers until its first status lands.
+        if previous is not None and previous.status in (Phase.PENDING, Phase.UNMANAGED, Phase.DELETING):
             status.status = Phase.PROCESSING
             self._record(previous, status)
             previous = msgspec.structs.replace(status, conditions=list(status.conditions))
@@ -223,6 +241,7 @@ class Reconciler:
         if owner is not None and owner.spec_file in files:
             winner = owner.spec_file
         else:
+
             def age(name: str) -> tuple[int, str]:
                 try:
                     return os.stat(self.settings.specs / name).st_mtime_ns, name

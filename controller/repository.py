@@ -19,6 +19,7 @@ import shutil
 import stat
 import time
 from collections.abc import Callable, Collection, Mapping
+from functools import partial
 from io import BytesIO
 from pathlib import Path
 from typing import Union
@@ -38,34 +39,28 @@ IDENTITY = b"Auteur <auteur@localhost>"
 BRANCH = Ref(b"refs/heads/main")
 TRACKED_ROOTS = ("assets", "outputs")
 KEEP = ".gitkeep"
-# A lock older than this was left by a killed process: no git command of ours or a
-# user's holds one for minutes in a project folder.
+# A lock older than this was left by a killed process: no git command, ours or a
+# person's, holds one for minutes in a project folder.
 STALE_LOCK_SECONDS = 300.0
 _HEAD = b"ref: refs/heads/main\n"
-_LFS_HOOKS = ("pre-push", "post-checkout", "post-commit", "post-merge")
-_REQUIRED_CONFIG: tuple[tuple[tuple[bytes, ...], bytes, bytes], ...] = (
+_REQUIRED_CONFIG = (
     ((b"core",), b"repositoryformatversion", b"0"),
     ((b"core",), b"filemode", b"true"),
     ((b"core",), b"bare", b"false"),
     ((b"core",), b"logallrefupdates", b"true"),
     ((b"user",), b"name", b"Auteur"),
     ((b"user",), b"email", b"auteur@localhost"),
-    ((b"lfs",), b"repositoryformatversion", b"0"),
-    ((b"filter", b"lfs"), b"required", b"true"),
-    ((b"filter", b"lfs"), b"clean", b"git-lfs clean -- %f"),
-    ((b"filter", b"lfs"), b"smudge", b"git-lfs smudge -- %f"),
-    ((b"filter", b"lfs"), b"process", b"git-lfs filter-process"),
+    *lfs.CONFIG,
 )
 _O_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 _O_DIR = _O_READ | os.O_DIRECTORY
-# A path that vanished or was swapped for something else (a symlink: ELOOP) since
-# it was listed is simply not there this time.
+# A path that vanished, or was swapped for a symlink (ELOOP), since it was listed.
 _GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
 _Tree = dict[bytes, Union["_Tree", tuple[int, ObjectID]]]
 
 
 class RepositoryError(Exception):
-    """``.git`` exists but is something this module must not touch (a file, a link)."""
+    """``.git`` is something this module must not touch, or ``main`` moved under it."""
 
 
 class SnapshotResult(msgspec.Struct, kw_only=True):
@@ -82,21 +77,11 @@ class SnapshotResult(msgspec.Struct, kw_only=True):
 
 
 def _config_text() -> bytes:
-    sections: dict[tuple[bytes, ...], list[bytes]] = {}
+    sections: dict[tuple[bytes, ...], bytes] = {}
     for section, name, value in _REQUIRED_CONFIG:
-        sections.setdefault(section, []).append(b"\t%s = %s\n" % (name, value))
-    heads = {s: b"[%s]\n" % s[0] if len(s) == 1 else b'[%s "%s"]\n' % s for s in sections}
-    return b"".join(heads[s] + b"".join(lines) for s, lines in sections.items())
-
-
-def _hook_text(name: str) -> bytes:
-    # Byte for byte what git-lfs 3 installs; the "\n" are literal, for echo.
-    return (
-        '#!/bin/sh\ncommand -v git-lfs >/dev/null 2>&1 || { echo >&2 "\\nThis repository is'
-        " configured for Git LFS but 'git-lfs' was not found on your path. If you no longer"
-        f" wish to use Git LFS, remove this hook by deleting '.git/hooks/{name}'.\\n\"; exit 2; }}\n"
-        f'git lfs {name} "$@"\n'
-    ).encode()
+        head = b"[%s]\n" % section if len(section) == 1 else b'[%s "%s"]\n' % section
+        sections[section] = sections.get(section, head) + b"\t%s = %s\n" % (name, value)
+    return b"".join(sections.values())
 
 
 _CONFIG = _config_text()
@@ -111,11 +96,10 @@ def ensure_repository(root: Path) -> bool:
     """
     git_dir = root / ".git"
     try:
-        mode = os.lstat(git_dir).st_mode
+        if not stat.S_ISDIR(os.lstat(git_dir).st_mode):
+            raise RepositoryError(f"{git_dir} is not a directory")
     except FileNotFoundError:
         return _create_repository(root)
-    if not stat.S_ISDIR(mode):
-        raise RepositoryError(f"{git_dir} is not a directory")
     _clear_stale_locks(git_dir)
     changed = False
     for folder in ("objects/info", "objects/pack", "refs/heads", "refs/tags"):
@@ -130,20 +114,23 @@ def ensure_repository(root: Path) -> bool:
         with GitFile(git_dir / "HEAD", "wb") as f:
             f.write(_HEAD)
         changed = True
-    return _ensure_config(git_dir) | _ensure_hooks(git_dir) | changed
+    return _ensure_config(git_dir) | lfs.install_hooks(git_dir) | changed
 
 
 def _create_repository(root: Path) -> bool:
-    for stale in root.glob(".git.auteur-*"):
+    for stale in root.glob(".git.auteur-*"):  # left by a killed run
         if time.time() - stale.lstat().st_mtime > STALE_LOCK_SECONDS:
             shutil.rmtree(stale, ignore_errors=True)
     tmp = root / f".git.auteur-{secrets.token_hex(4)}"
-    for folder in ("", "objects", "objects/info", "objects/pack", "refs", "refs/heads", "refs/tags", "hooks"):
+    for folder in ("", "objects", "objects/info", "objects/pack", "refs", "refs/heads", "refs/tags"):
         os.mkdir(tmp / folder)
-    _write_new(tmp / "HEAD", _HEAD)
-    _write_new(tmp / "config", _CONFIG)
-    for hook in _LFS_HOOKS:
-        _write_new(tmp / "hooks" / hook, _hook_text(hook), 0o777)
+    for name, data in (("HEAD", _HEAD), ("config", _CONFIG)):
+        fd = os.open(tmp / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+    lfs.install_hooks(tmp)
     try:
         os.rename(tmp, root / ".git")
     except OSError:
@@ -152,14 +139,6 @@ def _create_repository(root: Path) -> bool:
             raise
         ensure_repository(root)  # another process won the race: use its repository
     return True
-
-
-def _write_new(path: Path, data: bytes, mode: int = 0o666) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
 
 
 def _ensure_config(git_dir: Path) -> bool:
@@ -183,16 +162,8 @@ def _ensure_config(git_dir: Path) -> bool:
             config.set(section, name, value)
             changed = True
     if changed:
-        config.write_to_path(git_dir / "config")
+        config.write_to_path(git_dir / "config")  # config.lock, then rename
     return changed
-
-
-def _ensure_hooks(git_dir: Path) -> bool:
-    missing = [h for h in _LFS_HOOKS if not os.path.lexists(git_dir / "hooks" / h)]
-    for hook in missing:  # never overwrite a hook someone wrote
-        (git_dir / "hooks").mkdir(exist_ok=True)
-        _write_new(git_dir / "hooks" / hook, _hook_text(hook), 0o777)
-    return bool(missing)
 
 
 def _clear_stale_locks(git_dir: Path) -> None:
@@ -207,16 +178,67 @@ def _clear_stale_locks(git_dir: Path) -> None:
 class _Snapshot:
     """One pass over a project's files, building the new index entries."""
 
-    def __init__(self, root: Path, is_lfs: Callable[[str, int], bool], now: float, settle: float) -> None:
-        self.git_dir = root / ".git"
-        self.objects = str(self.git_dir / "objects")
+    def __init__(self, git_dir: Path, is_lfs: Callable[[str, int], bool], now: float, settle: float) -> None:
+        self.git_dir, self.objects = git_dir, str(git_dir / "objects")
         self.is_lfs, self.now, self.settle = is_lfs, now, settle
         self.known_oids: Mapping[str, str] = {}
-        self.old: dict[bytes, IndexEntry] = {}
+        index = Index(git_dir / "index")
+        self.old = {key: entry for key, entry in index.items() if isinstance(entry, IndexEntry)}
         self.new: dict[bytes, IndexEntry] = {}
         self.pending: list[str] = []
         self.retry_after: float | None = None
         self.lfs_files = 0
+
+    def scan(self, root: Path, always_include: Collection[str]) -> None:
+        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for rel in sorted(always_include):
+                *folders, name = rel.split("/")
+                self.enter(root_fd, folders, partial(self.include, rel=rel, name=name))
+            for top in TRACKED_ROOTS:
+                self.enter(root_fd, [top], partial(self.walk, prefix=top + "/"))
+        finally:
+            os.close(root_fd)
+
+    def enter(self, dir_fd: int, folders: list[str], then: Callable[[int], None]) -> None:
+        """Run ``then`` in ``folders`` below ``dir_fd``, never through a symlink."""
+        fd = os.dup(dir_fd)
+        try:
+            try:
+                for folder in folders:
+                    fd, parent = os.open(folder, _O_DIR, dir_fd=fd), fd
+                    os.close(parent)
+            except OSError as exc:
+                if exc.errno in _GONE:
+                    return
+                raise
+            then(fd)
+        finally:
+            os.close(fd)
+
+    def include(self, dir_fd: int, rel: str, name: str) -> None:
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        if stat.S_ISREG(st.st_mode):  # written atomically by the controller: never waited on
+            self.visit(rel, dir_fd, name, st, True)
+
+    def walk(self, dir_fd: int, prefix: str) -> None:
+        with os.scandir(dir_fd) as scan:
+            entries = sorted(scan, key=lambda e: e.name)
+        for entry in entries:
+            if entry.name.lower() == ".git":  # git refuses such paths
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                self.enter(dir_fd, [entry.name], partial(self.walk, prefix=f"{prefix}{entry.name}/"))
+            elif entry.is_file(follow_symlinks=False):
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                # Empty placeholders are the controller's, and harmless even if not.
+                self.visit(prefix + entry.name, dir_fd, entry.name, st, entry.name == KEEP and st.st_size == 0)
 
     def visit(self, rel: str, dir_fd: int, name: str, st: os.stat_result, exempt: bool) -> None:
         key = os.fsencode(rel)
@@ -225,24 +247,27 @@ class _Snapshot:
             self.new[key] = old
             self.lfs_files += st.st_size > 0 and self.is_lfs(rel, st.st_size)
             return
-        # Camera clocks write mtimes in the future; the kernel's ctime is honest.
+        # Camera clocks write mtimes far in the future; the kernel's ctime is honest.
         changed_at = st.st_ctime if st.st_mtime > self.now + self.settle else st.st_mtime
         if not exempt and self.now - changed_at < self.settle:
-            self._defer(rel, old, changed_at + self.settle - self.now)
-            return
-        fd = os.open(name, _O_READ, dir_fd=dir_fd)
+            return self.defer(rel, old, changed_at + self.settle - self.now)
+        try:
+            fd = os.open(name, _O_READ, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno in _GONE:
+                return
+            raise
         try:
             fst = os.fstat(fd)
             if fst.st_mtime_ns != st.st_mtime_ns or fst.st_ino != st.st_ino:
                 raise lfs.FileChangedError(rel)
+            # git-lfs keeps empty files empty, and a file that is a pointer as it is.
             lfs_file = fst.st_size > 0 and self.is_lfs(rel, fst.st_size)
             data = _read_small(fd, fst) if not lfs_file or fst.st_size <= 1024 else b""
-            if lfs_file and not lfs.is_pointer(data):  # git-lfs keeps pointers as they are
-                oid, size = lfs.store_fd(self.git_dir, fd, self.known_oids.get(rel))
-                data = lfs.pointer_bytes(oid, size)
+            if lfs_file and not lfs.is_pointer(data):
+                data = lfs.pointer_bytes(*lfs.store_fd(self.git_dir, fd, self.known_oids.get(rel)))
         except lfs.FileChangedError:
-            self._defer(rel, old, self.settle)
-            return
+            return self.defer(rel, old, self.settle)
         finally:
             os.close(fd)
         blob = Blob.from_string(data)
@@ -252,49 +277,12 @@ class _Snapshot:
         self.new[key] = entry
         self.lfs_files += lfs_file
 
-    def _defer(self, rel: str, old: IndexEntry | None, wait: float) -> None:
+    def defer(self, rel: str, old: IndexEntry | None, wait: float) -> None:
         self.pending.append(rel)
         self.retry_after = wait if self.retry_after is None else min(self.retry_after, wait)
-        if old is not None:
+        if old is not None:  # the committed version stays until the new one settles
             self.new[os.fsencode(rel)] = old
             self.lfs_files += old.size > 0 and self.is_lfs(rel, old.size)
-
-    def include(self, root_fd: int, rel: str) -> None:
-        *folders, name = rel.split("/")
-        fd = os.dup(root_fd)
-        try:
-            for folder in folders:
-                fd, parent = os.open(folder, _O_DIR, dir_fd=fd), fd
-                os.close(parent)
-            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-            if stat.S_ISREG(st.st_mode):
-                self.visit(rel, fd, name, st, True)
-        except OSError as exc:
-            if exc.errno not in _GONE:
-                raise
-        finally:
-            os.close(fd)
-
-    def walk(self, dir_fd: int, prefix: str) -> None:
-        with os.scandir(dir_fd) as scan:
-            entries = sorted(scan, key=lambda e: e.name)
-        for entry in entries:
-            rel = prefix + entry.name
-            if entry.name.lower() == ".git":  # git refuses such paths
-                continue
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    sub = os.open(entry.name, _O_DIR, dir_fd=dir_fd)
-                    try:
-                        self.walk(sub, rel + "/")
-                    finally:
-                        os.close(sub)
-                elif entry.is_file(follow_symlinks=False):
-                    st = entry.stat(follow_symlinks=False)
-                    self.visit(rel, dir_fd, entry.name, st, entry.name == KEEP and st.st_size == 0)
-            except OSError as exc:
-                if exc.errno not in _GONE:
-                    raise
 
 
 def snapshot(
@@ -317,62 +305,58 @@ def snapshot(
     ``is_lfs`` picks go to ``.git/lfs`` and are committed as pointers; the caller
     keeps ``.gitattributes`` in step so that git agrees. Needs ``ensure_repository``.
     """
-    run = _Snapshot(root, is_lfs, now, settle_seconds)
+    git_dir = root / ".git"
+    _clear_stale_locks(git_dir)
+    run = _Snapshot(git_dir, is_lfs, now, settle_seconds)
     run.known_oids = known_oids or {}
-    _clear_stale_locks(run.git_dir)
-    index = Index(run.git_dir / "index")
-    run.old = {k: v for k, v in index.items() if isinstance(v, IndexEntry)}
-    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        for rel in sorted(always_include):
-            run.include(root_fd, rel)
-        for top in TRACKED_ROOTS:
-            try:
-                fd = os.open(top, _O_DIR, dir_fd=root_fd)
-            except OSError as exc:
-                if exc.errno in _GONE:  # absent, a file, or a symlink: nothing to track
-                    continue
-                raise
-            try:
-                run.walk(fd, top + "/")
-            finally:
-                os.close(fd)
-    finally:
-        os.close(root_fd)
-
-    refs = DiskRefsContainer(run.git_dir)
-    store = DiskObjectStore(run.objects)
-    head = refs.read_ref(BRANCH)
-    head_commit: Commit | None = None
-    if head is not None and not head.startswith(b"ref:"):
-        try:
-            obj = store[ObjectID(head.strip())]
-            head_commit = obj if isinstance(obj, Commit) else None
-        except KeyError:  # history lost: start again from a root commit
-            head_commit = None
+    run.scan(root, always_include)
+    refs = DiskRefsContainer(git_dir)
+    head = _read_head(git_dir, refs)
     trees: dict[ObjectID, Tree] = {}
     tree_id = _build_tree(dict(sorted(run.new.items())), trees)
-    changed = head_commit is None or head_commit.tree != tree_id
+    changed = head is None or head.tree != tree_id
     if changed:
         for tree in trees.values():
             _write_object(run.objects, tree)
-        head_commit = _commit(run.git_dir, refs, head_commit, tree_id, message, int(now))
+        head = _commit(git_dir, refs, head, tree_id, message, int(now))
     if changed or run.new != run.old:
-        fresh = Index(run.git_dir / "index", read=False)
+        index = Index(git_dir / "index", read=False)
         for key, entry in sorted(run.new.items()):
-            fresh[key] = entry
-        fresh.write()  # index.lock, fsync, rename: what git itself does
-    assert head_commit is not None
+            index[key] = entry
+        index.write()  # index.lock, fsync, rename: as git does
+    assert head is not None
     return SnapshotResult(
         changed=changed,
-        commit=head_commit.id.decode(),
+        commit=head.id.decode(),
         pending=run.pending,
         retry_after=run.retry_after,
         lfs_files=run.lfs_files,
         tracked_files=len(run.new),
-        last_commit_message=head_commit.message.decode("utf-8", "replace"),
-        last_commit_at=float(head_commit.commit_time),
+        last_commit_message=head.message.decode("utf-8", "replace"),
+        last_commit_at=float(head.commit_time),
     )
+
+
+def head_info(root: Path) -> tuple[str | None, str | None, float | None]:
+    """(commit hex, message, commit time) of ``main``, or Nones before the first commit."""
+    try:
+        head = _read_head(root / ".git", DiskRefsContainer(root / ".git"))
+    except (FileNotFoundError, NotADirectoryError):
+        head = None
+    if head is None:
+        return None, None, None
+    return head.id.decode(), head.message.decode("utf-8", "replace"), float(head.commit_time)
+
+
+def _read_head(git_dir: Path, refs: DiskRefsContainer) -> Commit | None:
+    sha = refs.read_ref(BRANCH)
+    if sha is None or sha.startswith(b"ref:"):
+        return None
+    try:
+        commit = DiskObjectStore(str(git_dir / "objects"))[ObjectID(sha.strip())]
+    except KeyError:  # history lost: the next commit starts again from a root
+        return None
+    return commit if isinstance(commit, Commit) else None
 
 
 def _same_stat(entry: IndexEntry, st: os.stat_result) -> bool:
@@ -408,10 +392,7 @@ def _build_tree(entries: dict[bytes, IndexEntry], trees: dict[ObjectID, Tree]) -
     def build(node: _Tree) -> ObjectID:
         tree = Tree()
         for name, item in node.items():
-            if isinstance(item, dict):
-                tree.add(name, stat.S_IFDIR, build(item))
-            else:
-                tree.add(name, item[0], item[1])
+            tree.add(name, *((stat.S_IFDIR, build(item)) if isinstance(item, dict) else item))
         trees[tree.id] = tree
         return tree.id
 
@@ -419,11 +400,11 @@ def _build_tree(entries: dict[bytes, IndexEntry], trees: dict[ObjectID, Tree]) -
 
 
 def _write_object(objects: str, obj: ShaFile) -> None:
-    """Write a loose object the way git does: unique temp name, then rename.
+    """Write a loose object as git does: under a unique temp name, then rename.
 
-    Like git's default (core.fsync leaves out loose objects) there is no fsync per
-    object; the ref and the index that name them are fsynced. No ``.lock`` is
-    involved, so a killed run leaves only a ``tmp_obj_`` file that ``git gc`` prunes.
+    Like git's default (``core.fsync`` leaves loose objects out) objects are not
+    fsynced one by one; the ref and index naming them are. No ``.lock`` is used,
+    so a killed run leaves at most a ``tmp_obj_`` file, which ``git gc`` prunes.
     """
     hexsha = obj.id.decode()
     path = os.path.join(objects, hexsha[:2], hexsha[2:])
@@ -441,35 +422,19 @@ def _write_object(objects: str, obj: ShaFile) -> None:
 
 def _commit(git_dir: Path, refs: DiskRefsContainer, parent: Commit | None, tree: ObjectID, message: str, at: int) -> Commit:
     commit = Commit()
-    commit.tree = tree
-    commit.parents = [parent.id] if parent is not None else []
+    commit.tree, commit.parents = tree, [parent.id] if parent is not None else []
     commit.author = commit.committer = IDENTITY
     commit.author_time = commit.commit_time = at
     commit.author_timezone = commit.commit_timezone = 0
-    commit.message = message.encode() if message.endswith("\n") else message.encode() + b"\n"
+    commit.message = message.rstrip("\n").encode() + b"\n"
     _write_object(str(git_dir / "objects"), commit)
     old = parent.id if parent is not None else ObjectID(b"0" * 40)
-    if not refs.set_if_equals(BRANCH, old, commit.id):
+    if not refs.set_if_equals(BRANCH, old, commit.id):  # main.lock, fsync, rename
         raise RepositoryError(f"{BRANCH.decode()} moved while a snapshot was being committed")
-    subject = commit.message.split(b"\n", 1)[0]
-    line = format_reflog_line(old, commit.id, IDENTITY, at, 0, b"commit%s: %s" % (b"" if parent else b" (initial)", subject))
+    kind = b"commit" if parent is not None else b"commit (initial)"
+    line = format_reflog_line(old, commit.id, IDENTITY, at, 0, kind + b": " + commit.message.split(b"\n", 1)[0])
     for log in (git_dir / "logs" / "refs" / "heads" / "main", git_dir / "logs" / "HEAD"):
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "ab") as f:
             f.write(line + b"\n")
     return commit
-
-
-def head_info(root: Path) -> tuple[str | None, str | None, float | None]:
-    """(commit hex, message, commit time) of ``main``, or Nones before the first commit."""
-    git_dir = root / ".git"
-    try:
-        head = DiskRefsContainer(git_dir).read_ref(BRANCH)
-        if head is None or head.startswith(b"ref:"):
-            return None, None, None
-        commit = DiskObjectStore(str(git_dir / "objects"))[ObjectID(head.strip())]
-    except (KeyError, FileNotFoundError, NotADirectoryError):
-        return None, None, None
-    if not isinstance(commit, Commit):
-        return None, None, None
-    return commit.id.decode(), commit.message.decode("utf-8", "replace"), float(commit.commit_time)

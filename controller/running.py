@@ -18,14 +18,17 @@ from dataclasses import dataclass, field
 
 import anyio
 import anyio.from_thread
+import anyio.lowlevel
 import anyio.to_thread
 import msgspec
+from anyio.lowlevel import EventLoopToken
 
 from auteur.atomic import write_atomic
 from auteur.events import Journal
 from auteur.layout import HEARTBEAT
 from auteur.settings import Settings
 from controller.locking import Leadership
+from controller.pool import ReconcilePool
 from controller.queueing import HIGH, LOW, WorkQueue
 from controller.reconciling import DONE, Outcome, Reconciler
 from controller.watching import Watcher
@@ -57,10 +60,11 @@ class Controller:
         self.metrics = Metrics()
         self.leadership = Leadership(settings.state)
         self.watcher: Watcher | None = None
+        self.pool: ReconcilePool | None = ReconcilePool(settings, settings.processes) if settings.processes > 1 else None
         self._stop = threading.Event()
         self.is_leader = False
         self.started = threading.Event()
-        self._token: object | None = None
+        self._token: EventLoopToken | None = None
         self._inbox: set[str] = set()
         self._inbox_lock = threading.Lock()
         self._drain_scheduled = False
@@ -116,6 +120,8 @@ class Controller:
         finally:
             if self.watcher:
                 self.watcher.stop()
+            if self.pool is not None:
+                self.pool.close()
             self.journal.close()
             self.leadership.release()
             self.is_leader = False
@@ -177,7 +183,13 @@ class Controller:
     def _work(self, key: str) -> Outcome:
         if not self.reconciler.needs_reconcile(key):
             return Outcome("skipped")
-        outcome = self.reconciler.reconcile(key)
+        if self.pool is not None:
+            outcome, status, events = self.pool.reconcile(key)
+            self.reconciler.remember(key, status)
+            for kind, project, data in events:
+                self.journal.append(kind, project, data)
+        else:
+            outcome = self.reconciler.reconcile(key)
         if self.watcher is not None:
             owner = self.reconciler.owners.get(key)
             if owner is not None:
@@ -217,8 +229,12 @@ class Controller:
     async def _resync_loop(self) -> None:
         while True:
             count = await self.resync()
-            log.log(logging.INFO if count else logging.DEBUG, "resync pass in %.2fs: %d project(s) to reconcile",
-                    self.metrics.resync_last_seconds, count)
+            log.log(
+                logging.INFO if count else logging.DEBUG,
+                "resync pass in %.2fs: %d project(s) to reconcile",
+                self.metrics.resync_last_seconds,
+                count,
+            )
             period = self.settings.resync_seconds * (1 + max(-0.1, min(0.1, self.jitter())))
             deadline = time.monotonic() + period
             while time.monotonic() < deadline:

@@ -15,9 +15,10 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
+from watchdog.observers.inotify_c import CallbackId, InotifyEvent, InotifyFD, Mask, WatchDescriptor
 from watchdog.observers.inotify_c import InotifyConstants as C
-from watchdog.observers.inotify_c import InotifyEvent, InotifyFD
 
 from auteur.layout import TRACKED_ROOTS
 from auteur.names import project_id
@@ -25,7 +26,9 @@ from auteur.specs import is_spec_file, spec_stem
 
 log = logging.getLogger("auteur.watching")
 
-_DIR_MASK = C.IN_CREATE | C.IN_DELETE | C.IN_MOVED_FROM | C.IN_MOVED_TO | C.IN_CLOSE_WRITE | C.IN_ATTRIB | C.IN_DELETE_SELF | C.IN_ONLYDIR  # fmt: skip
+_DIR_MASK = (
+    C.IN_CREATE | C.IN_DELETE | C.IN_MOVED_FROM | C.IN_MOVED_TO | C.IN_CLOSE_WRITE | C.IN_ATTRIB | C.IN_DELETE_SELF | C.IN_ONLYDIR
+)
 
 
 class _Callback:
@@ -46,7 +49,9 @@ class _Callback:
 class Watcher:
     """Maps events to keys and hands them to ``on_key`` (called from the watch thread)."""
 
-    def __init__(self, specs: Path, workspace: Path, on_key: Callable[[str], None], on_overflow: Callable[[], None] = lambda: None) -> None:  # fmt: skip
+    def __init__(
+        self, specs: Path, workspace: Path, on_key: Callable[[str], None], on_overflow: Callable[[], None] = lambda: None
+    ) -> None:
         self.specs, self.workspace = specs, workspace
         self.on_key, self.on_overflow = on_key, on_overflow
         self._fd = InotifyFD()
@@ -72,7 +77,7 @@ class Watcher:
             if path in self._watched:
                 return True
         try:
-            wd = self._fd.add_callback(path, _DIR_MASK, _Callback(self, path, key, kind), path)
+            wd = self._fd.add_callback(path, Mask(_DIR_MASK), _Callback(self, path, key, kind), cast(CallbackId, path))
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 if not self.exhausted:
@@ -113,7 +118,7 @@ class Watcher:
             for _, path in doomed:
                 del self._watched[path]
         if doomed:
-            self._fd.remove_callbacks([(wd, path) for wd, path in doomed])
+            self._fd.remove_callbacks([(WatchDescriptor(wd), cast(CallbackId, path)) for wd, path in doomed])
 
     def _on_event(self, callback: _Callback, event: InotifyEvent) -> None:
         name = os.fsdecode(event.name)
@@ -126,7 +131,7 @@ class Watcher:
                 self.on_key(project_id(name))
             return
         assert callback.key is not None
-        if event.is_create and event.is_directory or event.is_moved_to and event.is_directory:
+        if (event.is_create and event.is_directory) or (event.is_moved_to and event.is_directory):
             self._watch_tree(callback.path + b"/" + event.name, callback.key)
         if event.is_delete_self:
             self._forget(callback.path)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
-
 import subprocess
+from pathlib import Path
 
 
 def write_spec(settings, filename: str, body: str, *, mtime: float | None = None) -> Path:
@@ -41,5 +40,3 @@ def assert_clean_repository(root: Path) -> None:
     status = git(root, "status", "--porcelain", "--untracked-files=no")
     assert status == "", f"git status not clean in {root}:\n{status}"
     git(root, "lfs", "fsck")
-
-

@@ -7,11 +7,10 @@ import os
 import shutil
 
 import pytest
-from helpers import commit_count, drop_file, write_spec
+from helpers import commit_count, drop_file, git, write_spec
 
 from auteur.names import project_id
 from auteur.status import Phase
-from helpers import git
 from controller.reconciling import Reconciler
 
 LAYOUT = [
@@ -71,7 +70,7 @@ def test_second_reconcile_changes_nothing(rec, settings, clock):
     head = git(root, "rev-parse", "HEAD")
     before = {p: p.stat().st_mtime_ns for p in root.rglob("*") if ".git" not in p.parts}
     clock.advance(100)
-    outcome, status = converge(rec, "beta")
+    outcome, _status = converge(rec, "beta")
     assert outcome.kind == "done"
     assert git(root, "rev-parse", "HEAD") == head and commit_count(root) == 1
     assert {p: p.stat().st_mtime_ns for p in root.rglob("*") if ".git" not in p.parts} == before
@@ -131,7 +130,7 @@ def test_drift_committed_by_hand_is_repaired_in_a_new_commit(rec, settings, judg
     (root / ".gitattributes").write_text("*.mp4 -text\n")
     (root / "project.json").write_text("{}")
     git(root, "-c", "user.name=Someone", "-c", "user.email=s@example.com", "commit", "-qam", "oops")
-    outcome, status = converge(rec, "hand")
+    outcome, _status = converge(rec, "hand")
     assert outcome.kind == "done"
     assert commit_count(root) == 3
     subject = git(root, "log", "-1", "--format=%s")
@@ -395,7 +394,7 @@ def test_a_restored_backup_is_adopted(rec, settings, tmp_path, judge):
     shutil.rmtree(settings.workspace)
     fresh = Reconciler(settings, clock=rec.clock)
     shutil.copytree(backup, settings.workspace / "saved", symlinks=True)
-    outcome, status = fresh.reconcile("saved"), fresh.status_of("saved")
+    _outcome, status = fresh.reconcile("saved"), fresh.status_of("saved")
     assert status.status is Phase.READY, status.last_error
     assert status.created_at == first.created_at
     assert commit_count(settings.workspace / "saved") == 1

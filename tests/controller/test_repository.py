@@ -91,7 +91,7 @@ def index_stat(git: Git, path: str) -> dict[str, str]:
     fields: dict[str, str] = {}
     for line in git("ls-files", "--debug", path).splitlines()[1:]:
         words = line.split()
-        fields.update(zip((w.rstrip(":") for w in words[::2]), words[1::2]))
+        fields.update(zip((w.rstrip(":") for w in words[::2]), words[1::2], strict=True))
     return fields
 
 

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import anyio
 import pytest
-from helpers import write_spec
+from helpers import assert_clean_repository, write_spec
 
 from auteur.settings import Settings
 from auteur.status import Phase, StatusStore
-from helpers import assert_clean_repository
 from controller.running import Controller, run_controller
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,7 +142,9 @@ def test_kill_9_mid_way_through_200_projects_then_restart_converges_all(tmp_path
 
 
 def test_sigterm_finishes_in_flight_work_and_exits_cleanly(tmp_path):
-    env = dict(os.environ, AUTEUR_SPECS=str(tmp_path / "specs"), AUTEUR_WORKSPACE=str(tmp_path / "workspace"), PYTHONPATH=str(ROOT))
+    env = dict(
+        os.environ, AUTEUR_SPECS=str(tmp_path / "specs"), AUTEUR_WORKSPACE=str(tmp_path / "workspace"), PYTHONPATH=str(ROOT)
+    )
     (tmp_path / "specs").mkdir()
     proc = _spawn(env)
     settings = Settings(specs=tmp_path / "specs", workspace=tmp_path / "workspace")
