@@ -118,9 +118,8 @@ def ensure_repository(root: Path) -> bool:
 
 
 def _create_repository(root: Path) -> bool:
-    for stale in root.glob(".git.auteur-*"):  # left by a killed run
-        if time.time() - stale.lstat().st_mtime > STALE_LOCK_SECONDS:
-            shutil.rmtree(stale, ignore_errors=True)
+    for stale in root.glob(".git.auteur-*"):  # left by a killed run (callers hold the project lock)
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = root / f".git.auteur-{secrets.token_hex(4)}"
     for folder in ("", "objects", "objects/info", "objects/pack", "refs", "refs/heads", "refs/tags"):
         os.mkdir(tmp / folder)
@@ -182,7 +181,10 @@ class _Snapshot:
         self.git_dir, self.objects = git_dir, str(git_dir / "objects")
         self.is_lfs, self.now, self.settle = is_lfs, now, settle
         self.known_oids: Mapping[str, str] = {}
-        index = Index(git_dir / "index")
+        try:
+            index = Index(git_dir / "index")
+        except Exception:  # torn by a crash: it only caches stat data, so read the files again
+            index = Index(git_dir / "index", read=False)
         self.old = {key: entry for key, entry in index.items() if isinstance(entry, IndexEntry)}
         self.new: dict[bytes, IndexEntry] = {}
         self.pending: list[str] = []
@@ -311,14 +313,14 @@ def snapshot(
     run.known_oids = known_oids or {}
     run.scan(root, always_include)
     refs = DiskRefsContainer(git_dir)
-    head = _read_head(git_dir, refs)
+    current, head = _read_head(git_dir, refs)
     trees: dict[ObjectID, Tree] = {}
     tree_id = _build_tree(dict(sorted(run.new.items())), trees)
     changed = head is None or head.tree != tree_id
     if changed:
         for tree in trees.values():
             _write_object(run.objects, tree)
-        head = _commit(git_dir, refs, head, tree_id, message, int(now))
+        head = _commit(git_dir, refs, current, head, tree_id, message, int(now))
     if changed or run.new != run.old:
         index = Index(git_dir / "index", read=False)
         for key, entry in sorted(run.new.items()):
@@ -332,7 +334,7 @@ def snapshot(
         retry_after=run.retry_after,
         lfs_files=run.lfs_files,
         tracked_files=len(run.new),
-        last_commit_message=head.message.decode("utf-8", "replace"),
+        last_commit_message=head.message.decode("utf-8", "replace").rstrip("\n"),
         last_commit_at=float(head.commit_time),
     )
 
@@ -340,23 +342,25 @@ def snapshot(
 def head_info(root: Path) -> tuple[str | None, str | None, float | None]:
     """(commit hex, message, commit time) of ``main``, or Nones before the first commit."""
     try:
-        head = _read_head(root / ".git", DiskRefsContainer(root / ".git"))
+        _, head = _read_head(root / ".git", DiskRefsContainer(root / ".git"))
     except (FileNotFoundError, NotADirectoryError):
         head = None
     if head is None:
         return None, None, None
-    return head.id.decode(), head.message.decode("utf-8", "replace"), float(head.commit_time)
+    return head.id.decode(), head.message.decode("utf-8", "replace").rstrip("\n"), float(head.commit_time)
 
 
-def _read_head(git_dir: Path, refs: DiskRefsContainer) -> Commit | None:
+def _read_head(git_dir: Path, refs: DiskRefsContainer) -> tuple[ObjectID, Commit | None]:
+    """What ``main`` holds (zeros if nothing) and the commit it names, if readable."""
     sha = refs.read_ref(BRANCH)
     if sha is None or sha.startswith(b"ref:"):
-        return None
+        return ObjectID(b"0" * 40), None
+    sha = ObjectID(sha.strip())
     try:
-        commit = DiskObjectStore(str(git_dir / "objects"))[ObjectID(sha.strip())]
+        commit = DiskObjectStore(str(git_dir / "objects"))[sha]
     except KeyError:  # history lost: the next commit starts again from a root
-        return None
-    return commit if isinstance(commit, Commit) else None
+        return sha, None
+    return sha, commit if isinstance(commit, Commit) else None
 
 
 def _same_stat(entry: IndexEntry, st: os.stat_result) -> bool:
@@ -420,7 +424,9 @@ def _write_object(objects: str, obj: ShaFile) -> None:
     os.rename(tmp, path)
 
 
-def _commit(git_dir: Path, refs: DiskRefsContainer, parent: Commit | None, tree: ObjectID, message: str, at: int) -> Commit:
+def _commit(
+    git_dir: Path, refs: DiskRefsContainer, old: ObjectID, parent: Commit | None, tree: ObjectID, message: str, at: int
+) -> Commit:
     commit = Commit()
     commit.tree, commit.parents = tree, [parent.id] if parent is not None else []
     commit.author = commit.committer = IDENTITY
@@ -428,13 +434,14 @@ def _commit(git_dir: Path, refs: DiskRefsContainer, parent: Commit | None, tree:
     commit.author_timezone = commit.commit_timezone = 0
     commit.message = message.rstrip("\n").encode() + b"\n"
     _write_object(str(git_dir / "objects"), commit)
-    old = parent.id if parent is not None else ObjectID(b"0" * 40)
     if not refs.set_if_equals(BRANCH, old, commit.id):  # main.lock, fsync, rename
         raise RepositoryError(f"{BRANCH.decode()} moved while a snapshot was being committed")
+    lost = parent is None and old != ObjectID(b"0" * 40)  # the old entries name missing commits
     kind = b"commit" if parent is not None else b"commit (initial)"
-    line = format_reflog_line(old, commit.id, IDENTITY, at, 0, kind + b": " + commit.message.split(b"\n", 1)[0])
+    subject = commit.message.split(b"\n", 1)[0]
+    line = format_reflog_line(None if lost else old, commit.id, IDENTITY, at, 0, kind + b": " + subject)
     for log in (git_dir / "logs" / "refs" / "heads" / "main", git_dir / "logs" / "HEAD"):
         log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "ab") as f:
+        with open(log, "wb" if lost else "ab") as f:
             f.write(line + b"\n")
     return commit

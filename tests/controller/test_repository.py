@@ -61,7 +61,8 @@ def git(root: Path, tmp_path: Path) -> Git:
     env.update(HOME=str(home), GIT_CONFIG_NOSYSTEM="1")
 
     def run(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
+        done = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True)
+        assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr.decode()}"
         return done.stdout.decode()
 
     return run
@@ -111,14 +112,14 @@ def test_first_snapshot_is_a_clean_repository_and_the_second_changes_nothing(
     assert git("log", "--format=%an <%ae>|%s").splitlines() == ["Auteur <auteur@localhost>|Create project my-film"]
     assert git("rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
     assert "temp/scratch.bin" not in git("ls-files")
-    assert repository.head_info(root) == (first.commit, "Create project my-film\n", first.last_commit_at)
+    assert repository.head_info(root) == (first.commit, "Create project my-film", first.last_commit_at)
 
     index_mtime = (root / ".git" / "index").stat().st_mtime_ns
     assert repository.ensure_repository(root) is False
     forbid_reads(monkeypatch)
     second = take(root, later())
     assert (second.changed, second.commit, second.tracked_files) == (False, first.commit, 11)
-    assert second.last_commit_message == "Create project my-film\n"
+    assert second.last_commit_message == "Create project my-film"
     assert (root / ".git" / "index").stat().st_mtime_ns == index_mtime  # nothing rewritten
 
 
@@ -214,6 +215,7 @@ def test_modify_and_delete_are_committed(root: Path, git: Git) -> None:
     (root / "assets/scripts/b.txt").write_text("two")
     (root / "outputs/edits/cut.mov").write_bytes(os.urandom(4096))
     before = take(root, later())
+    git("gc", "-q")  # packed refs and objects are read as well as loose ones
     (root / "assets/scripts/a.txt").write_text("one, revised")
     (root / "assets/scripts/b.txt").unlink()
     (root / "outputs/edits/cut.mov").unlink()
@@ -269,6 +271,9 @@ def test_odd_files_stay_clean_for_git(root: Path, git: Git) -> None:
     tool.write_text("#!/bin/sh\necho hi\n")
     tool.chmod(0o755)
     (root / "outputs/renders/empty.mp4").touch()  # git-lfs keeps empty files as they are
+    (root / "outputs/renders/tiny.mp4").write_bytes(b"tiny")
+    pointer = lfs.pointer_bytes("ab" * 32, 10)
+    (root / "outputs/renders/pointer.mp4").write_bytes(pointer)  # and a pointer as it is
     camera = root / "outputs/renders/future.txt"
     camera.write_text("camera clock is wrong")
     os.utime(camera, (time.time() + 10 * 365 * 86400,) * 2)
@@ -277,6 +282,8 @@ def test_odd_files_stay_clean_for_git(root: Path, git: Git) -> None:
     assert result.pending == []
     assert git("ls-files", "-s", "assets/scripts/render.sh").startswith("100755")
     assert git("show", "HEAD:outputs/renders/empty.mp4") == ""
+    assert git("show", "HEAD:outputs/renders/tiny.mp4").encode() == lfs.pointer_bytes(hashlib.sha256(b"tiny").hexdigest(), 4)
+    assert git("show", "HEAD:outputs/renders/pointer.mp4").encode() == pointer
     assert_clean(git)
 
 
@@ -299,6 +306,28 @@ def test_ensure_repository_repairs_config_head_and_hooks(root: Path, git: Git) -
         (root / ".git" / "HEAD").write_bytes(head)
         assert repository.ensure_repository(root) is True
         assert git("symbolic-ref", "HEAD").strip() == "refs/heads/main"
+    assert_clean(git)
+
+
+def test_leftovers_of_a_killed_run_are_recovered(root: Path, git: Git) -> None:
+    (root / ".git.auteur-0badc0de" / "objects").mkdir(parents=True)  # killed before the rename
+    assert repository.ensure_repository(root) is True
+    assert not list(root.glob(".git.auteur-*"))
+    first = take(root, later())
+    (root / ".git" / "index").write_bytes(b"DIRC torn")
+    again = take(root, later())
+    assert (again.changed, again.commit) == (False, first.commit)
+    assert_clean(git)
+
+
+def test_lost_history_restarts_from_a_root_commit(root: Path, git: Git) -> None:
+    repository.ensure_repository(root)
+    lost = take(root, later()).commit
+    assert lost is not None
+    (root / ".git" / "objects" / lost[:2] / lost[2:]).unlink()
+    result = take(root, later(), "Recovered")
+    assert result.changed and result.commit != lost
+    assert git("log", "--format=%s").splitlines() == ["Recovered"]
     assert_clean(git)
 
 

@@ -1,0 +1,129 @@
+"""Helpers shared by the benchmarks: temp workspaces, a controller process, statistics.
+
+Benchmarks print numbers; they never assert on wall-clock time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def summary(values: list[float], unit: str = "ms", scale: float = 1000.0) -> str:
+    return (
+        f"n={len(values)} median={statistics.median(values) * scale:.1f}{unit} "
+        f"p90={percentile(values, 90) * scale:.1f}{unit} p99={percentile(values, 99) * scale:.1f}{unit} "
+        f"max={max(values) * scale:.1f}{unit}"
+    )
+
+
+class ControllerProcess:
+    """``python -m controller run`` on a scratch workspace."""
+
+    def __init__(self, base: Path, **env: str) -> None:
+        self.specs = base / "specs"
+        self.workspace = base / "workspace"
+        self.specs.mkdir(parents=True, exist_ok=True)
+        self.env = dict(os.environ, AUTEUR_SPECS=str(self.specs), AUTEUR_WORKSPACE=str(self.workspace), PYTHONPATH=str(ROOT))
+        self.env.update(env)
+        self.log = open(base / "controller.log", "w")  # noqa: SIM115
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, wait_heartbeat: bool = True) -> None:
+        beat = self.workspace / ".auteur" / "heartbeat.json"
+        if beat.exists():
+            beat.unlink()
+        self.proc = subprocess.Popen([sys.executable, "-m", "controller", "run"], env=self.env, stdout=self.log, stderr=self.log)
+        if wait_heartbeat:
+            wait(lambda: beat.exists(), 120)
+
+    def heartbeat(self) -> dict:
+        return json.loads((self.workspace / ".auteur" / "heartbeat.json").read_bytes())
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(120)
+
+    def pids(self) -> list[int]:
+        """The controller and its pool processes."""
+        assert self.proc is not None
+        found = [self.proc.pid]
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    stat = Path(f"/proc/{pid}/stat").read_text()
+                except OSError:
+                    continue
+                ppid = int(stat.rsplit(")", 1)[1].split()[1])
+                if ppid in found and int(pid) not in found:
+                    found.append(int(pid))
+        return found
+
+    def peak_rss_mb(self) -> dict[int, float]:
+        out = {}
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        out[pid] = int(line.split()[1]) / 1024
+            except OSError:
+                pass
+        return out
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        tick = os.sysconf("SC_CLK_TCK")
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+
+
+def wait(predicate, timeout: float, interval: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s")
+
+
+def ready_count(status_dir: Path) -> int:
+    n = 0
+    for name in os.listdir(status_dir):
+        if name.startswith("."):
+            continue
+        try:
+            if b'"status":"ready"' in (status_dir / name).read_bytes():
+                n += 1
+        except FileNotFoundError:
+            pass
+    return n
+
+
+def status_ready(path: Path) -> bool:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return False
+    return b'"status":"ready"' in data and b'"is_dirty":false' in data
