@@ -59,5 +59,5 @@ def from_env() -> Settings:
         trash_retention_seconds=_float("AUTEUR_TRASH_RETENTION_SECONDS", 7 * 24 * 3600.0),
         large_file_bytes=int(env.get("AUTEUR_LARGE_FILE_BYTES", str(10 * 1024 * 1024))),
         workers=int(env.get("AUTEUR_WORKERS", "4")),
-        processes=int(env.get("AUTEUR_PROCESSES", str(min(4, os.cpu_count() or 1)))),
+        processes=int(env.get("AUTEUR_PROCESSES", "1")),
     )

@@ -41,7 +41,7 @@ class ControllerProcess:
         self.specs.mkdir(parents=True, exist_ok=True)
         self.env = dict(os.environ, AUTEUR_SPECS=str(self.specs), AUTEUR_WORKSPACE=str(self.workspace), PYTHONPATH=str(ROOT))
         self.env.update(env)
-        self.log = open(base / "controller.log", "w")  # noqa: SIM115
+        self.log = open(base / "controller.log", "w")
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, wait_heartbeat: bool = True) -> None:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, ControllerProcess, ready_count, status_ready, summary, wait  # noqa: E402
+from common import ROOT, ControllerProcess, ready_count, status_ready, summary, wait
 
 
 def _drop_specs(specs: Path, names: list[str]) -> None:
@@ -52,8 +52,12 @@ def bulk(base: Path, n: int, baseline_n: int) -> None:
     elapsed = time.perf_counter() - started
     ctl.stop()
     ours = elapsed / n
-    print(f"bulk: baseline git CLI script: {per_base * 1000:.1f} ms/project ({1 / per_base:.1f} projects/s, {baseline_n} projects)")
-    print(f"bulk: {n} specs dropped at once -> all ready in {elapsed:.2f}s: {ours * 1000:.2f} ms/project ({n / elapsed:.1f} projects/s)")
+    print(
+        f"bulk: baseline git CLI script: {per_base * 1000:.1f} ms/project ({1 / per_base:.1f} projects/s, {baseline_n} projects)"
+    )
+    print(
+        f"bulk: {n} specs dropped at once -> all ready in {elapsed:.2f}s: {ours * 1000:.2f} ms/project ({n / elapsed:.1f} projects/s)"
+    )
     print(f"bulk: throughput ratio vs baseline: {per_base / ours:.1f}x (target >= 8x)")
 
 

@@ -155,7 +155,7 @@ def ensure_snapshot(project: Project) -> Result:
     """Ensures every settled change under assets/ and outputs/ is committed (media via
     LFS). Requeues while files are still being written. Sets ``SnapshotFailed``."""
     large = attributes.large_paths(project.sizes, project.settings.large_file_bytes)
-    first = not (project.root / ".git" / "refs" / "heads" / "main").exists()
+    first = repository.head_info(project.root)[0] is None
     message = f"Create project {project.spec.name}" if first else f"Snapshot of {project.spec.name}"
     repaired = [c for c in project.changes if c != "repository"]
     if repaired and not first:
