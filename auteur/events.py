@@ -17,9 +17,11 @@ from typing import Any
 
 import msgspec
 
+from auteur.atomic import write_atomic
 from auteur.layout import EVENTS_DIR
 
 SEGMENT_EVENTS = 5_000
+TRIMMED = "trimmed"
 KEEP_SEGMENTS = 4
 
 
@@ -101,7 +103,14 @@ class Journal:
             self._handle.close()
         self._handle = open(self.root / f"{first_id}.jsonl", "ab")
         self._count = 0
-        for old in self.segments()[:-KEEP_SEGMENTS]:
+        doomed = self.segments()[:-KEEP_SEGMENTS]
+        if doomed:
+            # Remember where history now starts, so a reader asking for less gets "resync".
+            last = None
+            for event in self._read(doomed[-1]):
+                last = event.id
+            write_atomic(self.root / TRIMMED, (last or doomed[-1].name[:-6]).encode())
+        for old in doomed:
             old.unlink(missing_ok=True)
 
     def close(self) -> None:
@@ -137,20 +146,19 @@ class Journal:
     def since(self, event_id: str | None) -> tuple[bool, list[Event]]:
         """Events after ``event_id``. Returns (complete, events): ``complete`` is False
         when the id is older than what the journal keeps (the caller must resync)."""
-        segments = self.segments()
         if event_id is None:
             return True, []
         key = id_key(event_id)
+        try:
+            trimmed = id_key((self.root / TRIMMED).read_text().strip())
+        except (FileNotFoundError, ValueError):
+            trimmed = (0, 0)
+        if key < trimmed:
+            return False, []
+        segments = self.segments()
         out: list[Event] = []
-        complete = True
         for index, path in enumerate(segments):
             if index + 1 < len(segments) and id_key(segments[index + 1].name[:-6]) <= key:
                 continue
-            first = True
-            for event in self._read(path):
-                if first and index == 0 and id_key(event.id) > key and key < id_key(path.name[:-6]):
-                    complete = False
-                first = False
-                if id_key(event.id) > key:
-                    out.append(event)
-        return complete, out
+            out.extend(event for event in self._read(path) if id_key(event.id) > key)
+        return True, out

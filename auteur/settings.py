@@ -26,7 +26,6 @@ class Settings(msgspec.Struct, kw_only=True):
     trash_retention_seconds: float = 7 * 24 * 3600.0
     large_file_bytes: int = 10 * 1024 * 1024
     workers: int = 4
-    processes: int = 1
 
     @property
     def state(self) -> Path:
@@ -59,5 +58,4 @@ def from_env() -> Settings:
         trash_retention_seconds=_float("AUTEUR_TRASH_RETENTION_SECONDS", 7 * 24 * 3600.0),
         large_file_bytes=int(env.get("AUTEUR_LARGE_FILE_BYTES", str(10 * 1024 * 1024))),
         workers=int(env.get("AUTEUR_WORKERS", "4")),
-        processes=int(env.get("AUTEUR_PROCESSES", "1")),
     )

@@ -18,6 +18,8 @@ import yaml
 
 from auteur.names import InvalidName, check_name, project_id
 
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 SPEC_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
 MAX_SPEC_BYTES = 64 * 1024
 
@@ -114,7 +116,7 @@ def decode_spec(data: bytes, filename: str) -> Spec:
         elif filename.endswith(".toml"):
             raw = tomllib.loads(data.decode("utf-8"))
         else:
-            raw = yaml.safe_load(data.decode("utf-8"))
+            raw = yaml.load(data.decode("utf-8"), Loader=_YamlLoader)
     except (msgspec.DecodeError, tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise SpecError(filename, None, f"cannot be parsed: {str(exc).splitlines()[0]}") from None
     if not isinstance(raw, dict):

@@ -52,12 +52,8 @@ def bulk(base: Path, n: int, baseline_n: int) -> None:
     elapsed = time.perf_counter() - started
     ctl.stop()
     ours = elapsed / n
-    print(
-        f"bulk: baseline git CLI script: {per_base * 1000:.1f} ms/project ({1 / per_base:.1f} projects/s, {baseline_n} projects)"
-    )
-    print(
-        f"bulk: {n} specs dropped at once -> all ready in {elapsed:.2f}s: {ours * 1000:.2f} ms/project ({n / elapsed:.1f} projects/s)"
-    )
+    print(f"bulk: baseline git CLI script: {per_base * 1000:.1f} ms/project ({1 / per_base:.1f} projects/s, {baseline_n} projects)")
+    print(f"bulk: {n} specs dropped at once -> all ready in {elapsed:.2f}s: {ours * 1000:.2f} ms/project ({n / elapsed:.1f} projects/s)")
     print(f"bulk: throughput ratio vs baseline: {per_base / ours:.1f}x (target >= 8x)")
 
 

@@ -57,6 +57,11 @@ def large_paths(files: dict[str, int], threshold: int) -> list[str]:
 
 
 def render_gitattributes(large: Collection[str], threshold: int) -> bytes:
+    return _render_gitattributes(tuple(sorted(large)), threshold)
+
+
+@functools.lru_cache(maxsize=256)
+def _render_gitattributes(large: tuple[str, ...], threshold: int) -> bytes:
     text = _env.get_template("gitattributes.j2").render(
         media=MEDIA_EXTENSIONS, large=[escape_pattern(p) for p in sorted(large)], threshold=threshold
     )

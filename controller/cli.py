@@ -135,9 +135,7 @@ def cmd_create(settings: Settings, args: argparse.Namespace) -> int:
     key = spec.id
     if not _controller_running(settings):
         Reconciler(settings).reconcile(key)
-    ok = _wait_for(
-        settings, key, lambda r: (s := r.status_of(key)) is not None and s.status in (Phase.READY, Phase.FAILED), args.timeout
-    )
+    ok = _wait_for(settings, key, lambda r: (s := r.status_of(key)) is not None and s.status in (Phase.READY, Phase.FAILED), args.timeout)
     status = Reconciler(settings).status_of(key)
     if ok and status and status.status is Phase.READY:
         where = settings.workspace / (status.folder or name)
@@ -181,9 +179,7 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
             print(f"Cannot restore: a project named {entry.name!r} exists again; delete or rename it first", file=sys.stderr)
             return 1
         spec = Spec(name=entry.name, quality=Quality(entry.quality), description=entry.description)
-        reconciler.owners.put(
-            Owner(id=entry.id, folder=entry.folder, spec_file=f"{entry.name}.yaml", created_at=entry.created_at or "")
-        )
+        reconciler.owners.put(Owner(id=entry.id, folder=entry.folder, spec_file=f"{entry.name}.yaml", created_at=entry.created_at or ""))
         os.rename(reconciler.trash.path(entry), target)
         reconciler.trash.forget(entry)
         create_spec(settings.specs, settings.state, spec)
@@ -263,8 +259,6 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = settings_mod.from_env()
     return COMMANDS[args.command or "run"](settings, args)

@@ -34,9 +34,7 @@ def _walk(top: str, out: list[bytes]) -> None:
             st = entry.stat(follow_symlinks=False)
         except OSError:
             continue
-        out.append(
-            b"%s=%d:%d:%d:%d" % (entry.name.encode("utf-8", "surrogateescape"), st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino)
-        )
+        out.append(b"%s=%d:%d:%d:%d" % (entry.name.encode("utf-8", "surrogateescape"), st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino))
         if entry.is_dir(follow_symlinks=False):
             _walk(entry.path, out)
 

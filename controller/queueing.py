@@ -50,6 +50,10 @@ class WorkQueue:
     def active(self) -> int:
         return len(self._active)
 
+    def is_active(self, key: str) -> bool:
+        """Whether ``key`` is being worked on right now (safe to call from any thread)."""
+        return key in self._active
+
     def _notify(self) -> None:
         self._wakeup.set()
 

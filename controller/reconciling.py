@@ -115,13 +115,6 @@ class Reconciler:
                 self._cache[key] = cached
         return cached
 
-    def remember(self, key: str, status: ProjectStatus | None) -> None:
-        """Take a status written by another process (a reconcile in the pool)."""
-        if status is None:
-            self._cache.pop(key, None)
-        else:
-            self._cache[key] = status
-
     def _record(self, previous: ProjectStatus | None, status: ProjectStatus) -> None:
         status.last_reconcile = self.clock()
         self.statuses.write(status)

@@ -424,9 +424,7 @@ def _write_object(objects: str, obj: ShaFile) -> None:
     os.rename(tmp, path)
 
 
-def _commit(
-    git_dir: Path, refs: DiskRefsContainer, old: ObjectID, parent: Commit | None, tree: ObjectID, message: str, at: int
-) -> Commit:
+def _commit(git_dir: Path, refs: DiskRefsContainer, old: ObjectID, parent: Commit | None, tree: ObjectID, message: str, at: int) -> Commit:
     commit = Commit()
     commit.tree, commit.parents = tree, [parent.id] if parent is not None else []
     commit.author = commit.committer = IDENTITY

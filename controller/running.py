@@ -28,7 +28,6 @@ from auteur.events import Journal
 from auteur.layout import HEARTBEAT
 from auteur.settings import Settings
 from controller.locking import Leadership
-from controller.pool import ReconcilePool
 from controller.queueing import HIGH, LOW, WorkQueue
 from controller.reconciling import DONE, Outcome, Reconciler
 from controller.watching import Watcher
@@ -60,7 +59,6 @@ class Controller:
         self.metrics = Metrics()
         self.leadership = Leadership(settings.state)
         self.watcher: Watcher | None = None
-        self.pool: ReconcilePool | None = ReconcilePool(settings, settings.processes) if settings.processes > 1 else None
         self._stop = threading.Event()
         self.is_leader = False
         self.started = threading.Event()
@@ -120,8 +118,6 @@ class Controller:
         finally:
             if self.watcher:
                 self.watcher.stop()
-            if self.pool is not None:
-                self.pool.close()
             self.journal.close()
             self.leadership.release()
             self.is_leader = False
@@ -144,6 +140,7 @@ class Controller:
 
     def _start_watches(self) -> None:
         self.watcher = Watcher(self.settings.specs, self.settings.workspace, self._on_key, self._on_overflow)
+        self.watcher.is_busy = self.queue.is_active
         self.watcher.start()
         for key in self.reconciler.owners.ids():
             owner = self.reconciler.owners.get(key)
@@ -183,13 +180,7 @@ class Controller:
     def _work(self, key: str) -> Outcome:
         if not self.reconciler.needs_reconcile(key):
             return Outcome("skipped")
-        if self.pool is not None:
-            outcome, status, events = self.pool.reconcile(key)
-            self.reconciler.remember(key, status)
-            for kind, project, data in events:
-                self.journal.append(kind, project, data)
-        else:
-            outcome = self.reconciler.reconcile(key)
+        outcome = self.reconciler.reconcile(key)
         if self.watcher is not None:
             owner = self.reconciler.owners.get(key)
             if owner is not None:

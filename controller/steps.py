@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,23 +75,29 @@ def ensure_layout(project: Project) -> Result:
 
     Sets ``LayoutFailed`` when a folder cannot be made (e.g. a file in its way)."""
     result = Result.UNCHANGED
-    if not project.root.is_dir():
-        project.root.mkdir(parents=True)
+    root = str(project.root)
+    if not os.path.isdir(root):
+        os.makedirs(root)
         result = Result.CHANGED
     for rel in FOLDERS:
-        path = project.root / rel
-        if not path.is_dir():
-            if path.is_symlink() or path.exists():
-                raise FileExistsError(f"'{rel}' is in the way of a project folder; move it aside")
-            path.mkdir()
+        path = f"{root}/{rel}"
+        try:
+            if stat.S_ISDIR(os.lstat(path).st_mode):
+                continue
+            raise FileExistsError(f"'{rel}' is in the way of a project folder; move it aside")
+        except FileNotFoundError:
+            os.mkdir(path)
             result = Result.CHANGED
     for rel in LEAF_FOLDERS:
-        keep = project.root / rel / KEEP
-        if not keep.is_file() or keep.is_symlink():
-            if keep.is_symlink():
-                keep.unlink()
-            keep.write_bytes(b"")
-            result = Result.CHANGED
+        keep = f"{root}/{rel}/{KEEP}"
+        try:
+            if stat.S_ISREG(os.lstat(keep).st_mode):
+                continue
+            os.unlink(keep)  # a symlink or something else squatting on the name
+        except FileNotFoundError:
+            pass
+        os.close(os.open(keep, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644))
+        result = Result.CHANGED
     if result is Result.CHANGED:
         project.changes.append("layout")
     _scan(project)

@@ -26,9 +26,7 @@ from auteur.specs import is_spec_file, spec_stem
 
 log = logging.getLogger("auteur.watching")
 
-_DIR_MASK = (
-    C.IN_CREATE | C.IN_DELETE | C.IN_MOVED_FROM | C.IN_MOVED_TO | C.IN_CLOSE_WRITE | C.IN_ATTRIB | C.IN_DELETE_SELF | C.IN_ONLYDIR
-)
+_DIR_MASK = C.IN_CREATE | C.IN_DELETE | C.IN_MOVED_FROM | C.IN_MOVED_TO | C.IN_CLOSE_WRITE | C.IN_ATTRIB | C.IN_DELETE_SELF | C.IN_ONLYDIR
 
 
 class _Callback:
@@ -49,11 +47,10 @@ class _Callback:
 class Watcher:
     """Maps events to keys and hands them to ``on_key`` (called from the watch thread)."""
 
-    def __init__(
-        self, specs: Path, workspace: Path, on_key: Callable[[str], None], on_overflow: Callable[[], None] = lambda: None
-    ) -> None:
+    def __init__(self, specs: Path, workspace: Path, on_key: Callable[[str], None], on_overflow: Callable[[], None] = lambda: None) -> None:
         self.specs, self.workspace = specs, workspace
         self.on_key, self.on_overflow = on_key, on_overflow
+        self.is_busy: Callable[[str], bool] = lambda key: False
         self._fd = InotifyFD()
         self._lock = threading.Lock()
         self._watched: dict[bytes, tuple[int, str | None]] = {}
@@ -98,7 +95,11 @@ class Watcher:
         """Watch a project's ``assets/`` and ``outputs/`` trees (idempotent)."""
         base = os.fsencode(folder)
         for top in TRACKED_ROOTS:
-            self._watch_tree(base + b"/" + top.encode(), key)
+            path = base + b"/" + top.encode()
+            with self._lock:
+                known = path in self._watched
+            if not known:  # folders made later are picked up from their IN_CREATE events
+                self._watch_tree(path, key)
 
     def _watch_tree(self, top: bytes, key: str) -> None:
         if not self._add(top, key, "project"):
@@ -128,7 +129,9 @@ class Watcher:
             return
         if callback.kind == "root":
             if name and not name.startswith("."):
-                self.on_key(project_id(name))
+                key = project_id(name)
+                if not self.is_busy(key):  # the reconciler making or moving the folder
+                    self.on_key(key)
             return
         assert callback.key is not None
         if (event.is_create and event.is_directory) or (event.is_moved_to and event.is_directory):

@@ -25,9 +25,7 @@ FOLDERS = (
     "outputs/edits",
 )
 MEDIA = ("mp4", "mov", "wav", "png")
-ATTRIBUTES = "".join(
-    f"*.{e} filter=lfs diff=lfs merge=lfs -text\n*.{e.upper()} filter=lfs diff=lfs merge=lfs -text\n" for e in MEDIA
-)
+ATTRIBUTES = "".join(f"*.{e} filter=lfs diff=lfs merge=lfs -text\n*.{e.upper()} filter=lfs diff=lfs merge=lfs -text\n" for e in MEDIA)
 SETTLE = 2.0
 
 
@@ -101,9 +99,7 @@ def assert_clean(git: Git) -> None:
     assert git("status", "--porcelain") == ""
 
 
-def test_first_snapshot_is_a_clean_repository_and_the_second_changes_nothing(
-    root: Path, git: Git, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_first_snapshot_is_a_clean_repository_and_the_second_changes_nothing(root: Path, git: Git, monkeypatch: pytest.MonkeyPatch) -> None:
     assert repository.ensure_repository(root) is True
     first = take(root, later(), "Create project my-film")
     assert first.changed and first.commit is not None

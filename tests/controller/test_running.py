@@ -142,9 +142,7 @@ def test_kill_9_mid_way_through_200_projects_then_restart_converges_all(tmp_path
 
 
 def test_sigterm_finishes_in_flight_work_and_exits_cleanly(tmp_path):
-    env = dict(
-        os.environ, AUTEUR_SPECS=str(tmp_path / "specs"), AUTEUR_WORKSPACE=str(tmp_path / "workspace"), PYTHONPATH=str(ROOT)
-    )
+    env = dict(os.environ, AUTEUR_SPECS=str(tmp_path / "specs"), AUTEUR_WORKSPACE=str(tmp_path / "workspace"), PYTHONPATH=str(ROOT))
     (tmp_path / "specs").mkdir()
     proc = _spawn(env)
     settings = Settings(specs=tmp_path / "specs", workspace=tmp_path / "workspace")
@@ -159,19 +157,3 @@ def test_sigterm_finishes_in_flight_work_and_exits_cleanly(tmp_path):
     for status in StatusStore(settings.state).read_all():
         if status.status is Phase.READY:
             assert_clean_repository(settings.workspace / status.name)
-
-
-def test_reconciles_in_a_process_pool(fast):
-    fast.processes = 2
-    with Running(fast) as controller:
-        assert controller.pool is not None
-        for i in range(6):
-            write_spec(fast, f"pool-{i}.yaml", f"name: pool-{i}\n")
-        for i in range(6):
-            wait_for(lambda i=i: ready(fast, f"pool-{i}"), what=f"pool-{i} ready")
-        (fast.specs / "pool-0.yaml").unlink()
-        wait_for(lambda: not (fast.workspace / "pool-0").exists(), what="trashed through the pool")
-        kinds = [e.type for e in controller.journal.since("0-0")[1]]
-        assert kinds.count("project.created") == 6 and kinds.count("project.deleted") == 1
-    for i in range(1, 6):
-        assert_clean_repository(fast.workspace / f"pool-{i}")
