@@ -18,18 +18,18 @@ from collections.abc import Callable, Sequence
 
 import anyio
 
+from auteur import requests
 from auteur import settings as settings_mod
 from auteur.events import Journal
 from auteur.names import InvalidName, check_name, project_id
+from auteur.requests import RequestResult
 from auteur.settings import Settings
 from auteur.specs import Quality, Spec
 from auteur.specstore import SpecExists, create_spec, remove_spec
 from auteur.status import Phase
-from controller.locking import Leadership, project_lock
-from controller.ownership import Owner
+from controller.locking import Leadership
 from controller.reconciling import Reconciler
 from controller.running import Controller, run_controller
-from controller.trash import TrashError
 
 
 def _controller_running(settings: Settings) -> bool:
@@ -166,38 +166,32 @@ def cmd_delete(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+def _via_controller(settings: Settings, action: str, ref: str, timeout: float) -> RequestResult:
+    """Restore and purge are the controller's work: ask the running one, or do it here."""
     reconciler = Reconciler(settings)
-    try:
-        entry = reconciler.trash.find(args.name)
-    except TrashError as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
-    target = settings.workspace / entry.folder
-    with project_lock(settings.state, entry.id):
-        if reconciler.specs.files_for(entry.id) or target.exists():
-            print(f"Cannot restore: a project named {entry.name!r} exists again; delete or rename it first", file=sys.stderr)
-            return 1
-        spec = Spec(name=entry.name, quality=Quality(entry.quality), description=entry.description)
-        reconciler.owners.put(Owner(id=entry.id, folder=entry.folder, spec_file=f"{entry.name}.yaml", created_at=entry.created_at or ""))
-        os.rename(reconciler.trash.path(entry), target)
-        reconciler.trash.forget(entry)
-        create_spec(settings.specs, settings.state, spec)
     if not _controller_running(settings):
-        reconciler.reconcile(entry.id)
-    print(f"Project restored: {entry.name} (id {entry.id})")
+        result = reconciler.restore(ref) if action == "restore" else reconciler.purge(ref)
+        return result
+    request = requests.submit(settings.state, action, ref)
+    answer = requests.wait_result(settings.state, request.id, timeout)
+    return answer or RequestResult(id=request.id, ok=False, message="the controller did not answer in time")
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    result = _via_controller(settings, "restore", args.name, args.timeout)
+    if not result.ok:
+        print(result.message, file=sys.stderr)
+        return 1
+    print(f"Project restored: {args.name} (id {result.project_id})")
     return 0
 
 
 def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
-    reconciler = Reconciler(settings)
-    try:
-        entry = reconciler.trash.find(args.name)
-    except TrashError as exc:
-        print(str(exc), file=sys.stderr)
+    result = _via_controller(settings, "purge", args.name, args.timeout)
+    if not result.ok:
+        print(result.message, file=sys.stderr)
         return 1
-    reconciler.trash.purge(entry)
-    print(f"Purged {entry.name} ({entry.entry}) from the trash")
+    print(f"Purged {args.name} from the trash")
     return 0
 
 

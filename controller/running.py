@@ -23,6 +23,7 @@ import anyio.to_thread
 import msgspec
 from anyio.lowlevel import EventLoopToken
 
+from auteur import requests
 from auteur.atomic import write_atomic
 from auteur.events import Journal
 from auteur.layout import HEARTBEAT
@@ -142,6 +143,7 @@ class Controller:
         self.watcher = Watcher(self.settings.specs, self.settings.workspace, self._on_key, self._on_overflow)
         self.watcher.is_busy = self.queue.is_active
         self.watcher.start()
+        self.watcher.watch_requests(requests.requests_dir(self.settings.state), Reconciler.REQUESTS_KEY)
         for key in self.reconciler.owners.ids():
             owner = self.reconciler.owners.get(key)
             if owner:
@@ -178,6 +180,9 @@ class Controller:
                 self.queue.done(key, stalled=outcome.kind == "stalled")
 
     def _work(self, key: str) -> Outcome:
+        if key == Reconciler.REQUESTS_KEY:
+            self.reconciler.handle_requests()
+            return DONE
         if not self.reconciler.needs_reconcile(key):
             return Outcome("skipped")
         outcome = self.reconciler.reconcile(key)
@@ -206,6 +211,8 @@ class Controller:
         """Enqueue every key whose fingerprint differs from what was converged."""
         started = time.perf_counter()
         stale = await anyio.to_thread.run_sync(self._stale_keys)
+        if requests.pending(self.settings.state):
+            self.queue.add(Reconciler.REQUESTS_KEY, HIGH)
         for key in stale:
             self.queue.add(key, LOW)
         self.metrics.resyncs_total += 1

@@ -91,6 +91,10 @@ class Watcher:
         with self._lock:
             self._watched.pop(path, None)
 
+    def watch_requests(self, folder: Path, key: str) -> None:
+        """Requests for the controller (restore, purge) land in ``folder``."""
+        self._add(os.fsencode(folder), key, "requests")
+
     def watch_project(self, key: str, folder: Path) -> None:
         """Watch a project's ``assets/`` and ``outputs/`` trees (idempotent)."""
         base = os.fsencode(folder)
@@ -134,6 +138,10 @@ class Watcher:
                     self.on_key(key)
             return
         assert callback.key is not None
+        if callback.kind == "requests":
+            if name.endswith(".request.json") and not name.startswith("."):
+                self.on_key(callback.key)
+            return
         if (event.is_create and event.is_directory) or (event.is_moved_to and event.is_directory):
             self._watch_tree(callback.path + b"/" + event.name, callback.key)
         if event.is_delete_self:
