@@ -1,0 +1,118 @@
+"""Wires the parts together in one process and serves them until SIGTERM/Ctrl-C.
+
+Called by ``python -m launcher`` (``make up``) and by the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import anyio
+import uvicorn
+
+from api.app import create_app
+from api.config import ApiConfig
+from auteur.bus import LocalBus
+from auteur.jobs import InProcessJobs
+from auteur.settings import Settings
+from controller.running import Controller, run_controller
+
+log = logging.getLogger("auteur.launcher")
+
+
+def controller_metrics(controller: Controller) -> str:
+    """The controller's counters in Prometheus text, for the API's ``/metrics``."""
+    m = controller.metrics
+    lines = [
+        "# HELP controller_runtime_reconcile_total Reconciliations per result.",
+        "# TYPE controller_runtime_reconcile_total counter",
+    ]
+    lines += [f'controller_runtime_reconcile_total{{controller="project",result="{k}"}} {v}' for k, v in m.reconcile_total.items()]
+    lines += [
+        "# HELP controller_runtime_reconcile_errors_total Reconciliation errors.",
+        "# TYPE controller_runtime_reconcile_errors_total counter",
+        f'controller_runtime_reconcile_errors_total{{controller="project"}} {m.errors_total}',
+        "# HELP controller_runtime_reconcile_time_seconds Time spent reconciling.",
+        "# TYPE controller_runtime_reconcile_time_seconds summary",
+        f'controller_runtime_reconcile_time_seconds_sum{{controller="project"}} {m.reconcile_seconds_sum:.6f}',
+        f'controller_runtime_reconcile_time_seconds_count{{controller="project"}} {m.reconcile_seconds_count}',
+        "# HELP workqueue_depth Keys waiting in the work queue.",
+        "# TYPE workqueue_depth gauge",
+        f'workqueue_depth{{name="project"}} {len(controller.queue)}',
+        "# HELP workqueue_active Keys being reconciled now.",
+        "# TYPE workqueue_active gauge",
+        f'workqueue_active{{name="project"}} {controller.queue.active}',
+        "# HELP auteur_resync_total Full resync passes.",
+        "# TYPE auteur_resync_total counter",
+        f"auteur_resync_total {m.resyncs_total}",
+        "# HELP auteur_resync_last_seconds Duration of the last resync pass.",
+        "# TYPE auteur_resync_last_seconds gauge",
+        f"auteur_resync_last_seconds {m.resync_last_seconds:.6f}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class EmbeddedStack:
+    """Everything in one process. ``serve()`` runs until ``stop()`` or a signal."""
+
+    settings: Settings
+    host: str = "127.0.0.1"
+    api_port: int | None = None
+    web_port: int | None = None
+    jobs: InProcessJobs = field(default_factory=InProcessJobs)
+    bus: LocalBus = field(default_factory=LocalBus)
+    wait_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        self.controller = Controller(self.settings)
+        self.controller.journal.listeners.append(self.bus.publish)
+        self.config = ApiConfig(
+            settings=self.settings,
+            jobs=self.jobs,
+            bus=self.bus,
+            wait_timeout=self.wait_timeout,
+            metrics_sources=[lambda: controller_metrics(self.controller)],
+        )
+        self.app = create_app(self.config)
+        port = self.api_port if self.api_port is not None else self.settings.api_port
+        self.api_server = uvicorn.Server(
+            uvicorn.Config(self.app, host=self.host, port=port, log_level="warning", lifespan="on", ws_max_size=1 << 20)
+        )
+        self.ready = threading.Event()
+
+    async def serve(self) -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._controller, tg.cancel_scope)
+            tg.start_soon(self._api, tg.cancel_scope)
+            tg.start_soon(self._announce)
+
+    async def _controller(self, scope: anyio.CancelScope) -> None:
+        try:
+            await run_controller(self.controller)
+        finally:
+            self.api_server.should_exit = True
+
+    async def _api(self, scope: anyio.CancelScope) -> None:
+        await self.api_server.serve()
+        self.controller.request_stop()
+
+    async def _announce(self) -> None:
+        while not (self.api_server.started and self.controller.started.is_set()):
+            await anyio.sleep(0.02)
+        self.ready.set()
+        port = self.api_server.servers[0].sockets[0].getsockname()[1] if self.api_server.servers else self.api_port
+        log.info("Auteur is up: API on http://%s:%s (workspace %s)", self.host, port, self.settings.workspace)
+
+    @property
+    def api_url(self) -> str:
+        sockets = self.api_server.servers[0].sockets if self.api_server.servers else []
+        port = sockets[0].getsockname()[1] if sockets else self.api_port
+        return f"http://{self.host}:{port}"
+
+    def stop(self) -> None:
+        self.controller.request_stop()
+        self.api_server.should_exit = True
+        self.jobs.shutdown()

@@ -1,0 +1,1 @@
+"""Auteur workers: slow work off the request path (ingesting uploads, media jobs)."""
