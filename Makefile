@@ -11,7 +11,7 @@ QUALITY ?= standard
 export AUTEUR_SPECS ?= $(CURDIR)/specs
 export AUTEUR_WORKSPACE ?= $(CURDIR)/workspace
 
-.PHONY: help install up test lint bench reconcile project-list project-create project-delete project-restore project-purge workspace-init clean
+.PHONY: help install up controller test lint bench reconcile project-list project-create project-delete project-restore project-purge workspace-init clean
 
 help:
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -24,7 +24,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create the virtualenv and install Auteur
 
-up: $(STAMP) workspace-init ## run the controller loop in the foreground (embedded default)
+up: $(STAMP) workspace-init ## the whole stack in one process (embedded default): controller, API on :8000, jobs
+	$(PY) -m launcher
+
+controller: $(STAMP) workspace-init ## only the controller loop, in the foreground
 	$(PY) -m controller run
 
 test: $(STAMP) ## run the test suite

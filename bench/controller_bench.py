@@ -103,10 +103,24 @@ def steady(base: Path, n: int) -> None:
         resync_times.append(ctl.heartbeat()["resync_last_seconds"])
     print(f"steady: full resync pass over {n} projects: median {statistics.median(resync_times):.2f}s "
           f"max {max(resync_times):.2f}s (target <= 3s); watches: {beat['watches']}")  # fmt: skip
+    # idle: a 10 s window between two resync passes (the period here is 15 s)
+    count = ctl.heartbeat()["resyncs"]
+    wait(lambda c=count: ctl.heartbeat()["resyncs"] > c, 60, interval=0.05)
+    time.sleep(1.0)
     cpu_before = ctl.cpu_seconds()
     time.sleep(10)
     cpu_idle = ctl.cpu_seconds() - cpu_before
-    print(f"steady: CPU while nothing changes (10 s window, includes any resync pass): {cpu_idle:.2f}s")
+    print(f"steady: CPU while nothing changes (10 s window between resync passes): {cpu_idle:.2f}s")
+    count = ctl.heartbeat()["resyncs"]
+    wait(lambda c=count: ctl.heartbeat()["resyncs"] > c, 60, interval=0.05)
+    cpu_before = ctl.cpu_seconds()
+    count = ctl.heartbeat()["resyncs"]
+    wait(lambda c=count: ctl.heartbeat()["resyncs"] > c, 60, interval=0.05)
+    per_pass = ctl.cpu_seconds() - cpu_before
+    print(
+        f"steady: CPU per resync period ({per_pass:.2f}s of CPU per pass; with the default 60 s period "
+        f"that is {per_pass / 60 * 100:.1f}% of one core on average)"
+    )
     rss = ctl.peak_rss_mb()
     print(f"steady: peak RSS: controller {rss.get(ctl.proc.pid, 0):.0f} MB; all processes {sum(rss.values()):.0f} MB "
           f"(target <= 300 MB)")  # fmt: skip
