@@ -15,18 +15,13 @@ from __future__ import annotations
 import errno
 import os
 import secrets
-import shutil
 import stat
-import time
 from collections.abc import Callable, Collection, Mapping
 from functools import partial
-from io import BytesIO
 from pathlib import Path
 from typing import Union
 
 import msgspec
-from dulwich.config import ConfigFile
-from dulwich.file import GitFile
 from dulwich.index import Index, IndexEntry, index_entry_from_stat
 from dulwich.object_store import DiskObjectStore
 from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
@@ -34,33 +29,19 @@ from dulwich.reflog import format_reflog_line
 from dulwich.refs import DiskRefsContainer, Ref
 
 from controller import lfs
+from controller.gitinit import RepositoryError, clear_stale_locks, ensure_repository
+
+__all__ = ["BRANCH", "IDENTITY", "RepositoryError", "SnapshotResult", "ensure_repository", "head_info", "snapshot"]
 
 IDENTITY = b"Auteur <auteur@localhost>"
 BRANCH = Ref(b"refs/heads/main")
 TRACKED_ROOTS = ("assets", "outputs")
 KEEP = ".gitkeep"
-# A lock older than this was left by a killed process: no git command, ours or a
-# person's, holds one for minutes in a project folder.
-STALE_LOCK_SECONDS = 300.0
-_HEAD = b"ref: refs/heads/main\n"
-_REQUIRED_CONFIG = (
-    ((b"core",), b"repositoryformatversion", b"0"),
-    ((b"core",), b"filemode", b"true"),
-    ((b"core",), b"bare", b"false"),
-    ((b"core",), b"logallrefupdates", b"true"),
-    ((b"user",), b"name", b"Auteur"),
-    ((b"user",), b"email", b"auteur@localhost"),
-    *lfs.CONFIG,
-)
 _O_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 _O_DIR = _O_READ | os.O_DIRECTORY
 # A path that vanished, or was swapped for a symlink (ELOOP), since it was listed.
 _GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
 _Tree = dict[bytes, Union["_Tree", tuple[int, ObjectID]]]
-
-
-class RepositoryError(Exception):
-    """``.git`` is something this module must not touch, or ``main`` moved under it."""
 
 
 class SnapshotResult(msgspec.Struct, kw_only=True):
@@ -74,104 +55,6 @@ class SnapshotResult(msgspec.Struct, kw_only=True):
     tracked_files: int
     last_commit_message: str | None
     last_commit_at: float | None
-
-
-def _config_text() -> bytes:
-    sections: dict[tuple[bytes, ...], bytes] = {}
-    for section, name, value in _REQUIRED_CONFIG:
-        head = b"[%s]\n" % section if len(section) == 1 else b'[%s "%s"]\n' % section
-        sections[section] = sections.get(section, head) + b"\t%s = %s\n" % (name, value)
-    return b"".join(sections.values())
-
-
-_CONFIG = _config_text()
-
-
-def ensure_repository(root: Path) -> bool:
-    """Ensure ``root/.git`` is a repository on ``main`` set up for LFS; True if changed.
-
-    A missing ``.git`` is built under a temporary name and renamed into place, so a
-    crash never leaves half a repository. An existing one is repaired in place
-    (HEAD, object and ref folders, config entries, LFS hooks); history is kept.
-    """
-    git_dir = root / ".git"
-    try:
-        if not stat.S_ISDIR(os.lstat(git_dir).st_mode):
-            raise RepositoryError(f"{git_dir} is not a directory")
-    except FileNotFoundError:
-        return _create_repository(root)
-    _clear_stale_locks(git_dir)
-    changed = False
-    for folder in ("objects/info", "objects/pack", "refs/heads", "refs/tags"):
-        if not os.path.isdir(git_dir / folder):
-            os.makedirs(git_dir / folder, exist_ok=True)
-            changed = True
-    try:
-        head = (git_dir / "HEAD").read_bytes()
-    except FileNotFoundError:
-        head = b""
-    if head != _HEAD:
-        with GitFile(git_dir / "HEAD", "wb") as f:
-            f.write(_HEAD)
-        changed = True
-    return _ensure_config(git_dir) | lfs.install_hooks(git_dir) | changed
-
-
-def _create_repository(root: Path) -> bool:
-    for stale in root.glob(".git.auteur-*"):  # left by a killed run (callers hold the project lock)
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = root / f".git.auteur-{secrets.token_hex(4)}"
-    for folder in ("", "objects", "objects/info", "objects/pack", "refs", "refs/heads", "refs/tags"):
-        os.mkdir(tmp / folder)
-    for name, data in (("HEAD", _HEAD), ("config", _CONFIG)):
-        fd = os.open(tmp / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-    lfs.install_hooks(tmp)
-    try:
-        os.rename(tmp, root / ".git")
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not os.path.lexists(root / ".git"):
-            raise
-        ensure_repository(root)  # another process won the race: use its repository
-    return True
-
-
-def _ensure_config(git_dir: Path) -> bool:
-    try:
-        data = (git_dir / "config").read_bytes()
-    except FileNotFoundError:
-        data = b""
-    if data == _CONFIG:
-        return False
-    try:
-        config = ConfigFile.from_file(BytesIO(data))
-    except ValueError:  # unparseable: git cannot use it either
-        config = ConfigFile()
-    changed = False
-    for section, name, value in _REQUIRED_CONFIG:
-        try:
-            current: bytes | None = config.get(section, name)
-        except KeyError:
-            current = None
-        if current != value:
-            config.set(section, name, value)
-            changed = True
-    if changed:
-        config.write_to_path(git_dir / "config")  # config.lock, then rename
-    return changed
-
-
-def _clear_stale_locks(git_dir: Path) -> None:
-    for name in ("index.lock", "HEAD.lock", "config.lock", "refs/heads/main.lock"):
-        try:
-            if time.time() - os.stat(git_dir / name).st_mtime > STALE_LOCK_SECONDS:
-                os.unlink(git_dir / name)
-        except FileNotFoundError:
-            pass
 
 
 class _Snapshot:
@@ -308,7 +191,7 @@ def snapshot(
     keeps ``.gitattributes`` in step so that git agrees. Needs ``ensure_repository``.
     """
     git_dir = root / ".git"
-    _clear_stale_locks(git_dir)
+    clear_stale_locks(git_dir)
     run = _Snapshot(git_dir, is_lfs, now, settle_seconds)
     run.known_oids = known_oids or {}
     run.scan(root, always_include)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from controller import lfs, repository
+from controller import gitinit, lfs, repository
 
 FOLDERS = (
     "assets/scripts",
@@ -337,7 +337,7 @@ def test_stale_lock_from_a_killed_run_is_cleared(root: Path, git: Git) -> None:
     repository.ensure_repository(root)
     lock = root / ".git" / "index.lock"
     lock.write_bytes(b"")
-    old = time.time() - repository.STALE_LOCK_SECONDS - 10
+    old = time.time() - gitinit.STALE_LOCK_SECONDS - 10
     os.utime(lock, (old, old))
     assert take(root, later()).changed
     assert not lock.exists()
