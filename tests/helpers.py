@@ -40,3 +40,16 @@ def assert_clean_repository(root: Path) -> None:
     status = git(root, "status", "--porcelain", "--untracked-files=no")
     assert status == "", f"git status not clean in {root}:\n{status}"
     git(root, "lfs", "fsck")
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.02, what: str = "condition"):
+    """Poll until ``predicate()`` is truthy (generous deadlines: these machines are noisy)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

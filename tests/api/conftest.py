@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import anyio
 import httpx
 import pytest
+from helpers import wait_for  # noqa: F401 - re-exported for the API tests
 
 from auteur.settings import Settings
 from launcher.embedded import EmbeddedStack
@@ -52,13 +52,3 @@ def stack(api_settings):
 def client(stack):
     with httpx.Client(base_url=stack.api_url, timeout=60) as http:
         yield http
-
-
-def wait_for(predicate, timeout=30.0, interval=0.02, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

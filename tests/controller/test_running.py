@@ -12,23 +12,13 @@ from pathlib import Path
 
 import anyio
 import pytest
-from helpers import assert_clean_repository, write_spec
+from helpers import assert_clean_repository, wait_for, write_spec
 
 from auteur.settings import Settings
 from auteur.status import Phase, StatusStore
 from controller.running import Controller, run_controller
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_for(predicate, timeout=30.0, interval=0.05, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class Running:

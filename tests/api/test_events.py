@@ -1,0 +1,216 @@
+"""The events WebSocket end to end: real uvicorn, a real WebSocket client, the real journal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import RunningStack, wait_for
+from websockets.sync.client import ClientConnection, connect
+
+import auteur.events
+from auteur.bus import LocalBus, Subscription
+from auteur.events import Event, IdMaker, Journal, id_key
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def ws_url(stack, since: str | None = None) -> str:
+    url = stack.api_url.replace("http://", "ws://") + "/api/v1/events"
+    return f"{url}?since={since}" if since is not None else url
+
+
+def receive(ws: ClientConnection, timeout: float = 30.0) -> dict:
+    """The next frame that is not a keepalive."""
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+        if frame["type"] != "keepalive":
+            return frame
+
+
+def receive_until(ws: ClientConnection, predicate, timeout: float = 30.0) -> list[dict]:
+    """Frames up to and including the first one matching ``predicate``."""
+    deadline = time.monotonic() + timeout
+    frames: list[dict] = []
+    while True:
+        frames.append(receive(ws, max(0.01, deadline - time.monotonic())))
+        if predicate(frames[-1]):
+            return frames
+
+
+def is_ready(project_id: str):
+    return lambda f: f["type"] == "project.updated" and f["project"]["id"] == project_id and f["project"]["status"] == "ready"
+
+
+def drop_spec(settings, name: str) -> None:
+    settings.specs.mkdir(parents=True, exist_ok=True)
+    tmp = settings.specs / f".{name}.tmp"
+    tmp.write_text(f"name: {name}\n")
+    os.rename(tmp, settings.specs / f"{name}.yaml")
+
+
+def journal_after(settings, since: str) -> list[str]:
+    complete, events = Journal(settings.state).since(since)
+    assert complete
+    return [e.id for e in events]
+
+
+def assert_ordered_unique(ids: list[str]) -> None:
+    keys = [id_key(i) for i in ids]
+    assert keys == sorted(keys), f"out of order: {ids}"
+    assert len(set(ids)) == len(ids), f"duplicates: {ids}"
+
+
+def test_a_hand_dropped_spec_is_pushed_live(stack):
+    with connect(ws_url(stack)) as ws:
+        drop_spec(stack.settings, "live-film")
+        frames = receive_until(ws, is_ready("live-film"))
+    kinds = [f["type"] for f in frames]
+    assert kinds[0] == "project.created" and frames[0]["project"]["id"] == "live-film"
+    assert set(kinds) <= {"project.created", "project.updated"}, kinds
+    assert all(f["id"] and f["at"] > 0 for f in frames)
+    assert_ordered_unique([f["id"] for f in frames])
+
+
+def test_since_replays_exactly_the_events_after_that_id(stack):
+    for name in ("first", "second", "third"):
+        drop_spec(stack.settings, name)
+    wait_for(lambda: all(stack.controller.reconciler.status_of(n) and stack.controller.reconciler.status_of(n).status == "ready"
+                         for n in ("first", "second", "third")), what="three ready projects")  # fmt: skip
+    everything = journal_after(stack.settings, "0-0")
+    assert len(everything) >= 6
+    since = everything[2]
+    expected = journal_after(stack.settings, since)
+    with connect(ws_url(stack, since)) as ws:
+        replayed = [receive(ws, 10)["id"] for _ in expected]
+        assert replayed == expected
+        # Then live, with nothing replayed twice.
+        drop_spec(stack.settings, "fourth")
+        live = receive_until(ws, is_ready("fourth"))
+    assert live[0]["type"] == "project.created" and live[0]["project"]["id"] == "fourth"
+    ids = replayed + [f["id"] for f in live]
+    assert len(set(ids)) == len(ids)
+    assert id_key(live[0]["id"]) > id_key(replayed[-1])
+
+
+def test_a_since_that_is_newest_replays_nothing_and_goes_live(stack):
+    drop_spec(stack.settings, "alpha")
+    wait_for(lambda: journal_after(stack.settings, "0-0"), what="an event")
+    last = Journal(stack.settings.state).last_id()
+    assert last is not None
+    with connect(ws_url(stack, last)) as ws:
+        drop_spec(stack.settings, "beta")
+        frames = receive_until(ws, is_ready("beta"))
+    assert all(f["project"]["id"] == "beta" for f in frames), frames
+    assert all(id_key(f["id"]) > id_key(last) for f in frames)
+
+
+def test_resume_with_since_across_an_api_restart(api_settings):
+    with RunningStack(api_settings) as stack, connect(ws_url(stack)) as ws:
+        drop_spec(api_settings, "before-restart")
+        seen = receive_until(ws, is_ready("before-restart"))
+    last_seen = seen[-1]["id"]
+    # While the API is down, the CLI reconciles new work: its events only reach the journal.
+    drop_spec(api_settings, "while-down")
+    env = dict(os.environ, AUTEUR_SPECS=str(api_settings.specs), AUTEUR_WORKSPACE=str(api_settings.workspace), PYTHONPATH=str(ROOT))
+    subprocess.run([sys.executable, "-m", "controller", "reconcile", "while-down"], env=env, check=True, capture_output=True, timeout=120)
+    missed = journal_after(api_settings, last_seen)
+    assert missed, "the CLI journaled nothing"
+    with RunningStack(api_settings) as stack, connect(ws_url(stack, last_seen)) as ws:
+        replayed = [receive(ws, 10) for _ in missed]
+        assert [f["id"] for f in replayed] == missed
+        assert replayed[0]["type"] == "project.created" and replayed[0]["project"]["id"] == "while-down"
+        drop_spec(api_settings, "after-restart")
+        live = receive_until(ws, is_ready("after-restart"))
+    ids = [f["id"] for f in replayed + live]
+    assert len(set(ids)) == len(ids) and id_key(live[0]["id"]) > id_key(missed[-1])
+
+
+def test_a_too_old_or_malformed_since_gets_resync_then_live(api_settings, monkeypatch):
+    # A journal whose oldest segments were trimmed away.
+    monkeypatch.setattr(auteur.events, "SEGMENT_EVENTS", 3)
+    monkeypatch.setattr(auteur.events, "KEEP_SEGMENTS", 2)
+    journal = Journal(api_settings.state)
+    first = journal.append("test.event", {"id": "old"}).id
+    for i in range(20):
+        journal.append("test.event", {"id": f"old-{i}"})
+    journal.close()
+    assert not Journal(api_settings.state).since(first)[0]
+    with RunningStack(api_settings) as stack:
+        for since in (first, "not-an-id"):
+            with connect(ws_url(stack, since)) as ws:
+                resync = receive(ws, 10)
+                assert resync["type"] == "resync", resync
+                assert resync["id"] == Journal(api_settings.state).last_id()
+                drop_spec(api_settings, f"fresh-{len(since)}")
+                frames = receive_until(ws, is_ready(f"fresh-{len(since)}"))
+            assert frames[0]["type"] == "project.created" and frames[0]["project"]["id"] == f"fresh-{len(since)}"
+
+
+class TinyBus(LocalBus):
+    """A bus whose subscriptions hold 5 events, and a way to publish a burst in one go."""
+
+    def subscribe(self) -> Subscription:
+        sub = Subscription(self, asyncio.get_running_loop(), limit=5)
+        with self._lock:
+            self._subs.add(sub)
+        self.loop = sub.loop
+        return sub
+
+    def burst(self, events: list[Event]) -> None:
+        # All offers run back to back on the loop, before the WebSocket task can drain any.
+        self.loop.call_soon_threadsafe(lambda: [self.publish(e) for e in events])
+
+
+def test_a_slow_consumer_gets_resync_and_a_new_subscription(api_settings):
+    bus = TinyBus()
+    ids = IdMaker(lambda: time.time() + 3600)  # after anything the journal holds
+    with RunningStack(api_settings, bus=bus) as stack, connect(ws_url(stack)) as ws:
+        wait_for(lambda: len(bus._subs) >= 2, what="the socket's subscription")  # the index has one too
+        bus.burst([Event(id=ids(), type="test.burst", at=time.time()) for _ in range(50)])
+        frames = receive_until(ws, lambda f: f["type"] == "resync", timeout=10)
+        assert len(frames) <= 6
+        assert frames[-1]["data"]["reason"] == "slow consumer"
+        after = Event(id=ids(), type="test.after", at=time.time())
+        wait_for(lambda: (bus.publish(after), receive(ws, 0.5))[1]["type"] == "test.after" if True else None,
+                 timeout=10, what="a live event after the resync")  # fmt: skip
+
+
+def test_keepalive_frames_while_idle(stack):
+    stack.config.events_keepalive = 0.1
+    with connect(ws_url(stack)) as ws:
+        frame = json.loads(ws.recv(timeout=10))
+    assert frame["type"] == "keepalive" and frame["id"] == ""
+
+
+def test_a_closed_socket_is_let_go(stack, client):
+    def clients() -> float:
+        for line in client.get("/metrics").text.splitlines():
+            if line.startswith("auteur_api_websocket_clients "):
+                return float(line.split()[1])
+        raise AssertionError("no websocket gauge")
+
+    before = clients()
+    with connect(ws_url(stack)):
+        wait_for(lambda: clients() == before + 1, what="the gauge to count the client")
+    wait_for(lambda: clients() == before, what="the gauge to let the client go")
+
+
+@pytest.mark.parametrize("since", ["", "0-0"])
+def test_since_from_the_start_replays_the_whole_journal(stack, since):
+    drop_spec(stack.settings, "whole")
+    wait_for(lambda: stack.controller.reconciler.status_of("whole") and stack.controller.reconciler.status_of("whole").status == "ready",
+             what="ready")  # fmt: skip
+    expected = journal_after(stack.settings, "0-0") if since else []
+    with connect(ws_url(stack, since)) as ws:
+        got = [receive(ws, 10)["id"] for _ in expected]
+        assert got == expected
+        drop_spec(stack.settings, "later")
+        assert receive(ws, 30)["project"]["id"] == "later"
