@@ -96,9 +96,18 @@ def test_two_controllers_one_active_one_standby(fast):
             wait_for(lambda: ready(fast, "after"), what="ready after takeover")
 
 
-def _spawn(env):
-    return subprocess.Popen([sys.executable, "-m", "controller", "run"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+def _spawn(env, log: Path):
+    # Output goes to a file: a pipe that nobody reads would block the controller once full.
+    with open(log, "ab") as handle:
+        return subprocess.Popen(
+            [sys.executable, "-m", "controller", "-v", "run"], cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT
+        )
+
+
+def _not_ready(store: StatusStore, names: list[str]) -> str:
+    ready = {s.id for s in store.read_all() if s.status is Phase.READY}
+    missing = [n for n in names if n not in ready]
+    return f"{len(missing)} not ready, e.g. {[(n, store.read(n)) for n in missing[:3]]}"
 
 
 @pytest.mark.slow
@@ -108,7 +117,8 @@ def test_kill_9_mid_way_through_200_projects_then_restart_converges_all(tmp_path
     specs = tmp_path / "specs"
     specs.mkdir()
     settings = Settings(specs=specs, workspace=tmp_path / "workspace")
-    proc = _spawn(env)
+    log = tmp_path / "controller.log"
+    proc = _spawn(env, log)
     wait_for(lambda: (settings.state / "heartbeat.json").exists(), what="controller heartbeat")
     for i in range(200):
         (specs / f".film-{i:03d}.tmp").write_text(f"name: film-{i:03d}\n")
@@ -119,13 +129,16 @@ def test_kill_9_mid_way_through_200_projects_then_restart_converges_all(tmp_path
     proc.wait(30)
     done_before = len([s for s in store.read_all() if s.status is Phase.READY])
     assert done_before < 200, "the kill must land mid-way"
-    proc = _spawn(env)
+    proc = _spawn(env, log)
+    names = [f"film-{i:03d}" for i in range(200)]
     try:
-        wait_for(lambda: len([s for s in store.read_all() if s.status is Phase.READY]) == 200, timeout=120, what="all ready")
+        wait_for(lambda: len([s for s in store.read_all() if s.status is Phase.READY]) == 200, timeout=180, what="all ready")
+    except AssertionError:
+        raise AssertionError(f"{_not_ready(store, names)}\n{log.read_text()[-5000:]}") from None
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0, out
+        proc.wait(60)
+    assert proc.returncode == 0, log.read_text()[-5000:]
     for i in range(200):
         root = settings.workspace / f"film-{i:03d}"
         assert_clean_repository(root)
@@ -134,14 +147,16 @@ def test_kill_9_mid_way_through_200_projects_then_restart_converges_all(tmp_path
 def test_sigterm_finishes_in_flight_work_and_exits_cleanly(tmp_path):
     env = dict(os.environ, AUTEUR_SPECS=str(tmp_path / "specs"), AUTEUR_WORKSPACE=str(tmp_path / "workspace"), PYTHONPATH=str(ROOT))
     (tmp_path / "specs").mkdir()
-    proc = _spawn(env)
+    log = tmp_path / "controller.log"
+    proc = _spawn(env, log)
     settings = Settings(specs=tmp_path / "specs", workspace=tmp_path / "workspace")
     wait_for(lambda: (settings.state / "heartbeat.json").exists(), what="heartbeat")
     for i in range(30):
         (tmp_path / "specs" / f"t{i}.yaml").write_text(f"name: t{i}\n")
     time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=60)
+    proc.wait(60)
+    out = log.read_text()
     assert proc.returncode == 0, out
     assert "finishing in-flight work" in out and "controller stopped" in out
     for status in StatusStore(settings.state).read_all():
