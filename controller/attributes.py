@@ -2,7 +2,8 @@
 
 Called by ``controller.steps``. The rule used to decide LFS when committing must
 be exactly the rule git reads from ``.gitattributes`` (else ``git status`` would
-see the file as modified), so both come from here.
+see the file as modified), so both come from here; the list of media extensions
+lives in ``auteur.media`` so the API reports the same rule.
 """
 
 from __future__ import annotations
@@ -12,15 +13,7 @@ from collections.abc import Callable, Collection
 
 import jinja2
 
-MEDIA_EXTENSIONS = (
-    "mp4", "mov", "mkv", "avi", "mxf", "webm", "m4v", "r3d", "braw",
-    "wav", "aif", "aiff", "flac", "mp3", "m4a", "aac", "ogg",
-    "png", "jpg", "jpeg", "tif", "tiff", "exr", "dpx", "tga", "hdr", "gif", "webp", "heic",
-    "psd", "kra", "blend", "fbx", "abc", "obj", "usd", "usda", "usdc", "usdz",
-    "pdf", "zip",
-)  # fmt: skip
-
-_MEDIA = frozenset(MEDIA_EXTENSIONS) | frozenset(e.upper() for e in MEDIA_EXTENSIONS)
+from auteur.media import MEDIA_EXTENSIONS, is_media
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("controller", "templates"),
@@ -29,13 +22,6 @@ _env = jinja2.Environment(
     keep_trailing_newline=True,
     autoescape=False,
 )
-
-
-def is_media(relpath: str) -> bool:
-    """True if git's ``*.ext``/``*.EXT`` lines route this path through LFS."""
-    name = relpath.rsplit("/", 1)[-1]
-    _, dot, ext = name.rpartition(".")
-    return bool(dot) and ext in _MEDIA
 
 
 def escape_pattern(relpath: str) -> str:

@@ -129,8 +129,24 @@ def _ensure_config(git_dir: Path) -> bool:
     return changed
 
 
+_LOCKS = ("index.lock", "HEAD.lock", "config.lock", "refs/heads/main.lock", "packed-refs.lock")
+
+
+def clear_interrupted_locks(git_dir: Path) -> list[str]:
+    """Remove git lock files regardless of age (the caller knows their writer is dead)."""
+    removed = []
+    for name in _LOCKS:
+        try:
+            os.unlink(git_dir / name)
+            removed.append(name)
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+    return removed
+
+
 def clear_stale_locks(git_dir: Path) -> None:
-    for name in ("index.lock", "HEAD.lock", "config.lock", "refs/heads/main.lock"):
+    """Remove git lock files too old to belong to a live git command (a person's, or ours)."""
+    for name in _LOCKS:
         try:
             if time.time() - os.stat(git_dir / name).st_mtime > STALE_LOCK_SECONDS:
                 os.unlink(git_dir / name)

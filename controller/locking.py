@@ -16,8 +16,13 @@ from pathlib import Path
 from auteur.layout import CONTROLLER_LOCK, LOCKS_DIR
 
 
+_BUSY, _IDLE = b"busy", b"idle"
+
+
 @contextlib.contextmanager
-def project_lock(state_dir: Path, project_id: str) -> Iterator[None]:
+def project_lock(state_dir: Path, project_id: str) -> Iterator[bool]:
+    """Hold the project's lock. Yields True when the previous holder died while holding
+    it (a ``kill -9``): the caller should clear what it may have left (git ``.lock`` files)."""
     path = state_dir / LOCKS_DIR / f"{project_id}.lock"
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -26,7 +31,12 @@ def project_lock(state_dir: Path, project_id: str) -> Iterator[None]:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        interrupted = os.pread(fd, 4, 0) == _BUSY
+        os.pwrite(fd, _BUSY, 0)
+        try:
+            yield interrupted
+        finally:
+            os.pwrite(fd, _IDLE, 0)
     finally:
         os.close(fd)
 

@@ -12,7 +12,7 @@ import datetime
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +30,7 @@ from auteur.specstore import SpecExists, create_spec
 from auteur.status import Condition, Phase, ProjectStatus, SpecProblem, StatusStore
 from controller import steps
 from controller.fingerprints import fingerprint
+from controller.gitinit import clear_interrupted_locks
 from controller.locking import project_lock
 from controller.ownership import Owner, Owners
 from controller.specindex import SpecIndex
@@ -159,11 +160,27 @@ class Reconciler:
             return True
         return self.current_fingerprint(key) != status.fingerprint
 
-    def reconcile(self, key: str) -> Outcome:
-        with project_lock(self.state, key):
-            return self._reconcile(key)
+    def reconcile(self, key: str, *, known_oids: Mapping[str, str] | None = None) -> Outcome:
+        """Converge one project under its lock. ``known_oids`` (project-relative path ->
+        LFS oid) names files whose content is already known: an ingested upload."""
+        with project_lock(self.state, key) as interrupted:
+            if interrupted:
+                self.recover(key)
+            return self.reconcile_locked(key, known_oids=known_oids)
 
-    def _reconcile(self, key: str) -> Outcome:
+    def recover(self, key: str) -> None:
+        """The last holder of this project's lock was killed mid-way: its git ``.lock``
+        files are orphans (nobody else writes while we hold the lock) and would block
+        every later commit. Everything else it left is finished or undone by the steps."""
+        owner = self.owners.get(key)
+        if owner is not None:
+            removed = clear_interrupted_locks(self.settings.workspace / owner.folder / ".git")
+            if removed:
+                log.warning("%s: removed %s left by an interrupted run", key, ", ".join(removed))
+
+    def reconcile_locked(self, key: str, *, known_oids: Mapping[str, str] | None = None) -> Outcome:
+        """``reconcile`` for a caller that already holds the project lock (the ingest job,
+        which moves a file in and commits it in one critical section)."""
         now = self.clock()
         previous = self.status_of(key)
         files = self.specs.files_for(key)
@@ -202,7 +219,8 @@ class Reconciler:
             status.status = Phase.PROCESSING
             self._record(previous, status)
             previous = msgspec.structs.replace(status, conditions=list(status.conditions))
-        project = steps.Project(id=key, spec=spec, root=folder, created_at=owner.created_at, settings=self.settings, now=now)
+        project = steps.Project(id=key, spec=spec, root=folder, created_at=owner.created_at, settings=self.settings, now=now,
+                                known_oids=dict(known_oids or {}))  # fmt: skip
         outcome = DONE
         for thing, step in steps.STEPS:
             try:
@@ -384,7 +402,7 @@ class Reconciler:
             except SpecExists:
                 pass  # the same spec raced in; the reconcile below sorts it out
             self.specs.refresh(force=True)
-            self._reconcile(entry.id)
+            self.reconcile_locked(entry.id)
         log.info("%s: restored from the trash (%s)", entry.id, entry.entry)
         return RequestResult(id="", ok=True, project_id=entry.id, message=f"restored {entry.name}")
 

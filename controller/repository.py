@@ -134,7 +134,9 @@ class _Snapshot:
             return
         # Camera clocks write mtimes far in the future; the kernel's ctime is honest.
         changed_at = st.st_ctime if st.st_mtime > self.now + self.settle else st.st_mtime
-        if not exempt and self.now - changed_at < self.settle:
+        # A known oid comes from an ingest that holds the project lock: its bytes are
+        # complete, so there is nothing to wait for.
+        if not exempt and rel not in self.known_oids and self.now - changed_at < self.settle:
             return self.defer(rel, old, changed_at + self.settle - self.now)
         try:
             fd = os.open(name, _O_READ, dir_fd=dir_fd)
@@ -188,7 +190,9 @@ def snapshot(
     changed file whose mtime is younger than ``settle_seconds`` is left ``pending``
     (its old version stays) and ``retry_after`` says when to come back. Files
     ``is_lfs`` picks go to ``.git/lfs`` and are committed as pointers; the caller
-    keeps ``.gitattributes`` in step so that git agrees. Needs ``ensure_repository``.
+    keeps ``.gitattributes`` in step so that git agrees. A path in ``known_oids``
+    (an ingested upload, hashed as it arrived) is committed at once, without
+    settling, and never hashed again. Needs ``ensure_repository``.
     """
     git_dir = root / ".git"
     clear_stale_locks(git_dir)

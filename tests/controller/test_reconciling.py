@@ -399,3 +399,33 @@ def test_a_restored_backup_is_adopted(rec, settings, tmp_path, judge):
     assert status.created_at == first.created_at
     assert commit_count(settings.workspace / "saved") == 1
     judge(settings.workspace / "saved")
+
+
+def test_git_locks_left_by_a_killed_run_are_cleared_at_once(rec, settings, clock, judge):
+    from controller.locking import project_lock
+
+    write_spec(settings, "crash.yaml", "name: crash\n")
+    converge(rec, "crash")
+    root = settings.workspace / "crash"
+    # a run killed while committing: it held the project lock and git's index.lock
+    lock_path = settings.state / "locks" / "crash.lock"
+    with project_lock(settings.state, "crash"):
+        (root / ".git" / "index.lock").write_bytes(b"torn")
+    lock_path.write_bytes(b"busy")  # what a kill -9 inside the lock leaves behind
+    drop_file(root / "assets/scripts/after.txt", b"after the crash", mtime=clock.now - 10)
+    outcome, status = converge(rec, "crash")
+    assert outcome.kind == "done" and status.status is Phase.READY
+    assert not (root / ".git" / "index.lock").exists()
+    assert "assets/scripts/after.txt" in git(root, "ls-files")
+    judge(root)
+
+
+def test_a_fresh_lock_of_a_live_git_command_is_respected(rec, settings, clock):
+    write_spec(settings, "busy.yaml", "name: busy\n")
+    converge(rec, "busy")
+    root = settings.workspace / "busy"
+    (root / ".git" / "index.lock").write_bytes(b"a person's git add in progress")
+    drop_file(root / "assets/scripts/new.txt", b"new", mtime=clock.now - 10)
+    outcome, status = converge(rec, "busy")
+    assert (root / ".git" / "index.lock").exists(), "never delete the lock of a live git command"
+    assert outcome.kind == "retry" and status.status is Phase.FAILED
