@@ -14,12 +14,13 @@ from api.errors import install_error_handlers
 from api.events import EventsResource
 from api.health import HealthResource, LiveResource, MetricsResource
 from api.index import ProjectIndex
+from api.metrics import RequestMetrics
 from api.openapi import OpenApiResource
 from api.projects import GitStatusResource, ProjectsResource
 from api.trash import TrashResource
 
 
-def create_app(config: ApiConfig | None = None) -> falcon.asgi.App:
+def create_app(config: ApiConfig | None = None) -> falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]:
     config = config or ApiConfig()
     app = falcon.asgi.App(cors_enable=False, middleware=[_Cors(config.origins())])
     install_error_handlers(app)
@@ -38,6 +39,7 @@ def create_app(config: ApiConfig | None = None) -> falcon.asgi.App:
     app.add_route("/metrics", MetricsResource(config, index))
     app.add_route("/openapi.json", OpenApiResource(config))
     app.add_middleware(_Startup(index))
+    app.add_middleware(RequestMetrics())
     return app
 
 

@@ -1,21 +1,302 @@
-"""Asset listing, uploads and downloads (placeholder until the uploads work lands)."""
+"""The files of a project: list them, download one, upload new ones.
+
+Routed by ``api.app.create_app``: ``AssetsResource`` at
+``/api/v1/projects/{id}/assets`` (GET list, POST upload, handed to
+``api.uploads``) and ``AssetFileResource`` at ``.../assets/{path}`` (GET/HEAD
+download with ``Range``). Nothing here writes to a project folder or hashes a
+file: whether a file is committed comes from the stat data the controller left in
+``.git/index``, and whether it goes through LFS from the shared rule in
+``auteur.media``. No path from a request leaves the project's ``assets/`` or
+``outputs/`` (``..``, absolute paths and symlinks are refused).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import email.utils
+import mimetypes
+import os
+import re
+import stat
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
 import falcon
+import falcon.asgi
+import msgspec
+from dulwich.index import Index, IndexEntry
 
 from api.config import ApiConfig
+from api.errors import ApiError, bad_request, conflict, invalid, not_found
 from api.index import ProjectIndex
+from api.uploads import UPLOAD_METRICS, UploadReceiver, UploadResponse, result_of
+from auteur.events import IdMaker
+from auteur.layout import KEEP, TRACKED_ROOTS, TYPE_FOLDERS, asset_type_of
+from auteur.media import stored_in_lfs
+
+CHUNK = 1 << 20
+_NO_UPLOADS = {"unmanaged": "it is not managed by Auteur", "deleting": "it is being deleted"}
+_encoder = msgspec.json.Encoder()
 
 
-class AssetsResource:
+class AssetInfo(msgspec.Struct, kw_only=True):
+    """One file under ``assets/`` or ``outputs/`` (``GET .../assets`` answers a list)."""
+
+    path: str
+    asset_type: str | None
+    size: int
+    mtime: float
+    lfs: bool
+    committed: bool
+
+
+# -- listing ------------------------------------------------------------------------
+
+
+IndexStats = dict[str, tuple[int, tuple[int, int]]]
+
+
+def _index_stats(git_index: str) -> IndexStats:
+    """path -> (size, mtime) of every entry the controller recorded; {} if unreadable."""
+    try:
+        entries = Index(git_index).items()
+    except Exception:  # missing, or torn by a crash: nothing counts as committed
+        return {}
+    found: IndexStats = {}
+    for key, entry in entries:
+        if isinstance(entry, IndexEntry):
+            mtime = entry.mtime if isinstance(entry.mtime, tuple) else divmod(int(entry.mtime * 1e9), 10**9)
+            found[os.fsdecode(key)] = (entry.size, (int(mtime[0]), int(mtime[1])))
+    return found
+
+
+def list_assets(root: Path, large_file_bytes: int, committed: IndexStats) -> list[AssetInfo]:
+    """Every regular file under ``root``'s tracked folders, sorted by path (no symlink followed)."""
+    found: list[AssetInfo] = []
+    stack = [top for top in TRACKED_ROOTS]
+    while stack:
+        rel = stack.pop()
+        try:
+            entries = list(os.scandir(root / rel))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            path = f"{rel}/{entry.name}"
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name.lower() != ".git":
+                    stack.append(path)
+                continue
+            if entry.name == KEEP or not entry.is_file(follow_symlinks=False):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            recorded = committed.get(path)
+            found.append(AssetInfo(
+                path=path, asset_type=asset_type_of(path), size=st.st_size, mtime=st.st_mtime,
+                lfs=stored_in_lfs(path, st.st_size, large_file_bytes),
+                committed=recorded == (st.st_size & 0xFFFFFFFF, divmod(st.st_mtime_ns, 10**9)),
+            ))  # fmt: skip
+    found.sort(key=lambda a: a.path)
+    return found
+
+
+# -- downloading ----------------------------------------------------------------------
+
+
+def resolve_asset(root: Path, relpath: str) -> str:
+    """The real path of a file under ``root``'s ``assets/`` or ``outputs/``; 400 for a
+    malformed path, 404 for one that is missing or leads elsewhere (e.g. a symlink)."""
+    parts = relpath.split("/")
+    if relpath.startswith("/") or "\0" in relpath or any(p in ("", ".", "..") for p in parts):
+        bad_request(f"invalid asset path {relpath!r}: use the project-relative path the listing shows", "path")
+    if len(parts) < 2 or parts[0] not in TRACKED_ROOTS:
+        not_found(f"no asset {relpath!r}: assets live under assets/ or outputs/", "path")
+    real_top = os.path.realpath(root / parts[0])
+    real = os.path.realpath(os.path.join(root, *parts))
+    if real_top != os.path.join(os.path.realpath(root), parts[0]) or not real.startswith(real_top + os.sep):
+        not_found(f"no asset {relpath!r}", "path")
+    return real
+
+
+_RANGE = re.compile(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", re.IGNORECASE)
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``(first, last)`` byte of a single ``Range: bytes=...``; None to send everything
+    (no header, several ranges, or a malformed one, which RFC 9110 says to ignore).
+    Raises 416 when the range lies outside the file."""
+    match = _RANGE.fullmatch(header or "")
+    if match is None or not (match[1] or match[2]):
+        return None
+    if not match[1]:  # the last n bytes
+        suffix = int(match[2])
+        if suffix == 0 or size == 0:
+            raise _unsatisfiable(size)
+        return max(0, size - suffix), size - 1
+    first = int(match[1])
+    if match[2] and int(match[2]) < first:
+        return None
+    if first >= size:
+        raise _unsatisfiable(size)
+    return first, min(int(match[2]), size - 1) if match[2] else size - 1
+
+
+def _unsatisfiable(size: int) -> ApiError:
+    return ApiError(416, f"the range lies outside the file ({size} bytes)", code="range_not_satisfiable",
+                    field="Range", headers={"Content-Range": f"bytes */{size}"})  # fmt: skip
+
+
+class FileStream:
+    """The body of a download: ``length`` bytes from ``offset``, read 1 MiB at a time
+    in a worker thread; falcon closes it when the response ends or the client leaves."""
+
+    def __init__(self, fd: int, offset: int, length: int) -> None:
+        self.fd, self.offset, self.remaining = fd, offset, length
+
+    def __aiter__(self) -> FileStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self.remaining <= 0 or self.fd < 0:
+            raise StopAsyncIteration
+        data = await asyncio.get_running_loop().run_in_executor(None, os.pread, self.fd, min(CHUNK, self.remaining), self.offset)
+        if not data:  # the file shrank under us: end the body early rather than pad it
+            raise StopAsyncIteration
+        self.offset += len(data)
+        self.remaining -= len(data)
+        return data
+
+    async def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+
+# -- resources --------------------------------------------------------------------------
+
+
+class _ProjectFiles:
+    """What both resources share: the project and its folder."""
+
     def __init__(self, config: ApiConfig, index: ProjectIndex) -> None:
         self.config, self.index = config, index
+        self.ids = IdMaker(config.clock)
+
+    def project(self, project_id: str) -> tuple[dict[str, Any], Path | None]:
+        """The project (404 if unknown) and its folder, if it has one yet."""
+        project = self.index.get(project_id)
+        if project is None:
+            not_found(f"project {project_id!r} not found", "project_id")
+        folder = project.get("folder")
+        if not isinstance(folder, str) or not folder:
+            return project, None
+        root = self.config.settings.workspace / folder
+        try:
+            if not stat.S_ISDIR(os.lstat(root).st_mode):
+                return project, None
+        except FileNotFoundError:
+            return project, None
+        return project, root
+
+
+class AssetsResource(_ProjectFiles):
+    """``GET`` lists a project's files; ``POST`` uploads into ``asset_type``'s folder."""
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str) -> None:
-        raise falcon.HTTPNotImplemented()
+        _, root = self.project(project_id)
+        if root is None:
+            resp.data = b"[]"
+            return
+        threshold = self.config.settings.large_file_bytes
+
+        def scan() -> list[AssetInfo]:
+            return list_assets(root, threshold, _index_stats(str(root / ".git" / "index")))
+
+        resp.data = _encoder.encode(await anyio.to_thread.run_sync(scan))
+        resp.content_type = falcon.MEDIA_JSON
+
+    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str) -> None:
+        started, status = time.monotonic(), 500
+        try:
+            receiver = self._receiver(req, project_id)
+            accepted = await receiver.receive(req)
+            resp.data = _encoder.encode(UploadResponse(uploads=accepted))
+            resp.content_type = falcon.MEDIA_JSON
+            status = 200
+        except falcon.HTTPError as exc:
+            status = exc.status_code
+            raise
+        finally:
+            UPLOAD_METRICS.observe(result_of(status), time.monotonic() - started)
+
+    def _receiver(self, req: falcon.asgi.Request, project_id: str) -> UploadReceiver:
+        """Every check that needs no body: project, asset_type, content type, size, space."""
+        project, root = self.project(project_id)
+        phase = str(project.get("status"))
+        if phase in _NO_UPLOADS:
+            conflict(f"cannot upload to project {project_id!r}: {_NO_UPLOADS[phase]}", "project_id")
+        if root is None:
+            conflict(f"project {project_id!r} has no folder yet (status {phase}); try again when it is ready", "project_id")
+        asset_type = req.get_param("asset_type")
+        if asset_type not in TYPE_FOLDERS:
+            allowed = ", ".join(TYPE_FOLDERS)
+            what = "asset_type is required" if not asset_type else f"unknown asset_type {asset_type!r}"
+            invalid(f"{what}; expected one of {allowed}", "asset_type")
+        if not (req.content_type or "").lower().startswith("multipart/form-data"):
+            raise ApiError(415, f"send the files as multipart/form-data in the field 'files' (got {req.content_type!r})",
+                           code="unsupported_media_type", field="Content-Type")  # fmt: skip
+        receiver = UploadReceiver(self.config, self.ids, project_id, asset_type, total=req.content_length)
+        limit = self.config.max_upload_bytes
+        if req.content_length is not None:
+            if req.content_length > limit:
+                raise ApiError(413, f"the upload is larger than the limit of {limit} bytes", code="payload_too_large")
+            receiver.check_space(req.content_length)
+        return receiver
 
 
-class AssetFileResource(AssetsResource):
-    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str, path: str) -> None:  # type: ignore[override]
-        raise falcon.HTTPNotImplemented()
+class AssetFileResource(_ProjectFiles):
+    """``GET``/``HEAD`` one file, streamed, with single ``Range`` requests (206/416)."""
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str, path: str) -> None:
+        await self._serve(req, resp, project_id, path, body=True)
+
+    async def on_head(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str, path: str) -> None:
+        await self._serve(req, resp, project_id, path, body=False)
+
+    async def _serve(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str, path: str, *, body: bool) -> None:
+        _, root = self.project(project_id)
+        if root is None:
+            not_found(f"no asset {path!r}", "path")
+        real = resolve_asset(root, path)
+        try:
+            fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            not_found(f"no asset {path!r}", "path")
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                not_found(f"no asset {path!r}", "path")
+            span = parse_range(req.get_header("Range"), st.st_size)
+        except BaseException:
+            os.close(fd)
+            raise
+        first, last = span if span is not None else (0, st.st_size - 1)
+        name = path.rsplit("/", 1)[-1]
+        resp.content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        resp.set_header("Accept-Ranges", "bytes")
+        resp.set_header("Last-Modified", email.utils.formatdate(st.st_mtime, usegmt=True))
+        resp.set_header("Content-Disposition", f"inline; filename*=UTF-8''{urllib.parse.quote(name, safe='')}")
+        if span is not None:
+            resp.status = falcon.HTTP_206
+            resp.set_header("Content-Range", f"bytes {first}-{last}/{st.st_size}")
+        length = last - first + 1
+        if body and length > 0:
+            resp.set_stream(FileStream(fd, first, length), length)
+        else:
+            os.close(fd)
+            resp.content_length = length

@@ -6,15 +6,23 @@ launcher with fakes, clocks and shared buses passed in.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from auteur.bus import EventBus, LocalBus
 from auteur.jobs import InProcessJobs, JobQueue
 from auteur.settings import Settings, from_env
 
 GiB = 1024**3
+
+
+def free_bytes_of(path: Path) -> int:
+    """Bytes an unprivileged writer may still use on the volume holding ``path``."""
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
 
 
 @dataclass
@@ -26,12 +34,20 @@ class ApiConfig:
     # How long create/delete wait for the controller before answering 202.
     wait_timeout: float = 30.0
     max_upload_bytes: int = 20 * GiB
+    # Free bytes on the volume holding ``path`` (injected by tests to simulate a full disk).
+    free_bytes: Callable[[Path], int] = field(default=free_bytes_of)
     max_json_bytes: int = 64 * 1024
     cors_origins: tuple[str, ...] = ()
     # Extra Prometheus text from other parts of this process (the controller, in embedded mode).
     metrics_sources: list[Callable[[], str]] = field(default_factory=list)
     # Whether Redis is reachable (None: not used, the embedded default).
     redis_ping: Callable[[], bool] | None = None
+    # /health: the controller counts as running while its heartbeat is younger than this.
+    heartbeat_max_age: float = 15.0
+    # /health: a probe (workspace, Redis, worker) slower than this counts as failed.
+    probe_timeout: float = 5.0
+    # The events WebSocket sends a keepalive frame after this many idle seconds.
+    events_keepalive: float = 20.0
 
     def origins(self) -> tuple[str, ...]:
         if self.cors_origins:

@@ -18,6 +18,7 @@ from auteur.bus import LocalBus
 from auteur.jobs import InProcessJobs
 from auteur.settings import Settings
 from controller.running import Controller, run_controller
+from worker import jobs as worker_jobs
 
 log = logging.getLogger("auteur.launcher")
 
@@ -69,6 +70,8 @@ class EmbeddedStack:
     def __post_init__(self) -> None:
         self.controller = Controller(self.settings)
         self.controller.journal.listeners.append(self.bus.publish)
+        worker_jobs.configure(self.settings, self.bus)
+        self.jobs.enqueue("worker.jobs.recover_uploads", job_id="recover-uploads", kwargs={})  # what a crash left
         self.config = ApiConfig(
             settings=self.settings,
             jobs=self.jobs,

@@ -189,6 +189,39 @@ def test_a_slow_consumer_gets_resync_and_a_new_subscription(api_settings):
         assert receive(ws, 10)["type"] == "test.after"
 
 
+class RacingBus(LocalBus):
+    """Each new subscription already holds the journal's events, as if they were published
+    between the subscribe and the replay: the socket must not send them twice."""
+
+    def __init__(self, settings) -> None:
+        super().__init__()
+        self.settings = settings
+
+    def subscribe(self) -> Subscription:
+        sub = super().subscribe()
+        for event in Journal(self.settings.state).since("0-0")[1]:
+            sub._offer(event)
+        return sub
+
+
+def test_events_both_replayed_and_live_are_sent_once(api_settings):
+    bus = RacingBus(api_settings)
+    with RunningStack(api_settings, bus=bus) as stack:
+        for name in ("one", "two", "three"):
+            drop_spec(api_settings, name)
+        wait_for(lambda: journaled_ready(api_settings, "one", "two", "three"), what="three ready projects")
+        everything = journal_after(api_settings, "0-0")
+        with connect(ws_url(stack, everything[0])) as ws:
+            replayed = [receive(ws, 10)["id"] for _ in everything[1:]]
+            # Events from other id makers (an upload's progress) are never taken for replayed ones.
+            progress = Event(id="1-0", type="upload.progress", project={"id": "one"}, at=time.time())
+            marker = Event(id=IdMaker(lambda: time.time() + 3600)(), type="test.marker", at=time.time())
+            bus.publish(progress)
+            bus.publish(marker)
+            assert [receive(ws, 10)["id"], receive(ws, 10)["id"]] == [progress.id, marker.id]
+    assert replayed == everything[1:]
+
+
 def test_keepalive_frames_while_idle(stack):
     stack.config.events_keepalive = 0.1
     with connect(ws_url(stack)) as ws:

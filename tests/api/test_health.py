@@ -124,7 +124,8 @@ def test_metrics_in_prometheus_text(stack, client):
     assert resp.headers["content-type"].startswith("text/plain; version=0.0.4")
     text = resp.text
     for family in ("controller_runtime_reconcile_total", "controller_runtime_reconcile_time_seconds", "workqueue_depth",
-                   "auteur_projects", "auteur_api_requests_total", "auteur_api_request_duration_seconds"):  # fmt: skip
+                   "auteur_projects", "auteur_api_requests_total", "auteur_api_request_duration_seconds",
+                   "auteur_upload_bytes_total", "auteur_api_websocket_clients"):  # fmt: skip
         assert f"# TYPE {family} " in text, family
     assert re.search(r'controller_runtime_reconcile_total\{controller="project",result="success"\} [1-9]', text)
     assert 'auteur_projects{status="failed"} 0' in text

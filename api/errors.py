@@ -1,0 +1,199 @@
+"""One error shape for every failure: ``{"error": {"code", "field", "message"}}``.
+
+``install_error_handlers(app)`` is called by ``api.app.create_app``; resources raise
+:class:`ApiError` (or any ``falcon.HTTPError``) through the helpers below, and decode
+request bodies with :func:`decode_json` so msgspec's messages become clear 4xx
+answers naming the field. Unknown exceptions become a 500 that leaks nothing.
+"""
+
+from __future__ import annotations
+
+import http
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any, NoReturn, TypeVar
+
+import falcon
+import falcon.asgi
+import msgspec
+
+log = logging.getLogger("auteur.api")
+
+T = TypeVar("T")
+
+_PARAM = re.compile(r'^The "([^"]+)" (?:parameter|header)')
+_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
+_encoder = msgspec.json.Encoder()
+
+
+class ApiError(falcon.HTTPError):
+    """An HTTP error with the machine-readable ``code`` and the ``field`` it is about."""
+
+    def __init__(self, status: int, message: str, *, code: str | None = None, field: str | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:  # fmt: skip
+        super().__init__(status, description=message, headers=dict(headers) if headers else None)
+        self.error_code = code or code_for(status)
+        self.field = field
+        self.message = message
+
+
+def code_for(status: int) -> str:
+    """``422`` → ``unprocessable_entity``: a stable code derived from the status."""
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:
+        return "error"
+    return re.sub(r"[^a-z0-9]+", "_", phrase.lower()).strip("_")
+
+
+def error_body(code: str, message: str, field: str | None = None) -> bytes:
+    return _encoder.encode({"error": {"code": code, "field": field, "message": message}})
+
+
+# -- raising helpers ------------------------------------------------------------
+
+
+def invalid(message: str, field: str | None = None, *, code: str = "invalid") -> NoReturn:
+    """422: the request is well-formed but a value is not acceptable."""
+    raise ApiError(422, message, code=code, field=field)
+
+
+def not_found(message: str, field: str | None = None) -> NoReturn:
+    raise ApiError(404, message, code="not_found", field=field)
+
+
+def conflict(message: str, field: str | None = None) -> NoReturn:
+    raise ApiError(409, message, code="conflict", field=field)
+
+
+def bad_request(message: str, field: str | None = None, *, code: str = "bad_request") -> NoReturn:
+    raise ApiError(400, message, code=code, field=field)
+
+
+# -- request bodies --------------------------------------------------------------
+
+
+def _field_names(kind: type[Any]) -> list[str]:
+    info = msgspec.inspect.type_info(kind)
+    return [f.encode_name for f in info.fields] if isinstance(info, msgspec.inspect.StructType) else []
+
+
+def _enum_values(kind: type[Any], field: str) -> list[str]:
+    info = msgspec.inspect.type_info(kind)
+    if not isinstance(info, msgspec.inspect.StructType):
+        return []
+    for f in info.fields:
+        if f.encode_name == field:
+            types = f.type.types if isinstance(f.type, msgspec.inspect.UnionType) else (f.type,)
+            for t in types:
+                if isinstance(t, msgspec.inspect.EnumType):
+                    return [str(m.value) for m in t.cls]
+    return []
+
+
+def explain_validation(exc: msgspec.ValidationError, kind: type[Any] | None = None) -> tuple[str | None, str]:
+    """Turn msgspec's message into ``(field, message)`` people can act on."""
+    text = str(exc)
+    if text.startswith("Object contains unknown field `"):
+        field = text.split("`")[1]
+        allowed = ", ".join(_field_names(kind)) if kind is not None else ""
+        return field, f"unknown field '{field}'" + (f" (allowed: {allowed})" if allowed else "")
+    if text.startswith("Object missing required field `"):
+        field = text.split("`")[1]
+        return field, f"{field} is required"
+    match = _PATH.search(text)
+    if match is None:
+        return None, text
+    at, problem = match.group(1), text[: match.start()]
+    if not at:
+        return None, problem
+    if "got `null`" in problem:
+        return at, f"{at} is required"
+    if problem.startswith("Invalid enum value") and kind is not None:
+        values = _enum_values(kind, at)
+        if values:
+            return at, f"{problem}; expected one of {', '.join(values)}"
+    return at, problem
+
+
+def decode_json(data: bytes, kind: type[T]) -> T:
+    """Decode and validate a JSON body; raise 400 (malformed) or 422 (invalid) with the field."""
+    try:
+        return msgspec.json.decode(data, type=kind)
+    except msgspec.ValidationError as exc:
+        field, message = explain_validation(exc, kind)
+        raise ApiError(422, message, code="invalid", field=field) from None
+    except msgspec.DecodeError as exc:
+        raise ApiError(400, f"malformed JSON: {exc}", code="malformed_json") from None
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, f"malformed JSON: not valid UTF-8 at byte {exc.start}", code="malformed_json") from None
+
+
+# -- handlers --------------------------------------------------------------------
+
+
+def _respond(resp: falcon.asgi.Response, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
+    resp.status = status
+    if headers:
+        for name, value in headers.items():
+            if name.lower() != "content-type":
+                resp.set_header(name, value)
+    resp.content_type = falcon.MEDIA_JSON
+    resp.data = body
+
+
+def _default_message(req: falcon.asgi.Request, ex: falcon.HTTPError) -> str:
+    if ex.status_code == 404:
+        return f"nothing at {req.path}"
+    if ex.status_code == 405:
+        allowed = (ex.headers or {}).get("Allow", "") if isinstance(ex.headers, dict) else ""
+        return f"{req.method} is not allowed on {req.path}" + (f" (allowed: {allowed})" if allowed else "")
+    return str(ex.title or code_for(ex.status_code))
+
+
+async def _on_http_error(req: falcon.asgi.Request, resp: falcon.asgi.Response | None, ex: falcon.HTTPError,
+                         params: dict[str, Any], ws: object = None) -> None:  # fmt: skip
+    if resp is None:
+        raise ex  # a WebSocket: falcon closes it with 3000 + status
+    if isinstance(ex, ApiError):
+        code, field, message = ex.error_code, ex.field, ex.message
+    else:
+        message = str(ex.description or _default_message(req, ex))
+        match = _PARAM.match(message)
+        field = match.group(1) if match else None
+        code = code_for(ex.status_code)
+    headers = ex.headers
+    _respond(resp, ex.status_code, error_body(code, message, field), dict(headers) if headers else None)
+
+
+async def _on_validation_error(req: falcon.asgi.Request, resp: falcon.asgi.Response | None, ex: msgspec.ValidationError,
+                               params: dict[str, Any], ws: object = None) -> None:  # fmt: skip
+    field, message = explain_validation(ex)
+    if resp is None:
+        raise falcon.HTTPUnprocessableEntity(description=message)
+    _respond(resp, 422, error_body("invalid", message, field))
+
+
+async def _on_decode_error(req: falcon.asgi.Request, resp: falcon.asgi.Response | None, ex: msgspec.DecodeError,
+                           params: dict[str, Any], ws: object = None) -> None:  # fmt: skip
+    if resp is None:
+        raise falcon.HTTPBadRequest(description="malformed JSON")
+    _respond(resp, 400, error_body("malformed_json", f"malformed JSON: {ex}"))
+
+
+async def _on_exception(req: falcon.asgi.Request, resp: falcon.asgi.Response | None, ex: Exception,
+                        params: dict[str, Any], ws: object = None) -> None:  # fmt: skip
+    log.error("unhandled error on %s %s", req.method, req.path, exc_info=ex)
+    if resp is None:
+        raise falcon.HTTPInternalServerError()
+    _respond(resp, 500, error_body("internal_error", "internal server error; the details are in the server's log"))
+
+
+def install_error_handlers(app: falcon.asgi.App[Any, Any]) -> None:
+    """Register the handlers; falcon picks the most specific one for each exception."""
+    app.add_error_handler(Exception, _on_exception)
+    app.add_error_handler(falcon.HTTPError, _on_http_error)
+    # msgspec.DecodeError is the base of ValidationError: the more specific handler wins.
+    app.add_error_handler(msgspec.DecodeError, _on_decode_error)
+    app.add_error_handler(msgspec.ValidationError, _on_validation_error)

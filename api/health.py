@@ -1,0 +1,137 @@
+"""``/health``, ``/health/live`` and ``/metrics``: how this API process and its parts are doing.
+
+Routed by ``api.app.create_app``; called by compose health checks, ``make
+docker-health``, monitoring and Prometheus. The checks only look: the
+controller's heartbeat file, the job queue's and Redis's answers, and a temp
+file created and removed under ``workspace/.auteur``. ``/health`` is ``healthy``
+when all parts are up, ``degraded`` (still 200) when the API can serve without
+some of them, and 503 ``unhealthy`` only when the workspace is not writable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import falcon
+import falcon.asgi
+import msgspec
+
+from api.config import ApiConfig
+from api.metrics import API_METRICS, ApiMetrics, format_labels
+from api.uploads import UPLOAD_METRICS
+from auteur.layout import HEARTBEAT
+
+if TYPE_CHECKING:  # only its type: the index module is not needed at run time
+    from api.index import ProjectIndex
+
+log = logging.getLogger("auteur.api.health")
+
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+T = TypeVar("T")
+
+
+class HealthResource:
+    """``GET /health``: ``status`` plus the state of ``redis``, ``worker``, ``controller`` and ``workspace``."""
+
+    def __init__(self, config: ApiConfig, index: ProjectIndex) -> None:
+        self.config, self.index = config, index
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        checks = self._redis(), self._worker(), self._workspace(), self._controller()
+        redis, worker, workspace, (controller, beat) = await asyncio.gather(*checks)
+        parts = {"redis": redis, "worker": worker, "controller": controller, "workspace": workspace}
+        failing = [name for name, value in parts.items() if value not in ("connected", "not configured", "running", "writable")]
+        if workspace != "writable":
+            status, resp.status = "unhealthy", falcon.HTTP_503
+        else:
+            status = "degraded" if failing else "healthy"
+        resp.media = {"status": status, **parts, "failing": failing, "heartbeat": beat}
+        resp.set_header("Cache-Control", "no-store")
+
+    async def _probe(self, check: Callable[[], T]) -> T:
+        """Run a blocking check in a thread, giving up after ``probe_timeout`` (a hung volume or Redis)."""
+        return await asyncio.wait_for(asyncio.to_thread(check), self.config.probe_timeout)
+
+    async def _redis(self) -> str:
+        ping = self.config.redis_ping
+        if ping is None:
+            return "not configured"
+        try:
+            return "connected" if await self._probe(ping) else "disconnected"
+        except Exception as exc:
+            log.debug("redis ping failed: %s", exc)
+            return "disconnected"
+
+    async def _worker(self) -> str:
+        try:
+            return "running" if await self._probe(self.config.jobs.worker_alive) else "not running"
+        except Exception as exc:
+            log.debug("worker check failed: %s", exc)
+            return "not running"
+
+    async def _workspace(self) -> str:
+        try:
+            await self._probe(self._touch_state)
+            return "writable"
+        except Exception as exc:
+            log.warning("workspace not writable: %s", exc)
+            return "not writable"
+
+    def _touch_state(self) -> None:
+        fd, path = tempfile.mkstemp(dir=self.config.settings.state, prefix=".health.", suffix=".tmp")
+        try:
+            os.write(fd, b"ok")
+        finally:
+            os.close(fd)
+            os.unlink(path)
+
+    async def _controller(self) -> tuple[str, dict[str, Any] | None]:
+        """``running`` while the controller's heartbeat (rewritten every 5 s) is fresh."""
+        try:
+            data = await self._probe((self.config.settings.state / HEARTBEAT).read_bytes)
+            beat = msgspec.json.decode(data)
+            age = self.config.clock() - float(beat["at"])
+        except Exception:
+            return "not running", None
+        summary = {"pid": beat.get("pid"), "age_seconds": round(age, 3), "queue": beat.get("queue")}
+        # A heartbeat far in the future is as suspect as an old one (a clock jump).
+        fresh = -self.config.heartbeat_max_age <= age <= self.config.heartbeat_max_age
+        return ("running" if fresh else "not running"), summary
+
+
+class LiveResource:
+    """``GET /health/live``: 200 while the process runs and the event loop answers."""
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        resp.media = {"status": "alive"}
+        resp.set_header("Cache-Control", "no-store")
+
+
+class MetricsResource:
+    """``GET /metrics``: Prometheus text for everything in this process."""
+
+    def __init__(self, config: ApiConfig, index: ProjectIndex, metrics: ApiMetrics = API_METRICS) -> None:
+        self.config, self.index, self.metrics = config, index, metrics
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        parts = [self.metrics.render_prometheus(), render_projects(self.index)]
+        for source in [*self.config.metrics_sources, UPLOAD_METRICS.render_prometheus]:
+            try:
+                parts.append(source())
+            except Exception:
+                log.exception("a metrics source failed")
+        resp.content_type = PROMETHEUS_TEXT
+        resp.text = "".join(part if part.endswith("\n") or not part else part + "\n" for part in parts)
+
+
+def render_projects(index: ProjectIndex) -> str:
+    """``auteur_projects{status=...}``: projects by status, from the index (never a folder scan)."""
+    lines = ["# HELP auteur_projects Projects by status.", "# TYPE auteur_projects gauge"]
+    lines += [f"auteur_projects{format_labels((('status', key),))} {value}" for key, value in sorted(index.counts().items())]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,352 @@
+"""The API's in-memory index of projects: id → the public project dict.
+
+Built by ``api.app.create_app`` and shared by every resource. It is loaded from
+the status store at ``start()`` and kept fresh without re-reading every folder:
+a background task re-reads only the status files whose stat changed (every
+``interval`` seconds), spec files with no status yet appear as ``processing``
+("a project exists from the moment its spec does"), and events on the bus (when
+there is one) trigger an early re-read of the project they name. The API's own
+writes go in directly (``put``/``remove``), so it reads its own writes even while
+a scan that started before them is still running. The JSON of the list is cached
+as bytes, so listing 10,000 projects is a slice and a join.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio.to_thread
+import msgspec
+
+from api.config import ApiConfig
+from api.waiting import Signature, signature
+from auteur.names import project_id
+from auteur.specs import SpecError, is_spec_file, read_spec, spec_stem
+from auteur.status import Phase, ProjectStatus, StatusStore
+
+log = logging.getLogger("auteur.api.index")
+
+Project = dict[str, Any]
+
+_encoder = msgspec.json.Encoder()
+_LIVE = (Phase.PROCESSING.value, Phase.PENDING.value)
+FULL_SCAN_SECONDS = 10.0
+
+
+def processing_project(key: str, spec_file: str, *, quality: str | None = None, description: str = "",
+                       generation: str | None = None, name: str | None = None) -> Project:  # fmt: skip
+    """The entry of a spec the controller has not reported on yet."""
+    status = ProjectStatus(id=key, name=name or spec_stem(spec_file), status=Phase.PROCESSING, spec_file=spec_file,
+                           quality=quality, description=description, generation=generation)  # fmt: skip
+    return status.public()
+
+
+@dataclass
+class _Scan:
+    """What one pass over the status store and the specs folder found (built in a thread)."""
+
+    signatures: dict[str, Signature] = field(default_factory=dict)
+    changed: dict[str, Project | None] = field(default_factory=dict)
+    spec_files: dict[str, list[str]] = field(default_factory=dict)
+    new_ids: dict[str, str] = field(default_factory=dict)
+    new_specs: dict[str, Project] = field(default_factory=dict)
+
+
+class ProjectIndex:
+    def __init__(self, config: ApiConfig, *, interval: float = 0.5) -> None:
+        self.config = config
+        self.settings = config.settings
+        self.interval = interval
+        self.store = StatusStore(config.settings.state)
+        self._entries: dict[str, Project] = {}
+        self._encoded: dict[str, bytes] = {}
+        self._seen: dict[str, Signature] = {}
+        self._spec_ids: dict[str, str] = {}  # spec file name -> id (a name never changes its id)
+        self._spec_files: dict[str, list[str]] = {}  # id -> its spec files, as last seen
+        self._touched: dict[str, int] = {}
+        self._seq = 0
+        self._sort_keys: dict[str, tuple[str, str]] = {}
+        self._order: list[str] | None = None  # every id, newest first
+        self._views: dict[str | None, tuple[list[str], bytes | None]] = {}  # status -> ids, cached JSON
+        self._dirs: tuple[int, int] | None = None  # mtimes of the status and specs folders at the last scan
+        self._dirs_trusted = False
+        self._last_scan = 0.0
+        self._loaded = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load every status and spec, then keep the index fresh in the background."""
+        await self.refresh(force=True)
+        self._tasks.append(asyncio.create_task(self._refresh_loop()))
+        with contextlib.suppress(Exception):  # the bus only makes it fresher; polling is enough
+            self._tasks.append(asyncio.create_task(self._follow_events(self.config.bus.subscribe())))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+
+    async def refresh(self, force: bool = False) -> None:
+        """One pass: re-read changed status files and look for new or vanished specs.
+
+        Status files are always renamed into place, so an unchanged folder mtime means
+        nothing was added, replaced or removed, and the pass stops there. A folder
+        touched within the last second may hide a later change in the same clock
+        tick, so it is not trusted; a full pass runs every ``FULL_SCAN_SECONDS`` anyway.
+        """
+        now = time.time()
+        dirs = (_mtime_ns(self.store.root), _mtime_ns(self.settings.specs))
+        if not force and self._dirs_trusted and dirs == self._dirs and now - self._last_scan < FULL_SCAN_SECONDS:
+            return
+        self._dirs, self._last_scan = dirs, now
+        self._dirs_trusted = now - max(dirs) / 1e9 > 1.0
+        seq = self._seq
+        self._apply(await anyio.to_thread.run_sync(self._scan, dict(self._seen), set(self._entries)), seq)
+        self._loaded = True
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception("refreshing the project index failed; trying again")
+
+    async def _follow_events(self, subscription: Any) -> None:
+        """Re-read a project as soon as an event names it (only a hint: the files decide)."""
+        try:
+            while True:
+                event = await subscription.get()
+                if event is None:
+                    return
+                key = event.project.get("id") if isinstance(event.project, dict) else None
+                if isinstance(key, str) and event.type.startswith("project."):
+                    self.refresh_one(key)
+                if getattr(subscription, "overflowed", False) and subscription.queue.empty():
+                    subscription = self.config.bus.subscribe()  # it was cut off; polling covered the gap
+        except Exception:
+            log.warning("no longer following events; the index keeps polling the status store", exc_info=True)
+        finally:
+            with contextlib.suppress(Exception):
+                subscription.close()
+
+    def _ensure_loaded(self) -> None:
+        # Apps driven without the ASGI lifespan (falcon's test client) load on first use.
+        if not self._loaded:
+            self._apply(self._scan({}, set()), self._seq)
+            self._loaded, self._last_scan = True, time.time()
+
+    # -- reading the volume (runs in a thread) -------------------------------------------
+
+    def _scan(self, seen: dict[str, Signature], known: set[str]) -> _Scan:
+        found = _Scan()
+        with os.scandir(self.store.root) as entries:
+            for entry in entries:
+                name = entry.name
+                if name.endswith(".json") and not name.startswith("."):
+                    try:
+                        st = entry.stat()
+                    except FileNotFoundError:
+                        continue
+                    found.signatures[name[:-5]] = (st.st_mtime_ns, st.st_ino, st.st_size)
+        for key, sig in found.signatures.items():
+            if seen.get(key) != sig:
+                found.changed[key] = self._read_public(key)
+        for name in _spec_files(self.settings.specs):
+            owner = self._spec_ids.get(name)  # read-only here: the loop owns the cache
+            if owner is None:
+                owner = found.new_ids[name] = project_id(spec_stem(name))
+            found.spec_files.setdefault(owner, []).append(name)
+        for key, names in found.spec_files.items():
+            names.sort()
+            if key not in found.signatures and key not in known:
+                found.new_specs[key] = self._spec_project(key, names[0])
+        return found
+
+    def _read_public(self, key: str) -> Project | None:
+        status = self.store.read(key)
+        return status.public() if status is not None else None
+
+    def _spec_project(self, key: str, spec_file: str) -> Project:
+        try:
+            spec = read_spec(self.settings.specs / spec_file)
+        except SpecError:
+            return processing_project(key, spec_file)
+        return processing_project(key, spec_file, name=spec.name, quality=spec.quality.value,
+                                  description=spec.description, generation=spec.generation())  # fmt: skip
+
+    def _apply(self, scan: _Scan, started: int) -> None:
+        """Merge a scan into the index, skipping ids the API itself wrote since it started."""
+
+        def fresh(key: str) -> bool:
+            return self._touched.get(key, -1) <= started
+
+        self._spec_ids.update(scan.new_ids)
+        self._spec_files = scan.spec_files
+
+        for key, project in scan.changed.items():
+            if not fresh(key):
+                continue  # leave _seen alone: the next pass reads it again
+            if project is None:
+                continue  # vanished or torn between the stat and the read: next pass
+            self._seen[key] = scan.signatures[key]
+            self._set(key, project)
+        for key in [k for k in self._seen if k not in scan.signatures]:
+            del self._seen[key]
+        for key in list(self._entries):
+            if key in scan.signatures or not fresh(key):
+                continue
+            if key not in scan.spec_files:
+                self._drop(key)
+            elif self._entries[key].get("status") not in _LIVE:
+                # The status file went away but a spec is there again: a new project.
+                self._set(key, self._spec_project(key, scan.spec_files[key][0]))
+        for key, project in scan.new_specs.items():
+            if key not in self._entries and fresh(key):
+                self._set(key, project)
+
+    # -- changing entries ----------------------------------------------------------------
+
+    def _set(self, key: str, project: Project) -> None:
+        if self._entries.get(key) == project:
+            return
+        self._entries[key] = project
+        self._encoded[key] = _encoder.encode(project)
+        created, status = project.get("created_at"), project.get("status")
+        # Not yet seen by the controller: the newest of all; unmanaged folders: the oldest.
+        sort_key = (str(created) if created else ("~" if status in _LIVE else ""), str(project.get("name") or ""))
+        if self._sort_keys.get(key) != sort_key:
+            self._sort_keys[key] = sort_key
+            self._order = None
+        self._views.clear()
+
+    def _drop(self, key: str) -> None:
+        if self._entries.pop(key, None) is not None:
+            self._encoded.pop(key, None)
+            self._sort_keys.pop(key, None)
+            self._order = None
+            self._views.clear()
+
+    def _touch(self, key: str) -> None:
+        self._seq += 1
+        self._touched[key] = self._seq
+
+    def put(self, project: Project) -> None:
+        """The API's own write: visible at once, whatever a running scan read before."""
+        key = str(project["id"])
+        self._touch(key)
+        spec_file = project.get("spec_file")
+        if isinstance(spec_file, str) and spec_file not in self._spec_files.get(key, ()):
+            self._spec_ids[spec_file] = key
+            self._spec_files[key] = sorted([*self._spec_files.get(key, ()), spec_file])
+        self._set(key, project)
+
+    def remove(self, key: str) -> None:
+        self._touch(key)
+        self._drop(key)
+
+    def refresh_one(self, key: str) -> Project | None:
+        """Re-read one project's status file (or its spec) now; returns the entry."""
+        self._ensure_loaded()
+        sig = signature(str(self.store.path(key)))
+        project = self._read_public(key) if sig is not None else None
+        if project is not None and sig is not None:
+            self._touch(key)
+            self._seen[key] = sig
+            self._set(key, project)
+            return project
+        # Spec files this index knows of (the last scan, plus the API's own writes);
+        # one dropped in by hand since then shows up on the next scan.
+        files = [n for n in self._spec_files.get(key, ()) if (self.settings.specs / n).exists()]
+        if files:
+            self._touch(key)
+            current = self._entries.get(key)
+            if current is None or current.get("status") not in _LIVE:
+                self._set(key, self._spec_project(key, files[0]))
+            return self._entries[key]
+        if key in self._entries:  # unknown ids (a 404) leave no trace behind
+            self._touch(key)
+            self._seen.pop(key, None)
+            self._drop(key)
+        return None
+
+    # -- reading entries -----------------------------------------------------------------
+
+    def get(self, key: str) -> Project | None:
+        self._ensure_loaded()
+        return self._entries.get(key)
+
+    def get_json(self, key: str) -> bytes | None:
+        self._ensure_loaded()
+        return self._encoded.get(key)
+
+    def _ordered(self, status: str | None) -> list[str]:
+        view = self._views.get(status)
+        if view is not None:
+            return view[0]
+        if self._order is None:
+            keys = self._sort_keys
+            order = sorted(keys, key=lambda k: (keys[k][1], k))
+            order.sort(key=lambda k: keys[k][0], reverse=True)  # stable: names stay in order within a time
+            self._order = order
+        ids = self._order if status is None else [k for k in self._order if self._entries[k].get("status") == status]
+        self._views[status] = (ids, None)
+        return ids
+
+    def list(self, status: str | None = None, limit: int | None = None, offset: int = 0) -> list[Project]:
+        """Projects newest first (``created_at`` descending, then name)."""
+        self._ensure_loaded()
+        keys = self._ordered(status)
+        end = None if limit is None else offset + limit
+        return [self._entries[k] for k in keys[offset:end]]
+
+    def list_json(self, status: str | None = None, limit: int | None = None, offset: int = 0) -> tuple[bytes, int]:
+        """The JSON array for ``GET /api/v1/projects`` and the total before paging."""
+        self._ensure_loaded()
+        keys = self._ordered(status)
+        if limit is None and offset == 0:
+            ids, body = self._views[status]
+            if body is None:
+                body = b"[" + b",".join([self._encoded[k] for k in keys]) + b"]"
+                self._views[status] = (ids, body)
+            return body, len(keys)
+        end = None if limit is None else offset + limit
+        return b"[" + b",".join([self._encoded[k] for k in keys[offset:end]]) + b"]", len(keys)
+
+    def counts(self) -> dict[str, int]:
+        """Projects by status (for ``/metrics``)."""
+        self._ensure_loaded()
+        counts = {phase.value: 0 for phase in Phase}
+        for project in self._entries.values():
+            key = str(project.get("status"))
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def __len__(self) -> int:
+        self._ensure_loaded()
+        return len(self._entries)
+
+
+def _mtime_ns(folder: os.PathLike[str]) -> int:
+    try:
+        return os.stat(folder).st_mtime_ns
+    except FileNotFoundError:
+        return 0
+
+
+def _spec_files(folder: os.PathLike[str]) -> list[str]:
+    try:
+        return [n for n in os.listdir(folder) if is_spec_file(n)]
+    except FileNotFoundError:
+        return []

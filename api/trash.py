@@ -1,0 +1,140 @@
+"""``/api/v1/trash``: list deleted projects, restore one, purge one.
+
+Routed by ``api.app.create_app``; ``api.projects`` uses it for ``DELETE ?purge=true``.
+Listing reads the trash records on the volume (``workspace/.auteur/trash/*.json``)
+itself. Restoring and purging move or delete folders, which only the controller
+may do: the API writes a request (``auteur.requests``) and waits for the
+controller's answer. A request the controller has not answered within
+``wait_timeout`` stays queued (it is carried out when a controller runs) and the
+answer is 202.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+import anyio.to_thread
+import falcon
+import falcon.asgi
+import msgspec
+
+from api.config import ApiConfig
+from api.errors import ApiError, conflict, not_found
+from api.index import ProjectIndex
+from api.schemas import RequestPending, TrashItem
+from api.waiting import wait_for_status
+from auteur import requests
+from auteur.layout import TRASH_DIR
+from auteur.requests import RequestResult
+from auteur.status import ProjectStatus
+
+_decoder = msgspec.json.Decoder(TrashItem)
+_encoder = msgspec.json.Encoder()
+NOT_IN_TRASH = "nothing in the trash matches"
+
+
+def trash_records(state_dir: Path, retention_seconds: float | None = None) -> list[TrashItem]:
+    """Every complete trash entry (record and folder both there), newest first."""
+    root = state_dir / TRASH_DIR
+    found = []
+    try:
+        names = os.listdir(root)
+    except FileNotFoundError:
+        return []
+    for name in names:
+        if not name.endswith(".json") or name.startswith("."):
+            continue
+        try:
+            record = _decoder.decode((root / name).read_bytes())
+        except (OSError, msgspec.DecodeError):
+            continue
+        if (root / record.entry).is_dir():
+            if retention_seconds is not None:
+                record.expires_at = record.deleted_at + retention_seconds
+            found.append(record)
+    return sorted(found, key=lambda r: r.deleted_at, reverse=True)
+
+
+def find_record(records: list[TrashItem], ref: str) -> TrashItem:
+    """An entry by its entry name, project id or project name (newest first), like the controller."""
+    for record in records:
+        if ref in (record.entry, record.id, record.name):
+            return record
+    not_found(f"{NOT_IN_TRASH} {ref!r}", "entry")
+
+
+async def submit_and_wait(config: ApiConfig, action: str, entry: str) -> RequestResult | RequestPending:
+    """Hand ``action`` on ``entry`` to the controller and wait for its answer."""
+    state = config.settings.state
+    request = await anyio.to_thread.run_sync(requests.submit, state, action, entry)
+    deadline = time.monotonic() + config.wait_timeout
+    while True:
+        # timeout=0: one look at the result file, no sleeping in the event loop.
+        result = requests.wait_result(state, request.id, 0)
+        if result is not None:
+            return result
+        if time.monotonic() >= deadline:
+            return RequestPending(request=request.id, action=action, entry=entry)
+        await asyncio.sleep(0.01)
+
+
+def _raise_failed(result: RequestResult) -> None:
+    if result.message.startswith(NOT_IN_TRASH):
+        not_found(result.message, "entry")
+    conflict(result.message, "entry")
+
+
+class TrashResource:
+    """``/api/v1/trash``, ``/api/v1/trash/{entry}`` (suffix ``item``) and ``.../restore`` (suffix ``restore``)."""
+
+    def __init__(self, config: ApiConfig, index: ProjectIndex) -> None:
+        self.config, self.index = config, index
+
+    async def _records(self) -> list[TrashItem]:
+        return await anyio.to_thread.run_sync(trash_records, self.config.settings.state, self.config.settings.trash_retention_seconds)
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        resp.content_type = falcon.MEDIA_JSON
+        resp.data = _encoder.encode(await self._records())
+
+    async def on_get_item(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, entry: str) -> None:
+        resp.content_type = falcon.MEDIA_JSON
+        resp.data = _encoder.encode(find_record(await self._records(), entry))
+
+    async def on_post_restore(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, entry: str) -> None:
+        record = find_record(await self._records(), entry)
+        answer = await submit_and_wait(self.config, "restore", record.entry)
+        resp.content_type = falcon.MEDIA_JSON
+        if isinstance(answer, RequestPending):
+            resp.status = 202
+            resp.data = _encoder.encode(answer)
+            return
+        if not answer.ok:
+            _raise_failed(answer)
+        key = answer.project_id or record.id
+
+        def reported(status: ProjectStatus | None) -> bool:
+            return status is not None
+
+        # The controller reconciles a restored project before it answers; this only
+        # guards against a status file that is still being replaced.
+        await wait_for_status(self.index.store, key, reported, self.config.wait_timeout)
+        project = self.index.refresh_one(key)
+        if project is None:
+            raise ApiError(500, "the project was restored but its status cannot be read", code="internal_error")
+        resp.data = _encoder.encode(project)
+
+    async def on_delete_item(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, entry: str) -> None:
+        record = find_record(await self._records(), entry)
+        answer = await submit_and_wait(self.config, "purge", record.entry)
+        if isinstance(answer, RequestPending):
+            resp.status = 202
+            resp.content_type = falcon.MEDIA_JSON
+            resp.data = _encoder.encode(answer)
+            return
+        if not answer.ok:
+            _raise_failed(answer)
+        resp.status = 204

@@ -1,0 +1,209 @@
+"""The ingest job against real folders, judged by the real git and git-lfs.
+
+The API's side is played by ``stage``: staged bytes, fsynced, and a ``stored``
+record, exactly what ``api.uploads`` leaves for the worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from helpers import commit_count, git, write_spec
+
+from auteur.events import Event
+from auteur.uploads import UploadRecord, UploadState, UploadStore, new_upload_id
+from controller import lfs
+from controller.reconciling import Reconciler
+from worker import jobs
+from worker.ingesting import MAX_ATTEMPTS, Ingest
+
+
+class Bus:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def publish(self, event: Event) -> None:
+        self.events.append(event)
+
+    def kinds(self) -> list[str]:
+        return [e.type for e in self.events if e.type.startswith("upload.")]
+
+
+@pytest.fixture
+def settings(settings):
+    settings.settle_seconds = 3600.0  # nothing settles during a test: only known oids commit
+    write_spec(settings, "film.yaml", "name: film\n")
+    assert Reconciler(settings).reconcile("film").kind == "done"
+    return settings
+
+
+@pytest.fixture
+def root(settings) -> Path:
+    return settings.workspace / "film"
+
+
+@pytest.fixture
+def bus() -> Bus:
+    return Bus()
+
+
+def stage(settings, filename: str, data: bytes, asset_type: str = "audio", project: str = "film") -> UploadRecord:
+    store = UploadStore(settings.state)
+    upload_id = new_upload_id()
+    path = store.create_staging(upload_id)
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    st = os.stat(path)
+    folder = "outputs" if asset_type in ("renders", "edits") else "assets"
+    record = UploadRecord(
+        upload_id=upload_id, project_id=project, asset_type=asset_type, filename=filename,
+        path=f"{folder}/{asset_type}/{filename}", size=len(data), oid=hashlib.sha256(data).hexdigest(),
+        job_id=f"ingest-{upload_id}", staged_ino=st.st_ino, staged_mtime_ns=st.st_mtime_ns,
+    )  # fmt: skip
+    store.write(record)
+    return record
+
+
+def committed_oid(root: Path, path: str) -> str:
+    pointer = git(root, "show", f"HEAD:{path}")
+    return pointer.split("oid sha256:")[1].split()[0]
+
+
+def test_ingest_moves_and_commits_at_once_without_hashing_again(settings, root, bus, judge, monkeypatch):
+    data = os.urandom(5 << 20)
+    record = stage(settings, "take 1.wav", data)
+
+    def no_hashing(*args: object) -> str:
+        raise AssertionError("the upload was hashed again")
+
+    monkeypatch.setattr(lfs, "_copy_and_hash", no_hashing)
+    result = Ingest(settings, bus).run(record.upload_id)
+    monkeypatch.undo()
+    assert result["status"] == "completed", result
+    assert (root / "assets/audio/take 1.wav").read_bytes() == data
+    assert committed_oid(root, "assets/audio/take 1.wav") == record.oid
+    assert result["commit"] == git(root, "rev-parse", "HEAD").strip()
+    judge(root)
+    assert not UploadStore(settings.state).staging_dir(record.upload_id).exists()
+    assert bus.kinds() == ["upload.completed"]
+    done = UploadStore(settings.state).read(record.upload_id)
+    assert done.status is UploadState.COMPLETED and done.attempts == 1
+
+
+def test_ingest_twice_changes_nothing_the_second_time(settings, root, bus, judge):
+    record = stage(settings, "cue.wav", os.urandom(100_000))
+    first = Ingest(settings, bus).run(record.upload_id)
+    commits, stored = commit_count(root), UploadStore(settings.state).read(record.upload_id)
+    second = Ingest(settings, bus).run(record.upload_id)
+    assert first == second and first["status"] == "completed"
+    assert commit_count(root) == commits
+    assert UploadStore(settings.state).read(record.upload_id) == stored
+    judge(root)
+
+
+def test_two_runs_at_once_commit_once(settings, root, bus, judge):
+    record = stage(settings, "cue.wav", os.urandom(2 << 20))
+    commits = commit_count(root)
+    results: list[dict] = []
+    runs = [threading.Thread(target=lambda: results.append(Ingest(settings, bus).run(record.upload_id))) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(60)
+    assert [r["status"] for r in results] == ["completed", "completed"]
+    assert commit_count(root) == commits + 1
+    assert bus.kinds() == ["upload.completed"]
+    judge(root)
+
+
+def test_a_crash_after_the_move_is_finished(settings, root, bus, judge):
+    data = os.urandom(300_000)
+    record = stage(settings, "shot.mov", data, asset_type="renders")
+    store = UploadStore(settings.state)
+    os.replace(store.staged_file(record.upload_id), root / record.path)  # the run died right here
+    record.status, record.attempts = UploadState.PROCESSING, 1
+    store.write(record)
+    result = Ingest(settings, bus).run(record.upload_id)
+    assert result["status"] == "completed", result
+    assert committed_oid(root, record.path) == record.oid
+    assert (root / record.path).read_bytes() == data
+    judge(root)
+
+
+def test_a_crash_after_the_commit_is_finished_without_a_new_commit(settings, root, bus, judge):
+    record = stage(settings, "shot.mov", os.urandom(300_000), asset_type="renders")
+    Ingest(settings, bus).run(record.upload_id)
+    store = UploadStore(settings.state)
+    committed = store.read(record.upload_id)
+    committed.status, committed.commit = UploadState.PROCESSING, None  # the record never got "completed"
+    store.write(committed)
+    commits = commit_count(root)
+    result = Ingest(settings, bus).run(record.upload_id)
+    assert result["status"] == "completed" and result["commit"] == git(root, "rev-parse", "HEAD").strip()
+    assert commit_count(root) == commits
+    judge(root)
+
+
+def test_a_file_replaced_by_someone_else_before_the_commit_fails_clearly(settings, root, bus):
+    record = stage(settings, "shot.mov", os.urandom(1000), asset_type="renders")
+    store = UploadStore(settings.state)
+    store.staged_file(record.upload_id).unlink()
+    (root / record.path).write_bytes(b"someone else's bytes")
+    result = Ingest(settings, bus).run(record.upload_id)
+    assert result["status"] == "failed" and "not the upload" in result["error"]
+    assert bus.kinds() == ["upload.failed"]
+
+
+def test_a_project_that_is_gone_fails_and_frees_the_staged_bytes(settings, bus):
+    record = stage(settings, "a.wav", b"abc", project="deleted-film")
+    result = Ingest(settings, bus).run(record.upload_id)
+    assert result["status"] == "failed" and "no longer exists" in result["error"]
+    assert not UploadStore(settings.state).staging_dir(record.upload_id).exists()
+
+
+def test_a_damaged_staged_file_fails(settings, bus):
+    record = stage(settings, "a.wav", b"abc")
+    UploadStore(settings.state).staged_file(record.upload_id).write_bytes(b"ab")
+    result = Ingest(settings, bus).run(record.upload_id)
+    assert result["status"] == "failed" and "damaged" in result["error"]
+
+
+def test_temporary_errors_are_retried_then_recorded_as_failed(settings, root, bus):
+    record = stage(settings, "a.wav", b"abc")
+    os.rename(root / "assets/audio", root / "assets/audio-aside")
+    (root / "assets/audio").write_bytes(b"a file in the way of the folder")
+    for attempt in range(1, MAX_ATTEMPTS):
+        with pytest.raises(OSError):
+            Ingest(settings, bus).run(record.upload_id)
+        stored = UploadStore(settings.state).read(record.upload_id)
+        assert stored.status is UploadState.PROCESSING and stored.attempts == attempt and stored.error
+    result = Ingest(settings, bus).run(record.upload_id)
+    assert result["status"] == "failed" and "FileExistsError" in result["error"]
+    assert bus.kinds() == ["upload.failed"]
+
+
+def test_recovery_ingests_what_was_stored_and_removes_orphans(settings, root, bus):
+    record = stage(settings, "left.wav", b"left behind by a crash")
+    store = UploadStore(settings.state)
+    orphan = new_upload_id()
+    store.create_staging(orphan).write_bytes(b"half an upload")
+    old = os.stat(store.staging_dir(orphan)).st_mtime - 3600
+    os.utime(store.staged_file(orphan), (old, old))
+    os.utime(store.staging_dir(orphan), (old, old))
+    fresh = new_upload_id()
+    store.create_staging(fresh).write_bytes(b"still arriving")
+    jobs.configure(settings, bus)
+    try:
+        summary = jobs.recover_uploads()
+    finally:
+        jobs.configure(settings, jobs._NoBus())
+    assert summary == {"ingested": 1, "orphans": 1, "forgotten": 0}
+    assert store.read(record.upload_id).status is UploadState.COMPLETED
+    assert not store.staging_dir(orphan).exists() and store.staging_dir(fresh).exists()
+    assert (root / "assets/audio/left.wav").read_bytes() == b"left behind by a crash"

@@ -1,0 +1,102 @@
+"""``create_app(api_url_internal, api_url_public)``: the gallery's ASGI app, every route here.
+
+Called by the embedded launcher, ``web.asgi`` (``uvicorn web.asgi:app``) and the tests.
+``api_url_internal`` is where this server reads the API; ``api_url_public`` is where
+browsers reach it (``AUTEUR_API_URL``). Either may be a callable, resolved per request.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+
+import falcon
+import falcon.asgi
+import httpx
+
+from web.client import ApiClient, UrlSource, resolve_url
+from web.pages import GalleryResource, HealthResource, PictureResource, ProjectResource
+from web.rendering import STATIC, Renderer
+
+App = falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]
+
+
+def create_app(api_url_internal: UrlSource, api_url_public: UrlSource | None = None, *,
+               transport: httpx.AsyncBaseTransport | None = None) -> App:  # fmt: skip
+    """The gallery app; ``transport`` lets tests answer for the API in-process."""
+    public = api_url_public if api_url_public is not None else api_url_internal
+    client = ApiClient(api_url_internal, transport=transport)
+    renderer = Renderer()
+    app = falcon.asgi.App(media_type=falcon.MEDIA_HTML, middleware=[_Headers(public), _Lifespan(client)])
+    project = ProjectResource(client, renderer, public)
+    app.add_route("/", GalleryResource(client, renderer, public))
+    app.add_route("/project/{project_id}", project)
+    app.add_route("/project/{project_id}/assets", project, suffix="assets")
+    app.add_route("/picture/{project_id}", PictureResource(client, renderer, public))
+    app.add_route("/health", HealthResource())
+    app.add_static_route("/static", STATIC)
+    app.add_error_handler(falcon.HTTPRouteNotFound, _not_found_page(renderer, public))
+    return app
+
+
+def _not_found_page(renderer: Renderer, public: UrlSource):  # type: ignore[no-untyped-def]
+    """An HTML 404 for a person who followed a stale link (falcon's default is JSON)."""
+
+    async def handle(req: falcon.asgi.Request, resp: falcon.asgi.Response, ex: Exception, params: dict[str, str]) -> None:
+        resp.status = 404
+        resp.content_type = falcon.MEDIA_HTML
+        resp.text = await renderer.render("error.html", api_url=resolve_url(public), title="Page not found",
+                                          message=f"There is nothing at {req.path}.")  # fmt: skip
+
+    return handle
+
+
+def origin_of(url: str) -> str:
+    """``http://host:port`` of a URL."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def content_security_policy(api_url: str) -> str:
+    """Scripts and styles from this server only; pictures, requests and the event
+    socket may also go to the API."""
+    api = origin_of(api_url)
+    socket = api.replace("http", "ws", 1)
+    return "; ".join((
+        "default-src 'self'",
+        f"img-src 'self' {api} data:",
+        f"media-src 'self' {api}",
+        f"connect-src 'self' {api} {socket}",
+        "style-src 'self'",
+        "script-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ))  # fmt: skip
+
+
+class _Headers:
+    """Security headers on every answer; versioned static files cached for good."""
+
+    def __init__(self, api_url_public: UrlSource) -> None:
+        self.api_url_public = api_url_public
+
+    async def process_response(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, resource: object, ok: bool) -> None:
+        resp.set_header("X-Content-Type-Options", "nosniff")
+        resp.set_header("Referrer-Policy", "same-origin")
+        if resp.content_type and resp.content_type.startswith(falcon.MEDIA_HTML):
+            resp.set_header("Content-Security-Policy", content_security_policy(resolve_url(self.api_url_public)))
+        if req.path.startswith("/static/"):
+            resp.cache_control = ["public", "max-age=31536000", "immutable"] if req.get_param("v") else ["no-cache"]
+
+
+class _Lifespan:
+    """Closes the API client's connections when the server stops."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.client = client
+
+    async def process_startup(self, scope: object, event: object) -> None:
+        pass
+
+    async def process_shutdown(self, scope: object, event: object) -> None:
+        await self.client.close()

@@ -1,0 +1,101 @@
+"""Reading the REST API over HTTP, for the pages ``web.pages`` renders.
+
+One :class:`ApiClient` per app, holding one pooled ``httpx.AsyncClient``. The API's
+address may be a callable, resolved per request, so a launcher can hand over the
+address of a server that binds a free port only once it starts.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import msgspec
+
+UrlSource = str | Callable[[], str]
+Json = dict[str, Any]
+
+_decode = msgspec.json.decode
+
+
+class ApiUnavailable(Exception):
+    """The API did not answer (refused, timed out) or answered with a server error."""
+
+
+class NotFound(Exception):
+    """The API answered 404."""
+
+
+def resolve_url(source: UrlSource) -> str:
+    """The address a :data:`UrlSource` stands for, without a trailing slash."""
+    return (source() if callable(source) else source).rstrip("/")
+
+
+def quote_path(path: str) -> str:
+    """A project-relative path for a URL: each segment percent-encoded, slashes kept."""
+    return "/".join(urllib.parse.quote(part, safe="") for part in path.split("/"))
+
+
+class ApiClient:
+    """The few reads the pages need; every method raises ``ApiUnavailable`` or ``NotFound``."""
+
+    def __init__(self, base_url: UrlSource, *, transport: httpx.AsyncBaseTransport | None = None, timeout: float = 10.0) -> None:
+        self.base_url = base_url
+        self._transport = transport
+        self._timeout = timeout
+        self._http: httpx.AsyncClient | None = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
+            self._http = httpx.AsyncClient(transport=self._transport, timeout=self._timeout, limits=limits)
+        return self._http
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def _get(self, path: str, method: str = "GET") -> httpx.Response:
+        url = f"{resolve_url(self.base_url)}{path}"
+        try:
+            response = await self.http.request(method, url)
+        except httpx.HTTPError as exc:
+            raise ApiUnavailable(f"{type(exc).__name__} from {url}") from exc
+        if response.status_code == 404:
+            raise NotFound(path)
+        if response.status_code >= 500:
+            raise ApiUnavailable(f"{url} answered {response.status_code}")
+        return response
+
+    async def _json(self, path: str) -> Any:
+        response = await self._get(path)
+        if response.status_code != 200:
+            raise ApiUnavailable(f"{path} answered {response.status_code}")
+        return _decode(response.content)
+
+    async def projects(self) -> list[Json]:
+        """Every project, newest first (the API's order)."""
+        found = await self._json("/api/v1/projects")
+        return found if isinstance(found, list) else []
+
+    async def project(self, project_id: str) -> Json:
+        return await self._json(f"/api/v1/projects/{urllib.parse.quote(project_id, safe='')}")  # type: ignore[no-any-return]
+
+    async def git_status(self, project_id: str) -> Json:
+        return await self._json(f"/api/v1/projects/{urllib.parse.quote(project_id, safe='')}/git/status")  # type: ignore[no-any-return]
+
+    async def assets(self, project_id: str) -> list[Json]:
+        found = await self._json(f"/api/v1/projects/{urllib.parse.quote(project_id, safe='')}/assets")
+        return found if isinstance(found, list) else []
+
+    async def exists(self, path: str) -> bool:
+        """True if ``HEAD path`` answers 2xx (used to ask whether a poster was made yet)."""
+        try:
+            response = await self._get(path, method="HEAD")
+        except NotFound:
+            return False
+        return 200 <= response.status_code < 300

@@ -1,0 +1,336 @@
+/* The project page (/project/<id>): live status, uploads and delete.
+ *
+ * The server renders the page (templates/project.html); this file updates the
+ * status and git fields from the API's events, re-fetches the assets part
+ * (/project/<id>/assets) when they change, uploads files straight to the API with
+ * XMLHttpRequest (for its upload progress), and deletes the project.
+ *
+ * An .upload-item's data-status goes queued → uploading → processing → completed,
+ * or failed (with the reason) or cancelled.
+ */
+"use strict";
+
+(() => {
+  const { apiUrl, isoTime, absoluteTime, relativeTime, errorMessage, EventStream } = window.Auteur;
+  const LIVE = new Set(["pending", "processing", "deleting"]);
+  const projectId = document.body.dataset.project;
+  const projectApi = `${apiUrl}/api/v1/projects/${encodeURIComponent(projectId)}`;
+  const field = (name) => document.querySelector(`[data-field="${name}"]`);
+
+  /* -- status and git --------------------------------------------------------------- */
+
+  function failureOf(p) {
+    if (p.last_error) return p.last_error;
+    const ready = (p.conditions || []).find((c) => c.type === "Ready" && c.message);
+    return ready ? ready.message : "failed";
+  }
+
+  function showStatus(status) {
+    const badge = field("status-badge");
+    badge.className = `badge status status-${status}`;
+    badge.querySelector(".status-text").textContent = status;
+    badge.querySelector(".spinner").hidden = !LIVE.has(status);
+  }
+
+  let lastCommit = field("current_commit").title;
+  let lastCount = field("asset_count").textContent;
+
+  function update(p) {
+    showStatus(p.status);
+    for (const name of ["quality", "quality-text"]) field(name).textContent = p.quality || "standard";
+    field("quality").className = `badge quality quality-${p.quality || "standard"}`;
+    field("description").textContent = p.description || "—";
+    const failure = field("failure");
+    failure.hidden = p.status !== "failed";
+    failure.textContent = p.status === "failed" ? failureOf(p) : "";
+    const rows = (p.conditions || []).map((c) => {
+      const tr = document.createElement("tr");
+      for (const value of [c.type, String(Boolean(c.status)), c.reason, c.message || ""]) {
+        const td = document.createElement("td");
+        td.textContent = value;
+        tr.appendChild(td);
+      }
+      return tr;
+    });
+    if (rows.length) field("conditions").replaceChildren(...rows);
+    const commit = field("current_commit");
+    commit.title = p.current_commit || "";
+    commit.textContent = p.current_commit ? p.current_commit.slice(0, 12) : "none yet";
+    const dirty = field("is_dirty");
+    dirty.textContent = p.is_dirty ? "dirty" : "clean";
+    dirty.className = p.is_dirty ? "warn" : "ok";
+    field("branch").textContent = p.branch || "main";
+    field("last_commit_message").textContent = p.last_commit_message || "";
+    const time = field("last_commit_at");
+    time.dateTime = isoTime(p.last_commit_at);
+    time.title = absoluteTime(p.last_commit_at);
+    time.textContent = relativeTime(p.last_commit_at);
+    field("lfs_files").textContent = p.lfs_files || 0;
+    field("asset_count").textContent = p.asset_count || 0;
+    if ((p.current_commit || "") !== lastCommit || String(p.asset_count || 0) !== lastCount) {
+      lastCommit = p.current_commit || "";
+      lastCount = String(p.asset_count || 0);
+      refreshAssets();
+    }
+  }
+
+  let refreshing = null;
+  let again = false;
+  function refreshAssets() {
+    if (refreshing) {
+      again = true;
+      return refreshing;
+    }
+    refreshing = fetch(`/project/${encodeURIComponent(projectId)}/assets`)
+      .then((r) => (r.ok ? r.text() : Promise.reject(new Error(`assets answered ${r.status}`))))
+      .then((html) => {
+        const body = document.getElementById("assets-body");
+        const template = document.createElement("template");
+        template.innerHTML = html;
+        body.replaceWith(template.content);
+      })
+      .catch((err) => console.error("refreshing assets", err))
+      .finally(() => {
+        refreshing = null;
+        if (again) {
+          again = false;
+          refreshAssets();
+        }
+      });
+    return refreshing;
+  }
+
+  function gone() {
+    showStatus("deleted");
+    document.getElementById("gone").hidden = false;
+    for (const el of document.querySelectorAll("#upload input, #upload select, #upload label.button")) {
+      el.disabled = true;
+      el.setAttribute("aria-disabled", "true");
+    }
+  }
+
+  /* -- uploads ------------------------------------------------------------------- */
+
+  const CONCURRENT = 2;
+  const uploadsList = document.getElementById("uploads");
+  const itemTemplate = document.getElementById("upload-item");
+  const typeSelect = document.getElementById("asset-type");
+  const fileInput = document.getElementById("files");
+  const dropzone = document.getElementById("dropzone");
+  const queue = [];
+  const byUploadId = new Map(); // upload_id -> upload, once the API has stored the bytes
+  const finished = new Map(); // upload_id -> event data, when the event beat the HTTP answer
+  let active = 0;
+
+  function setStatus(upload, status, text) {
+    upload.item.dataset.status = status;
+    upload.status = status;
+    upload.item.querySelector(".upload-status").textContent = text;
+    const cancel = upload.item.querySelector(".cancel");
+    cancel.hidden = !(status === "queued" || status === "uploading");
+  }
+
+  function setProgress(upload, fraction) {
+    const bar = upload.item.querySelector("progress");
+    bar.value = fraction;
+    if (upload.status === "uploading") {
+      upload.item.querySelector(".upload-status").textContent = `Uploading ${Math.floor(fraction * 100)}%`;
+    }
+  }
+
+  function add(files) {
+    const type = typeSelect.value;
+    for (const file of files) {
+      const item = itemTemplate.content.firstElementChild.cloneNode(true);
+      const upload = { file, type, item, status: "queued", xhr: null, path: null, startedAt: 0 };
+      item.querySelector(".upload-name").textContent = `${file.name} → ${type}`;
+      item.querySelector("progress").setAttribute("aria-label", `Upload of ${file.name}`);
+      item.querySelector(".cancel").setAttribute("aria-label", `Cancel the upload of ${file.name}`);
+      item.querySelector(".cancel").addEventListener("click", () => cancel(upload));
+      setStatus(upload, "queued", "Waiting…");
+      uploadsList.prepend(item);
+      queue.push(upload);
+    }
+    pump();
+  }
+
+  function pump() {
+    while (active < CONCURRENT && queue.length) start(queue.shift());
+  }
+
+  function cancel(upload) {
+    if (upload.status === "queued") {
+      queue.splice(queue.indexOf(upload), 1);
+      setStatus(upload, "cancelled", "Cancelled");
+    } else if (upload.status === "uploading" && upload.xhr) {
+      upload.xhr.abort();
+    }
+  }
+
+  function start(upload) {
+    active += 1;
+    setStatus(upload, "uploading", "Uploading 0%");
+    const xhr = new XMLHttpRequest();
+    upload.xhr = xhr;
+    upload.startedAt = Date.now();
+    xhr.open("POST", `${projectApi}/assets?asset_type=${encodeURIComponent(upload.type)}`);
+    xhr.responseType = "json";
+    xhr.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable && e.total > 0) setProgress(upload, e.loaded / e.total);
+    });
+    const settle = () => {
+      upload.xhr = null;
+      active -= 1;
+      pump();
+    };
+    xhr.addEventListener("load", () => {
+      settle();
+      const accepted = xhr.status === 200 && xhr.response && xhr.response.uploads && xhr.response.uploads[0];
+      if (!accepted) {
+        setStatus(upload, "failed", `Failed: ${errorMessage(xhr.response, xhr.status)}`);
+        return;
+      }
+      setProgress(upload, 1);
+      upload.path = accepted.path;
+      upload.item.dataset.uploadId = accepted.upload_id;
+      byUploadId.set(accepted.upload_id, upload);
+      setStatus(upload, "processing", "Stored; committing…");
+      const early = finished.get(accepted.upload_id);
+      if (early) finish(upload, early);
+      else watchProcessing();
+    });
+    xhr.addEventListener("error", () => {
+      settle();
+      setStatus(upload, "failed", `Failed: could not reach the API at ${apiUrl}`);
+    });
+    xhr.addEventListener("abort", () => {
+      settle();
+      setStatus(upload, "cancelled", "Cancelled");
+    });
+    const form = new FormData();
+    form.append("files", upload.file, upload.file.name);
+    xhr.send(form);
+  }
+
+  function finish(upload, data) {
+    if (upload.status !== "processing") return;
+    if (data.status === "completed") {
+      setStatus(upload, "completed", "Completed");
+      refreshAssets();
+    } else {
+      setStatus(upload, "failed", `Failed: ${data.error || "the ingest failed"}`);
+    }
+  }
+
+  function onUploadEvent(event) {
+    const data = event.data || {};
+    if (!data.upload_id) return;
+    const upload = byUploadId.get(data.upload_id);
+    if (upload) finish(upload, data);
+    else finished.set(data.upload_id, data);
+  }
+
+  /* Events are the fast path; if the stream was down when one was sent, ask the
+   * API's listing whether the file got committed (same path and size). */
+  let watching = null;
+  function watchProcessing() {
+    if (watching) return;
+    watching = setInterval(async () => {
+      const waiting = Array.from(byUploadId.values()).filter((u) => u.status === "processing");
+      if (!waiting.length) {
+        clearInterval(watching);
+        watching = null;
+        return;
+      }
+      if (stream.open && waiting.every((u) => Date.now() - u.startedAt < 10_000)) return;
+      try {
+        const response = await fetch(`${projectApi}/assets`);
+        if (!response.ok) return;
+        const assets = new Map((await response.json()).map((a) => [a.path, a]));
+        for (const u of waiting) {
+          const a = assets.get(u.path);
+          if (a && a.committed && a.size === u.file.size) finish(u, { status: "completed" });
+        }
+      } catch (err) {
+        /* the API is away; the next tick tries again */
+      }
+    }, 3000);
+  }
+
+  fileInput.addEventListener("change", () => {
+    add(Array.from(fileInput.files));
+    fileInput.value = "";
+  });
+  for (const type of ["dragenter", "dragover"]) {
+    dropzone.addEventListener(type, (e) => {
+      e.preventDefault();
+      dropzone.classList.add("dragging");
+    });
+  }
+  dropzone.addEventListener("dragleave", (e) => {
+    if (!dropzone.contains(e.relatedTarget)) dropzone.classList.remove("dragging");
+  });
+  dropzone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    dropzone.classList.remove("dragging");
+    if (e.dataTransfer && e.dataTransfer.files.length) add(Array.from(e.dataTransfer.files));
+  });
+  // A file dropped beside the zone must not replace the page with the file.
+  for (const type of ["dragover", "drop"]) window.addEventListener(type, (e) => e.preventDefault());
+
+  /* -- delete ------------------------------------------------------------------- */
+
+  const deleteDialog = document.getElementById("delete-dialog");
+  const deleteButton = document.getElementById("delete-project");
+  const confirmButton = document.getElementById("confirm-delete");
+  const deleteError = document.getElementById("delete-error");
+
+  deleteButton.addEventListener("click", () => {
+    deleteError.hidden = true;
+    deleteDialog.showModal();
+  });
+  deleteDialog.addEventListener("close", () => deleteButton.focus());
+  confirmButton.addEventListener("click", async () => {
+    confirmButton.disabled = true;
+    confirmButton.textContent = "Deleting…";
+    try {
+      const response = await fetch(projectApi, { method: "DELETE" });
+      if (response.status === 204 || response.status === 202 || response.status === 404) {
+        const name = document.getElementById("project-name").textContent;
+        window.location.assign(`/?deleted=${encodeURIComponent(name)}`);
+        return;
+      }
+      deleteError.textContent = errorMessage(await response.json().catch(() => null), response.status);
+    } catch (err) {
+      deleteError.textContent = `Could not reach the API at ${apiUrl}.`;
+    }
+    deleteError.hidden = false;
+    confirmButton.disabled = false;
+    confirmButton.textContent = "Delete";
+  });
+
+  /* -- live --------------------------------------------------------------------- */
+
+  const stream = new EventStream({
+    since: document.body.dataset.since,
+    onEvent(event) {
+      const p = event.project || {};
+      if (p.id !== projectId) return;
+      if (event.type === "project.deleted") gone();
+      else if (event.type === "project.created" || event.type === "project.updated") update(p);
+      else if (event.type === "upload.completed" || event.type === "upload.failed") onUploadEvent(event);
+    },
+    async onResync() {
+      try {
+        const response = await fetch(projectApi);
+        if (response.status === 404) gone();
+        else if (response.ok) update(await response.json());
+        refreshAssets();
+        watchProcessing();
+      } catch (err) {
+        console.error("resync failed", err);
+      }
+    },
+  });
+  stream.start();
+})();

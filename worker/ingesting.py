@@ -1,0 +1,232 @@
+"""Ingesting an upload: move the staged file into the project and commit it now.
+
+Called by ``worker.jobs.ingest`` (the job the API enqueues by name for every
+stored upload). Under the project's lock, like the controller itself: the staged
+file is renamed into ``assets/<type>/`` or ``outputs/<type>/`` (same volume; a
+file of the same name is replaced, its old bytes stay in history), then the
+controller's own reconcile runs with the upload's oid as a known oid, so the file
+is committed at once, without waiting to settle and without being hashed again.
+
+Idempotent and crash-safe, rq style (it takes an id and re-reads the record):
+a completed record is left alone; a file already moved in by a run that died is
+recognised by the inode and mtime the API recorded (no hashing); a commit that
+already holds the upload's oid only needs the record finished. Temporary errors
+are raised for the queue to retry, up to ``MAX_ATTEMPTS``; then, or at once for
+a permanent problem, the record says ``failed`` with the reason.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import re
+import stat
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from dulwich.errors import NotTreeError
+from dulwich.objects import Blob, Commit, Tree
+from dulwich.refs import Ref
+from dulwich.repo import Repo
+
+from auteur.atomic import fsync_dir
+from auteur.events import Event, IdMaker
+from auteur.layout import TYPE_FOLDERS
+from auteur.settings import Settings
+from auteur.uploads import UploadRecord, UploadState, UploadStore, filename_problem
+from controller.locking import project_lock
+from controller.ownership import Owners
+from controller.reconciling import Reconciler
+
+log = logging.getLogger("auteur.worker.ingest")
+
+MAX_ATTEMPTS = 4
+_POINTER_OID = re.compile(rb"\noid sha256:([0-9a-f]{64})\n")
+
+
+class Publisher(Protocol):
+    """The part of ``auteur.bus.EventBus`` a worker uses."""
+
+    def publish(self, event: Event) -> None: ...
+
+
+class PermanentIngestError(Exception):
+    """Retrying cannot help (the project is gone, the staged file is lost...)."""
+
+
+class BusSink:
+    """The reconciler's event sink for a worker: publish to the bus, never journal
+    (the controller is the journal's only writer; it records the change itself)."""
+
+    def __init__(self, bus: Publisher, clock: Callable[[], float] = time.time) -> None:
+        self.bus, self.clock, self.ids = bus, clock, IdMaker(clock)
+
+    def append(self, kind: str, project: dict[str, Any], data: dict[str, Any] | None = None) -> Event:
+        event = Event(id=self.ids(), type=kind, project=project, at=self.clock(), data=data or {})
+        try:
+            self.bus.publish(event)
+        except Exception:  # events are a courtesy: the commit stands without them
+            log.warning("could not publish %s", kind, exc_info=True)
+        return event
+
+
+def committed_oid(root: Path, relpath: str) -> tuple[str, str] | None:
+    """(commit, content sha256) of ``relpath`` at ``main``'s head, or None if absent.
+
+    An LFS pointer gives its oid; a small regular blob is hashed (it is at most the
+    large-file threshold, and only read from the object store).
+    """
+    try:
+        repo = Repo(str(root))
+    except Exception:
+        return None
+    try:
+        head = repo.refs[Ref(b"refs/heads/main")]
+        commit = repo[head]
+        if not isinstance(commit, Commit):
+            return None
+        tree = repo[commit.tree]
+        assert isinstance(tree, Tree)
+        _, sha = tree.lookup_path(repo.__getitem__, os.fsencode(relpath))
+        blob = repo[sha]
+    except (KeyError, NotTreeError):
+        return None
+    finally:
+        repo.close()
+    if not isinstance(blob, Blob):
+        return None
+    data = blob.as_raw_string()
+    match = _POINTER_OID.search(data) if data.startswith(b"version https://git-lfs") else None
+    return head.decode(), match.group(1).decode() if match else hashlib.sha256(data).hexdigest()
+
+
+class Ingest:
+    """One ingest run for one upload id."""
+
+    def __init__(self, settings: Settings, bus: Publisher, *, clock: Callable[[], float] = time.time) -> None:
+        self.settings, self.bus, self.clock = settings, bus, clock
+        self.store = UploadStore(settings.state)
+        self.sink = BusSink(bus, clock)
+
+    def run(self, upload_id: str) -> dict[str, Any]:
+        record = self.store.read(upload_id)
+        if record is None:
+            log.warning("ingest %s: no such upload record; nothing to do", upload_id)
+            return {"upload_id": upload_id, "status": "missing"}
+        if record.status in (UploadState.COMPLETED, UploadState.FAILED):
+            return _summary(record)
+        try:
+            root = self._project_root(record)
+            with project_lock(self.settings.state, record.project_id):
+                return self._ingest_locked(upload_id, root)
+        except PermanentIngestError as exc:
+            return self._fail(upload_id, str(exc), permanent=True)
+        except Exception as exc:
+            summary = self._fail(upload_id, f"{type(exc).__name__}: {exc}", permanent=False)
+            if summary["status"] == UploadState.FAILED.value:
+                return summary  # out of attempts: recorded, nothing for the queue to retry
+            raise
+
+    def _project_root(self, record: UploadRecord) -> Path:
+        problem = filename_problem(record.filename)
+        folder = TYPE_FOLDERS.get(record.asset_type)
+        if problem is not None or folder is None or record.path != f"{folder}/{record.filename}":
+            raise PermanentIngestError(problem or f"the record names an unknown place: {record.asset_type!r} {record.path!r}")
+        owner = Owners(self.settings.state).get(record.project_id)
+        if owner is None:
+            raise PermanentIngestError(f"project {record.project_id!r} no longer exists")
+        return self.settings.workspace / owner.folder
+
+    def _ingest_locked(self, upload_id: str, root: Path) -> dict[str, Any]:
+        record = self.store.read(upload_id)  # again: another run may have finished while we waited
+        if record is None or record.status in (UploadState.COMPLETED, UploadState.FAILED):
+            return _summary(record) if record else {"upload_id": upload_id, "status": "missing"}
+        record.status, record.attempts, record.error = UploadState.PROCESSING, record.attempts + 1, None
+        self.store.write(record, now=self.clock())
+        target = root / record.path
+        staged = self.store.staged_file(upload_id)
+        if os.path.lexists(staged):
+            self._move_in(record, staged, target, root)
+        elif not self._is_ours(record, target):
+            done = committed_oid(root, record.path)
+            if done is None or done[1] != record.oid:
+                raise PermanentIngestError("the staged file is gone and the file in place is not the upload")
+            return self._complete(record, done[0])
+        outcome = Reconciler(self.settings, journal=self.sink, cache=False).reconcile_locked(
+            record.project_id, known_oids={record.path: record.oid}
+        )
+        done = committed_oid(root, record.path)
+        if done is None or done[1] != record.oid:
+            raise RuntimeError(f"the snapshot did not commit {record.path!r}: {outcome.error or outcome.kind}")
+        return self._complete(record, done[0])
+
+    def _move_in(self, record: UploadRecord, staged: Path, target: Path, root: Path) -> None:
+        st = os.lstat(staged)
+        if not stat.S_ISREG(st.st_mode) or st.st_size != record.size:
+            raise PermanentIngestError(f"the staged file is damaged ({st.st_size} bytes, expected {record.size})")
+        folder = target.parent
+        if not os.path.isdir(folder):
+            os.makedirs(folder, exist_ok=True)  # the reconcile that follows adds its .gitkeep
+        expected = os.path.join(os.path.realpath(root), *record.path.split("/")[:-1])
+        if os.path.realpath(folder) != expected:
+            raise PermanentIngestError(f"'{record.path.rsplit('/', 1)[0]}' is not a plain folder inside the project")
+        if os.path.isdir(target) and not os.path.islink(target):
+            raise PermanentIngestError(f"a folder named {record.path!r} is in the way")
+        try:
+            os.replace(staged, target)  # same volume: a rename; the mtime and inode come along
+        except OSError as exc:
+            if exc.errno == errno.EXDEV:
+                raise PermanentIngestError("the uploads folder and the project are on different volumes") from exc
+            raise
+        fsync_dir(folder)
+
+    @staticmethod
+    def _is_ours(record: UploadRecord, target: Path) -> bool:
+        """The file in place is the one a previous run moved in (same inode, mtime, size)."""
+        try:
+            st = os.lstat(target)
+        except FileNotFoundError:
+            return False
+        return (
+            stat.S_ISREG(st.st_mode)
+            and record.staged_ino != 0
+            and (st.st_ino, st.st_mtime_ns, st.st_size) == (record.staged_ino, record.staged_mtime_ns, record.size)
+        )
+
+    def _complete(self, record: UploadRecord, commit: str) -> dict[str, Any]:
+        record.status, record.commit, record.error = UploadState.COMPLETED, commit, None
+        self.store.write(record, now=self.clock())
+        self.store.discard_staging(record.upload_id)
+        self._publish("upload.completed", record)
+        log.info("ingested %s into %s/%s (commit %s)", record.upload_id, record.project_id, record.path, commit[:12])
+        return _summary(record)
+
+    def _fail(self, upload_id: str, reason: str, *, permanent: bool) -> dict[str, Any]:
+        record = self.store.read(upload_id)
+        if record is None:
+            return {"upload_id": upload_id, "status": "missing"}
+        record.error = reason
+        if permanent or record.attempts >= MAX_ATTEMPTS:
+            record.status = UploadState.FAILED
+            log.error("ingest of upload %s failed: %s", upload_id, reason)
+        self.store.write(record, now=self.clock())
+        if record.status is UploadState.FAILED:
+            self.store.discard_staging(upload_id)
+            self._publish("upload.failed", record)
+        return _summary(record)
+
+    def _publish(self, kind: str, record: UploadRecord) -> None:
+        data = {k: v for k, v in _summary(record).items() if k != "project_id"}
+        self.sink.append(kind, {"id": record.project_id}, data)
+
+
+def _summary(record: UploadRecord) -> dict[str, Any]:
+    return {
+        "upload_id": record.upload_id, "project_id": record.project_id, "filename": record.filename,
+        "asset_type": record.asset_type, "path": record.path, "size": record.size, "oid": record.oid,
+        "status": record.status.value, "commit": record.commit, "error": record.error,
+    }  # fmt: skip
