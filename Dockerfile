@@ -1,0 +1,24 @@
+# One image for every Auteur service (frontend, backend, controller, worker).
+FROM python:3.11-slim
+
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git git-lfs ffmpeg \
+ && rm -rf /var/lib/apt/lists/*
+
+RUN useradd --create-home --uid 10001 auteur
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY auteur ./auteur
+COPY controller ./controller
+COPY api ./api
+COPY worker ./worker
+COPY web ./web
+COPY launcher ./launcher
+RUN pip install --no-cache-dir . \
+ && mkdir -p /workspace /specs \
+ && chown auteur:auteur /workspace /specs
+
+USER auteur
+ENV AUTEUR_WORKSPACE=/workspace \
+    AUTEUR_SPECS=/specs \
+    PYTHONUNBUFFERED=1
