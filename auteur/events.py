@@ -94,8 +94,9 @@ class Journal:
             self._handle.write(_encoder.encode(event) + b"\n")
             self._handle.flush()
             self._count += 1
-        for listener in list(self.listeners):
-            listener(event)
+            # Inside the lock, so listeners see events in id order; publishing never blocks.
+            for listener in list(self.listeners):
+                listener(event)
         return event
 
     def _rotate(self, first_id: str) -> None:

@@ -6,6 +6,7 @@ all compute it without coordination (DESIGN.md, "Names" and "id").
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -56,6 +57,7 @@ def check_name(name: str) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def project_id(name: str) -> str:
     """Derive the project id from a name (valid or not; ids of bad names are still stable).
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -87,6 +88,8 @@ def snapshot_tree(*roots: Path) -> dict[str, tuple[int, int]]:
     found = {}
     for root in roots:
         for folder, dirs, files in os.walk(root):
+            if folder.endswith(os.path.join(".auteur", "locks")):
+                continue  # lock files record who is working right now, not state
             for name in dirs + files:
                 path = os.path.join(folder, name)
                 st = os.lstat(path)
@@ -162,7 +165,8 @@ def test_upload_video_and_audio_end_in_lfs_and_download_back(stack, client, tmp_
         assert pointer["oid"] == f"sha256:{upload['oid']}" and pointer["size"] == str(upload["size"])
         assert record["commit"] and git(root, "rev-parse", "HEAD").strip() != ""
         assert not (stack.settings.state / "uploads" / upload["upload_id"]).exists()  # staging cleaned up
-    assert hashlib.file_digest(open(root / uploads[0]["path"], "rb"), "sha256").hexdigest() == video_oid
+    with open(root / uploads[0]["path"], "rb") as handle:
+        assert hashlib.file_digest(handle, "sha256").hexdigest() == video_oid
     assert (root / uploads[1]["path"]).read_bytes() == audio
     assert sorted(git(root, "lfs", "ls-files", "--name-only").splitlines()) == sorted(u["path"] for u in uploads)
 
@@ -374,3 +378,19 @@ def test_downloads_never_leave_the_project_tree(stack, client, tmp_path):
         answer = client.get(base + attempt)
         assert 400 <= answer.status_code < 500, (attempt, answer.status_code)
         assert b"secret" not in answer.content and b'"id"' not in answer.content
+
+
+def test_a_connection_cut_mid_upload_leaves_nothing(stack, client):
+    root = stack.settings.workspace / create_project(client)
+    before = snapshot_tree(root, stack.settings.state / "uploads")
+    host, port = stack.api_url.removeprefix("http://").split(":")
+    payload = body(part("cut.wav", os.urandom(8 * MiB)))
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(
+            f"POST /api/v1/projects/film/assets?asset_type=audio HTTP/1.1\r\nHost: {host}\r\n"
+            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
+        )
+        sock.sendall(payload[: 4 * MiB])
+        staging = stack.settings.state / "uploads"
+        wait_for(lambda: any(staging.iterdir()), 30, what="the upload to start staging")
+    wait_for(lambda: snapshot_tree(root, staging) == before, 30, what="the partial upload to be removed")

@@ -30,8 +30,8 @@ def snapshot(settings) -> dict[str, str]:
             for name in dirs + files:
                 path = Path(root) / name
                 rel = f"{top.name}/{path.relative_to(top)}"
-                if str(path.relative_to(top)) in SKIPPED:
-                    continue
+                if str(path.relative_to(top)) in SKIPPED or ".auteur/locks" in str(path):
+                    continue  # who is working right now, not state
                 found[rel] = "dir" if path.is_dir() and not path.is_symlink() else hashlib.sha256(path.read_bytes()).hexdigest()
     return found
 
