@@ -17,10 +17,12 @@ import time
 from collections.abc import Callable, Sequence
 
 import anyio
+import msgspec
 
 from auteur import requests
 from auteur import settings as settings_mod
 from auteur.events import Journal
+from auteur.layout import HEARTBEAT
 from auteur.names import InvalidName, check_name, project_id
 from auteur.requests import RequestResult
 from auteur.settings import Settings
@@ -201,6 +203,21 @@ def cmd_trash(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_health(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit 0 while some controller keeps the workspace's heartbeat fresh (the compose health check)."""
+    try:
+        beat = msgspec.json.decode((settings.state / HEARTBEAT).read_bytes())
+        age = time.time() - float(beat["at"])
+    except (OSError, msgspec.DecodeError, KeyError, TypeError, ValueError):
+        print("controller: no heartbeat", file=sys.stderr)
+        return 1
+    if age > args.max_age:
+        print(f"controller: heartbeat is {age:.0f}s old", file=sys.stderr)
+        return 1
+    print(f"controller: running (pid {beat.get('pid')}, heartbeat {age:.1f}s ago, queue {beat.get('queue')})")
+    return 0
+
+
 def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
     Reconciler(settings)
     readme = settings.specs / "README.md"
@@ -235,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--timeout", type=float, default=60.0)
     sub.add_parser("trash", help="list the trash")
     sub.add_parser("init", help="create the workspace and specs folders")
+    p = sub.add_parser("health", help="exit 0 while a controller's heartbeat is fresh")
+    p.add_argument("--max-age", type=float, default=15.0)
     return parser
 
 
@@ -247,6 +266,7 @@ COMMANDS = {
     "restore": cmd_restore,
     "purge": cmd_purge,
     "trash": cmd_trash,
+    "health": cmd_health,
     "init": cmd_init,
 }
 

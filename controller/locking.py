@@ -15,7 +15,6 @@ from pathlib import Path
 
 from auteur.layout import CONTROLLER_LOCK, LOCKS_DIR
 
-
 _BUSY, _IDLE = b"busy", b"idle"
 
 

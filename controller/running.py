@@ -26,14 +26,21 @@ from anyio.lowlevel import EventLoopToken
 from auteur import requests
 from auteur.atomic import write_atomic
 from auteur.events import Journal
+from auteur.jobs import JobQueue
 from auteur.layout import HEARTBEAT
+from auteur.redisbus import RedisBus
+from auteur.rqjobs import RQJobs
 from auteur.settings import Settings
+from auteur.uploads import UploadStore
+from controller.forwarding import Forwarder
 from controller.locking import Leadership
 from controller.queueing import HIGH, LOW, WorkQueue
 from controller.reconciling import DONE, Outcome, Reconciler
 from controller.watching import Watcher
 
 log = logging.getLogger("auteur.controller")
+
+INGEST_JOB = "worker.jobs.ingest"
 
 
 @dataclass
@@ -59,6 +66,12 @@ class Controller:
         self.queue = WorkQueue()
         self.metrics = Metrics()
         self.leadership = Leadership(settings.state)
+        # Redis mode: events go on to the stream, staged uploads back onto the queue.
+        self.forwarder: Forwarder | None = None
+        self.jobs: JobQueue | None = None
+        if settings.redis_url:
+            self.forwarder = Forwarder(self.journal, RedisBus(settings.redis_url))
+            self.jobs = RQJobs(settings.redis_url)
         self.watcher: Watcher | None = None
         self._stop = threading.Event()
         self.is_leader = False
@@ -109,6 +122,8 @@ class Controller:
                 tg.start_soon(self._watch_signals, tg.cancel_scope)
                 tg.start_soon(self._watch_stop)
                 await anyio.to_thread.run_sync(self._start_watches)
+                if self.forwarder is not None:
+                    self.forwarder.start()
                 for _ in range(max(1, self.settings.workers)):
                     tg.start_soon(self._worker)
                 tg.start_soon(self._heartbeat)
@@ -119,6 +134,8 @@ class Controller:
         finally:
             if self.watcher:
                 self.watcher.stop()
+            if self.forwarder is not None:
+                self.forwarder.stop()
             self.journal.close()
             self.leadership.release()
             self.is_leader = False
@@ -227,6 +244,8 @@ class Controller:
     async def _resync_loop(self) -> None:
         while True:
             count = await self.resync()
+            if self.jobs is not None:
+                await anyio.to_thread.run_sync(self._requeue_staged_uploads)
             log.log(
                 logging.INFO if count else logging.DEBUG,
                 "resync pass in %.2fs: %d project(s) to reconcile",
@@ -240,6 +259,17 @@ class Controller:
                     self._resync_now = False
                     break
                 await anyio.sleep(min(1.0, deadline - time.monotonic()))
+
+    def _requeue_staged_uploads(self) -> None:
+        """Level-triggered: every upload stored on the volume but not ingested gets its
+        job again (a no-op while the job is queued or running). Covers Redis outages
+        and workers killed mid-ingest."""
+        assert self.jobs is not None
+        try:
+            for record in UploadStore(self.settings.state).unfinished():
+                self.jobs.enqueue(INGEST_JOB, job_id=f"ingest-{record.upload_id}", kwargs={"upload_id": record.upload_id})
+        except Exception as exc:  # Redis away: the next pass tries again
+            log.info("staged uploads not re-enqueued yet: %s", exc)
 
     async def _heartbeat(self) -> None:
         while True:

@@ -70,3 +70,18 @@ def test_list_flags_unmanaged_folders(cli, tmp_path):
     (tmp_path / "workspace" / "Foreign").mkdir(parents=True)
     cli("reconcile")
     assert "UNMANAGED" in cli("list").stdout
+
+
+def test_health_follows_the_heartbeat(cli, tmp_path):
+    state = tmp_path / "workspace" / ".auteur"
+    missing = cli("health", check=False)
+    assert missing.returncode == 1 and "no heartbeat" in missing.stderr
+    state.mkdir(parents=True)
+    import json
+    import time
+
+    (state / "heartbeat.json").write_text(json.dumps({"pid": 1, "at": time.time() - 100, "queue": 0}))
+    stale = cli("health", check=False)
+    assert stale.returncode == 1 and "old" in stale.stderr
+    (state / "heartbeat.json").write_text(json.dumps({"pid": 1, "at": time.time(), "queue": 0}))
+    assert "running" in cli("health").stdout
