@@ -13,7 +13,7 @@ import uvicorn
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     port = int(os.environ.get("AUTEUR_API_PORT", "8000"))
-    host = os.environ.get("AUTEUR_API_HOST", "0.0.0.0")  # noqa: S104 - a service in the stack
+    host = os.environ.get("AUTEUR_API_HOST", "0.0.0.0")
     uvicorn.run("api.asgi:app", host=host, port=port, log_level="info", lifespan="on", proxy_headers=True)
 
 

@@ -21,7 +21,7 @@ from api.trash import TrashResource
 
 
 def create_app(config: ApiConfig | None = None) -> falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]:
-    config = config or ApiConfig()
+    config = config or ApiConfig.from_environment()
     app = falcon.asgi.App(cors_enable=False, middleware=[_Cors(config.origins())])
     install_error_handlers(app)
     index = ProjectIndex(config)

@@ -32,7 +32,7 @@ from dulwich.index import Index, IndexEntry
 from api.config import ApiConfig
 from api.errors import ApiError, bad_request, conflict, invalid, not_found
 from api.index import ProjectIndex
-from api.uploads import UPLOAD_METRICS, UploadReceiver, UploadResponse, result_of
+from api.uploads import UPLOAD_METRICS, UploadReceiver, UploadResponse, result_of, too_large
 from auteur.events import IdMaker
 from auteur.layout import KEEP, TRACKED_ROOTS, TYPE_FOLDERS, asset_type_of
 from auteur.media import stored_in_lfs
@@ -254,7 +254,7 @@ class AssetsResource(_ProjectFiles):
         limit = self.config.max_upload_bytes
         if req.content_length is not None:
             if req.content_length > limit:
-                raise ApiError(413, f"the upload is larger than the limit of {limit} bytes", code="payload_too_large")
+                raise too_large(limit)
             receiver.check_space(req.content_length)
         return receiver
 

@@ -49,6 +49,20 @@ class ApiConfig:
     # The events WebSocket sends a keepalive frame after this many idle seconds.
     events_keepalive: float = 20.0
 
+    @classmethod
+    def from_environment(cls) -> ApiConfig:
+        """The API as a service of its own: with ``REDIS_URL`` its jobs go through RQ and
+        its events through the Redis stream; without it, everything stays in-process."""
+        settings = from_env()
+        origins = tuple(o for o in os.environ.get("AUTEUR_CORS_ORIGINS", "").split(",") if o)
+        if settings.redis_url:
+            from auteur.redisbus import RedisBus
+            from auteur.rqjobs import RQJobs
+
+            bus = RedisBus(settings.redis_url)
+            return cls(settings=settings, jobs=RQJobs(settings.redis_url), bus=bus, redis_ping=bus.ping, cors_origins=origins)
+        return cls(settings=settings, cors_origins=origins)
+
     def origins(self) -> tuple[str, ...]:
         if self.cors_origins:
             return self.cors_origins

@@ -111,11 +111,11 @@ def result_of(status: int) -> str:
     return {200: "stored", 413: "too_large", 507: "insufficient_storage"}.get(status, "rejected" if status < 500 else "error")
 
 
-def _no_space(message: str) -> ApiError:
+def no_space(message: str) -> ApiError:
     return ApiError(507, message, code="insufficient_storage")
 
 
-def _too_large(limit: int) -> ApiError:
+def too_large(limit: int) -> ApiError:
     return ApiError(413, f"the upload is larger than the limit of {limit} bytes", code="payload_too_large")
 
 
@@ -150,7 +150,7 @@ class UploadReceiver:
         and the copy the ingest puts in the project's LFS store."""
         free = self.config.free_bytes(self.store.root)
         if 2 * needed > free:
-            raise _no_space(f"not enough free space for this upload: it needs {2 * needed} bytes (the file and its LFS copy), "
+            raise no_space(f"not enough free space for this upload: it needs {2 * needed} bytes (the file and its LFS copy), "
                             f"{free} are free")  # fmt: skip
 
     async def receive(self, req: falcon.asgi.Request) -> list[AcceptedUpload]:
@@ -194,7 +194,7 @@ class UploadReceiver:
         except OSError as exc:
             self.store.discard_staging(upload_id)
             if exc.errno in _NO_SPACE:
-                raise _no_space("the volume has no room left for uploads") from None
+                raise no_space("the volume has no room left for uploads") from None
             raise
 
     async def _stream_part(self, stream: Any, staged: _Staged) -> None:
@@ -203,14 +203,14 @@ class UploadReceiver:
             async for chunk in stream:
                 self.received += len(chunk)
                 if self.received > limit:
-                    raise _too_large(limit)
+                    raise too_large(limit)
                 await staged.file.write(chunk)
                 UPLOAD_METRICS.add_bytes(len(chunk))
                 self._progress(staged)
             staged.oid = await staged.file.finish()
         except OSError as exc:
             if exc.errno in _NO_SPACE:
-                raise _no_space(f"the volume ran out of space while storing {staged.filename!r}") from None
+                raise no_space(f"the volume ran out of space while storing {staged.filename!r}") from None
             raise
         staged.stat = await anyio.to_thread.run_sync(os.stat, self.store.staged_file(staged.upload_id))
         self._progress(staged, force=True)

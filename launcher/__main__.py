@@ -14,7 +14,7 @@ def main() -> int:
     settings = from_env()
     settings.specs.mkdir(parents=True, exist_ok=True)
     settings.workspace.mkdir(parents=True, exist_ok=True)
-    stack = EmbeddedStack(settings, host="0.0.0.0")  # noqa: S104 - the studio's browsers reach it
+    stack = EmbeddedStack(settings, host="0.0.0.0")
     anyio.run(stack.serve)
     return 0
 

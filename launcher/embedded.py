@@ -6,6 +6,7 @@ Called by ``python -m launcher`` (``make up``) and by the end-to-end tests.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from dataclasses import dataclass, field
 
@@ -18,7 +19,9 @@ from auteur.bus import LocalBus
 from auteur.jobs import InProcessJobs
 from auteur.settings import Settings
 from controller.running import Controller, run_controller
+from web.app import create_app as create_web_app
 from worker import jobs as worker_jobs
+from worker.media import PostersAfterUploads
 
 log = logging.getLogger("auteur.launcher")
 
@@ -57,7 +60,12 @@ def controller_metrics(controller: Controller) -> str:
 
 @dataclass
 class EmbeddedStack:
-    """Everything in one process. ``serve()`` runs until ``stop()`` or a signal."""
+    """Everything in one process. ``serve()`` runs until ``stop()`` or a signal.
+
+    The gallery listens on ``web_port``; None means ``settings.web_port``, or a free
+    port when ``api_port`` is 0 (tests). Its socket is bound here, before the API is
+    built, so the API's CORS origins include the port it really got.
+    """
 
     settings: Settings
     host: str = "127.0.0.1"
@@ -70,7 +78,8 @@ class EmbeddedStack:
     def __post_init__(self) -> None:
         self.controller = Controller(self.settings)
         self.controller.journal.listeners.append(self.bus.publish)
-        worker_jobs.configure(self.settings, self.bus)
+        # Until the ingest job enqueues posters itself: video uploads get theirs through the bus.
+        worker_jobs.configure(self.settings, PostersAfterUploads(self.bus, self.jobs))
         self.jobs.enqueue("worker.jobs.recover_uploads", job_id="recover-uploads", kwargs={})  # what a crash left
         self.config = ApiConfig(
             settings=self.settings,
@@ -79,10 +88,17 @@ class EmbeddedStack:
             wait_timeout=self.wait_timeout,
             metrics_sources=[lambda: controller_metrics(self.controller)],
         )
+        self.web_socket = self._bind_web()
+        bound = self.web_socket.getsockname()[1]
+        if bound != self.settings.web_port:  # a free port: the gallery's real origin is allowed too
+            self.config.cors_origins = (*self.config.origins(), f"http://localhost:{bound}", f"http://127.0.0.1:{bound}")
         self.app = create_app(self.config)
         port = self.api_port if self.api_port is not None else self.settings.api_port
         self.api_server = uvicorn.Server(
             uvicorn.Config(self.app, host=self.host, port=port, log_level="warning", lifespan="on", ws_max_size=1 << 20)
+        )
+        self.web_server = uvicorn.Server(
+            uvicorn.Config(create_web_app(lambda: self.api_url, self._public_api_url), log_level="warning", lifespan="on")
         )
         self.ready = threading.Event()
 
@@ -90,6 +106,7 @@ class EmbeddedStack:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._controller, tg.cancel_scope)
             tg.start_soon(self._api, tg.cancel_scope)
+            tg.start_soon(self._web)
             tg.start_soon(self._announce)
 
     async def _controller(self, scope: anyio.CancelScope) -> None:
@@ -97,17 +114,24 @@ class EmbeddedStack:
             await run_controller(self.controller)
         finally:
             self.api_server.should_exit = True
+            self.web_server.should_exit = True
 
     async def _api(self, scope: anyio.CancelScope) -> None:
         await self.api_server.serve()
         self.controller.request_stop()
+        self.web_server.should_exit = True
+
+    async def _web(self) -> None:
+        await self.web_server.serve(sockets=[self.web_socket])
+        self.controller.request_stop()
+        self.api_server.should_exit = True
 
     async def _announce(self) -> None:
-        while not (self.api_server.started and self.controller.started.is_set()):
+        while not (self.api_server.started and self.web_server.started and self.controller.started.is_set()):
             await anyio.sleep(0.02)
         self.ready.set()
         port = self.api_server.servers[0].sockets[0].getsockname()[1] if self.api_server.servers else self.api_port
-        log.info("Auteur is up: API on http://%s:%s (workspace %s)", self.host, port, self.settings.workspace)
+        log.info("Auteur is up: API on http://%s:%s, gallery on %s (workspace %s)", self.host, port, self.web_url, self.settings.workspace)
 
     @property
     def api_url(self) -> str:
@@ -115,7 +139,32 @@ class EmbeddedStack:
         port = sockets[0].getsockname()[1] if sockets else self.api_port
         return f"http://{self.host}:{port}"
 
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.host}:{self.web_socket.getsockname()[1]}"
+
+    def _public_api_url(self) -> str:
+        """Where browsers reach the API: ``AUTEUR_API_URL``, else this server's address
+        (``localhost`` when it listens on every interface)."""
+        if self.settings.api_url:
+            return self.settings.api_url
+        if self.host in ("0.0.0.0", "::", ""):
+            return self.api_url.replace(f"//{self.host}:", "//localhost:", 1)
+        return self.api_url
+
+    def _bind_web(self) -> socket.socket:
+        port = self.web_port if self.web_port is not None else (0 if self.api_port == 0 else self.settings.web_port)
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, port))
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
     def stop(self) -> None:
         self.controller.request_stop()
         self.api_server.should_exit = True
+        self.web_server.should_exit = True
         self.jobs.shutdown()

@@ -10,7 +10,7 @@ import uvicorn
 
 def main() -> None:
     port = int(os.environ.get("AUTEUR_WEB_PORT", "3000"))
-    uvicorn.run("web.asgi:app", host="0.0.0.0", port=port, log_level="info", proxy_headers=True)  # noqa: S104 - browsers reach it
+    uvicorn.run("web.asgi:app", host="0.0.0.0", port=port, log_level="info", proxy_headers=True)
 
 
 main()

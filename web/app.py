@@ -8,6 +8,7 @@ browsers reach it (``AUTEUR_API_URL``). Either may be a callable, resolved per r
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Awaitable, Callable
 
 import falcon
 import falcon.asgi
@@ -26,7 +27,9 @@ def create_app(api_url_internal: UrlSource, api_url_public: UrlSource | None = N
     public = api_url_public if api_url_public is not None else api_url_internal
     client = ApiClient(api_url_internal, transport=transport)
     renderer = Renderer()
-    app = falcon.asgi.App(media_type=falcon.MEDIA_HTML, middleware=[_Headers(public), _Lifespan(client)])
+    app: App = falcon.asgi.App(media_type=falcon.MEDIA_HTML)
+    app.add_middleware(_Headers(public))
+    app.add_middleware(_Lifespan(client))
     project = ProjectResource(client, renderer, public)
     app.add_route("/", GalleryResource(client, renderer, public))
     app.add_route("/project/{project_id}", project)
@@ -38,7 +41,7 @@ def create_app(api_url_internal: UrlSource, api_url_public: UrlSource | None = N
     return app
 
 
-def _not_found_page(renderer: Renderer, public: UrlSource):  # type: ignore[no-untyped-def]
+def _not_found_page(renderer: Renderer, public: UrlSource) -> Callable[..., Awaitable[None]]:
     """An HTML 404 for a person who followed a stale link (falcon's default is JSON)."""
 
     async def handle(req: falcon.asgi.Request, resp: falcon.asgi.Response, ex: Exception, params: dict[str, str]) -> None:

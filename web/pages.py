@@ -70,7 +70,10 @@ class GalleryResource(Pages):
             projects = await self.client.projects()
         except ApiUnavailable as exc:
             return await self.unavailable(resp, exc)
-        await self.respond(resp, "gallery.html", projects=projects, since=replay_from(now), deleted=req.get_param("deleted"))
+        resp.content_type = falcon.MEDIA_HTML
+        resp.stream = self.renderer.stream(
+            "gallery.html", **self.context(projects=projects, since=replay_from(now), deleted=req.get_param("deleted"))
+        )
 
 
 class ProjectResource(Pages):

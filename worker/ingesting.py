@@ -51,7 +51,7 @@ _POINTER_OID = re.compile(rb"\noid sha256:([0-9a-f]{64})\n")
 class Publisher(Protocol):
     """The part of ``auteur.bus.EventBus`` a worker uses."""
 
-    def publish(self, event: Event) -> None: ...
+    def publish(self, event: Event) -> object: ...
 
 
 class PermanentIngestError(Exception):

@@ -64,7 +64,7 @@ def test_dropped_spec_converges_and_edits_follow(fast):
         assert_clean_repository(fast.workspace / "live")
         (fast.specs / "live.yaml").unlink()
         wait_for(lambda: not (fast.workspace / "live").exists(), what="folder trashed")
-        assert status_of(fast, "live") is None
+        wait_for(lambda: status_of(fast, "live") is None, what="status forgotten")  # right after the move
         assert controller.metrics.reconcile_total["success"] >= 3
 
 

@@ -3,7 +3,7 @@ on free ports, and Debian's Chromium driven by Playwright.
 
 Browser downloads are impossible here, so Playwright always launches
 ``/usr/bin/chromium``. One browser serves the whole session; each test gets fresh
-pages. The web tests are skipped where Chromium is not installed.
+pages. Browser tests are skipped where Chromium is not installed.
 """
 
 from __future__ import annotations
@@ -24,58 +24,22 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]  # fmt: skip
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")
-
 
 def web_settings(root: Path) -> Settings:
     return Settings(specs=root / "specs", workspace=root / "workspace", settle_seconds=0.3, grace_seconds=0.3, resync_seconds=3600)
-
-
-import socket
-import time
-import uvicorn
-from web.app import create_app as create_web_app
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class _DevStack(EmbeddedStack):  # TEMPORARY until launcher/embedded.py serves the gallery
-    def __post_init__(self) -> None:
-        port = _free_port() if not self.web_port else self.web_port
-        self.settings.web_port = port
-        super().__post_init__()
-        self.web_server = uvicorn.Server(uvicorn.Config(create_web_app(lambda: self.api_url), host=self.host, port=port, log_level="warning"))
-        self.web_url = f"http://{self.host}:{port}"
-
-    async def serve(self) -> None:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self.web_server.serve)
-            await super().serve()
-            self.web_server.should_exit = True
-
-    def stop(self) -> None:
-        super().stop()
-        self.web_server.should_exit = True
 
 
 class RunningStack:
     """The embedded stack in a thread; ``web_port=0`` and ``api_port=0`` pick free ports."""
 
     def __init__(self, settings: Settings, *, api_port: int = 0, web_port: int = 0) -> None:
-        self.stack = _DevStack(settings, api_port=api_port, web_port=web_port)
+        self.stack = EmbeddedStack(settings, api_port=api_port, web_port=web_port)
         self.thread = threading.Thread(target=anyio.run, args=(self.stack.serve,), daemon=True)
 
     def __enter__(self) -> EmbeddedStack:
         self.thread.start()
         if not self.stack.ready.wait(30):
             raise RuntimeError("the embedded stack did not start")
-        deadline = time.monotonic() + 10
-        while not self.stack.web_server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
         return self.stack
 
     def __exit__(self, *exc: object) -> None:
@@ -99,6 +63,8 @@ def api(web_stack):
 
 @pytest.fixture(scope="session")
 def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -70,7 +70,7 @@ def appeared_at(page, project_id: str) -> float:
 WATCH = """
 window.__seen = {};
 new MutationObserver((records) => {
-  for (const r of records) for (const n of r.addedNodes) if (n.dataset && n.dataset.id && !window.__seen[n.dataset.id]) window.__seen[n.dataset.id] = Date.now();
+  for (const r of records) for (const n of r.addedNodes) if (n.id && !window.__seen[n.id.slice(5)]) window.__seen[n.id.slice(5)] = Date.now();
 }).observe(document.getElementById('cards'), {childList: true});
 """
 
@@ -88,8 +88,10 @@ def test_a_project_created_in_one_page_appears_in_the_other(context, web_stack):
     seen = appeared_at(other, "shared-film")
     expect(card(other, "shared-film")).to_contain_text("Shared Film")
     expect(card(other, "shared-film").locator(".status")).to_contain_text("ready", timeout=LIVE_DEADLINE_MS)
-    print(f"\nlive delay: card in the other page {1000 * (seen - answered):+.0f} ms after the API's 201 "
-          f"({1000 * (seen - clicked):.0f} ms after the click; the 201 took {1000 * (answered - clicked):.0f} ms)")
+    print(
+        f"\nlive delay: card in the other page {1000 * (seen - answered):+.0f} ms after the API's 201 "
+        f"({1000 * (seen - clicked):.0f} ms after the click; the 201 took {1000 * (answered - clicked):.0f} ms)"
+    )
     assert seen - answered < LIVE_DEADLINE_MS / 1000
 
 
@@ -124,6 +126,7 @@ def test_cards_show_status_and_failures_and_filter(page, web_stack, api):
     created = [c for c in page.eval_on_selector_all("#cards > li", "els => els.map(e => e.dataset.created)") if c]
     assert len(created) > 3 and created == sorted(created, reverse=True), "newest first"
 
+    expect(page.get_by_role("link", name="Filter Alpha", exact=True)).to_be_visible()  # the card's name, nothing else
     page.fill("#filter", "filter alpha")
     expect(page.locator("#cards > li:visible")).to_have_count(1)
     expect(card(page, "filter-alpha")).to_be_visible()
@@ -146,3 +149,15 @@ def test_keyboard_opens_and_closes_the_dialog(page, web_stack):
     page.keyboard.press("Escape")
     expect(page.locator("#new-project-dialog")).to_be_hidden()
     assert page.evaluate("document.activeElement.id") == "new-project", "focus returns to the opener"
+
+
+def test_resync_reloads_the_list(page, web_stack, api):
+    make = api.post("/api/v1/projects", json={"name": "Resync Film"})
+    assert make.status_code == 201
+    open_gallery(page, web_stack)
+    expect(card(page, "resync-film")).to_be_visible()
+    # Lose a card and resume from an id the API cannot place: it answers "resync".
+    page.evaluate("document.getElementById('card-resync-film').remove()")
+    page.evaluate("window.Auteur.stream.lastId = 'not-an-id'; window.Auteur.stream.socket.close()")
+    expect(card(page, "resync-film")).to_be_visible(timeout=LIVE_DEADLINE_MS)
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")

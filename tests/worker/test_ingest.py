@@ -207,3 +207,22 @@ def test_recovery_ingests_what_was_stored_and_removes_orphans(settings, root, bu
     assert store.read(record.upload_id).status is UploadState.COMPLETED
     assert not store.staging_dir(orphan).exists() and store.staging_dir(fresh).exists()
     assert (root / "assets/audio/left.wav").read_bytes() == b"left behind by a crash"
+
+
+def test_a_large_file_of_any_type_goes_through_lfs_in_the_same_commit(settings, root, bus, judge):
+    settings.large_file_bytes = 64 * 1024
+    data = os.urandom(100_000)
+    record = stage(settings, "scene 12.fdx", data, asset_type="scripts")
+    commits = commit_count(root)
+    assert Ingest(settings, bus).run(record.upload_id)["status"] == "completed"
+    assert commit_count(root) == commits + 1
+    assert committed_oid(root, "assets/scripts/scene 12.fdx") == record.oid
+    assert "/assets/scripts/scene[[:space:]]12.fdx filter=lfs" in git(root, "show", "HEAD:.gitattributes")
+    judge(root)
+
+
+def test_a_small_text_file_is_a_plain_blob(settings, root, bus, judge):
+    record = stage(settings, "notes.txt", b"call sheet\n", asset_type="scripts")
+    assert Ingest(settings, bus).run(record.upload_id)["status"] == "completed"
+    assert git(root, "show", "HEAD:assets/scripts/notes.txt") == "call sheet\n"
+    judge(root)

@@ -7,7 +7,7 @@
 "use strict";
 
 (() => {
-  const { apiUrl, escapeHtml, isoTime, absoluteTime, relativeTime, errorMessage, EventStream } = window.Auteur;
+  const { apiUrl, escapeHtml, isoTime, relativeTime, errorMessage, EventStream } = window.Auteur;
   const LIVE = new Set(["pending", "processing", "deleting"]);
   const list = document.getElementById("cards");
   const count = document.getElementById("count");
@@ -42,42 +42,37 @@
     const li = document.createElement("li");
     li.className = "card";
     li.id = `card-${p.id}`;
-    li.dataset.id = p.id;
     li.innerHTML =
       `<a class="card-link" href="/project/${encodeURIComponent(p.id)}">` +
-      `<span class="thumb hue-${hueOf(p.id)}" data-initials="${escapeHtml(initialsOf(p.name))}">` +
-      `<img src="${escapeHtml(pictureUrl(p))}" alt="" loading="lazy" decoding="async" width="320" height="180"></span>` +
-      `<span class="card-name"></span></a>` +
-      `<span class="badges"><span class="badge quality"></span> <span class="badge status"><span class="spinner"></span><span class="status-text"></span></span></span>` +
-      `<span class="failure"></span>` +
-      `<span class="facts"><span class="fact">Last commit <time class="commit-time"></time></span> ` +
-      `<span class="fact"><span class="asset-count"></span> <span class="asset-word"></span></span></span>`;
+      `<span class="thumb hue-${hueOf(p.id)}" aria-hidden="true" data-initials="${escapeHtml(initialsOf(p.name))}">` +
+      `<img src="${escapeHtml(pictureUrl(p))}" alt="" loading="lazy" width="320" height="180"></span>` +
+      `<span class="card-name"></span></a>`;
+    li.dataset.commit = (p.current_commit || "").slice(0, 12);
     return li;
   }
 
+  /* Everything after the card's link, as templates/_card.html renders it. */
+  function detailsHtml(p) {
+    const quality = p.quality ? `<span class="badge quality quality-${escapeHtml(p.quality)}">${escapeHtml(p.quality)}</span> ` : "";
+    const spinner = LIVE.has(p.status) ? '<span class="spinner"></span>' : "";
+    const failure = p.status === "failed" ? `<span class="failure">${escapeHtml(failureOf(p))}</span>` : "";
+    const assets = p.asset_count || 0;
+    return (
+      `<span class="badges">${quality}<span class="badge status status-${escapeHtml(p.status)}">${spinner}${escapeHtml(p.status)}</span></span>` +
+      failure +
+      `<span class="facts"><span>Last commit <time datetime="${isoTime(p.last_commit_at)}">${relativeTime(p.last_commit_at)}</time></span> ` +
+      `<span class="assets">${assets} asset${assets === 1 ? "" : "s"}</span></span>`
+    );
+  }
+
   function fillCard(card, p) {
-    const quality = p.quality || "standard";
-    const failed = p.status === "failed";
     card.dataset.status = p.status;
     card.dataset.created = p.created_at || "";
-    card.querySelector(".card-name").textContent = p.name;
-    const qualityBadge = card.querySelector(".quality");
-    qualityBadge.className = `badge quality quality-${quality}`;
-    qualityBadge.textContent = quality;
-    card.querySelector(".status").className = `badge status status-${p.status}`;
-    card.querySelector(".status-text").textContent = p.status;
-    card.querySelector(".spinner").hidden = !LIVE.has(p.status);
-    const failure = card.querySelector(".failure");
-    failure.hidden = !failed;
-    failure.textContent = failed ? failureOf(p) : "";
-    const time = card.querySelector(".commit-time");
-    time.dateTime = isoTime(p.last_commit_at);
-    time.title = absoluteTime(p.last_commit_at);
-    time.textContent = relativeTime(p.last_commit_at);
-    const assets = p.asset_count || 0;
-    card.querySelector(".asset-count").textContent = assets;
-    card.querySelector(".asset-word").textContent = assets === 1 ? "asset" : "assets";
-    const commit = p.current_commit || "";
+    const link = card.querySelector(".card-link");
+    link.querySelector(".card-name").textContent = p.name;
+    while (link.nextSibling) link.nextSibling.remove();
+    link.insertAdjacentHTML("afterend", detailsHtml(p));
+    const commit = (p.current_commit || "").slice(0, 12);
     if (card.dataset.commit !== commit) {
       card.dataset.commit = commit;
       card.querySelector("img").src = pictureUrl(p);
@@ -126,7 +121,9 @@
   function haystackOf(card) {
     let text = haystacks.get(card);
     if (text === undefined) {
-      text = `${card.querySelector(".card-name").textContent} ${card.dataset.id} ${card.querySelector(".quality").textContent} ${card.dataset.status}`.toLowerCase();
+      const quality = card.querySelector(".quality");
+      text = `${card.querySelector(".card-name").textContent} ${card.id.slice(5)} ${quality ? quality.textContent : ""} ${card.dataset.status}`;
+      text = text.toLowerCase();
       haystacks.set(card, text);
     }
     return text;
@@ -164,12 +161,26 @@
   /* -- pictures ----------------------------------------------------------------- */
 
   // No picture (404) or an unreachable API: hide the image, the placeholder shows.
+  // A picture (or the play badge of a video without its poster yet) hides the initials.
   document.addEventListener("error", (e) => {
-    if (e.target instanceof HTMLImageElement && e.target.closest(".thumb")) e.target.classList.add("missing");
+    const thumb = e.target instanceof HTMLImageElement && e.target.closest(".thumb");
+    if (!thumb) return;
+    e.target.classList.add("missing");
+    thumb.classList.remove("pictured");
   }, true);
   document.addEventListener("load", (e) => {
-    if (e.target instanceof HTMLImageElement) e.target.classList.remove("missing");
+    const thumb = e.target instanceof HTMLImageElement && e.target.closest(".thumb");
+    if (!thumb) return;
+    e.target.classList.remove("missing");
+    thumb.classList.add("pictured");
   }, true);
+
+  // Pictures that arrived (or failed) before this script ran.
+  for (const img of list.querySelectorAll(".thumb img")) {
+    if (!img.complete || !img.currentSrc) continue;
+    if (img.naturalWidth > 0) img.parentElement.classList.add("pictured");
+    else img.classList.add("missing");
+  }
 
   function refreshPicture(id) {
     const img = document.querySelector(`#card-${CSS.escape(id)} img`);
@@ -205,6 +216,7 @@
     },
   });
   stream.start();
+  window.Auteur.stream = stream; // for people (and tests) poking at the page
 
   /* -- New Project ---------------------------------------------------------------- */
 

@@ -37,8 +37,11 @@
 
   function update(p) {
     showStatus(p.status);
-    for (const name of ["quality", "quality-text"]) field(name).textContent = p.quality || "standard";
-    field("quality").className = `badge quality quality-${p.quality || "standard"}`;
+    const quality = field("quality");
+    quality.textContent = p.quality || "";
+    quality.className = `badge quality quality-${p.quality || ""}`;
+    quality.hidden = !p.quality; // a spec that failed to parse has none
+    field("quality-text").textContent = p.quality || "—";
     field("description").textContent = p.description || "—";
     const failure = field("failure");
     failure.hidden = p.status !== "failed";

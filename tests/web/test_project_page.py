@@ -1,0 +1,190 @@
+"""The project page in a real browser: uploads, delete with confirmation, screenshots."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import httpx
+import pytest
+from helpers import wait_for
+from playwright.sync_api import expect
+
+LIVE_DEADLINE_MS = 5_000
+
+
+def png(width: int = 64, height: int = 36, rgb: tuple[int, int, int] = (200, 120, 40)) -> bytes:
+    """A small valid PNG of one colour."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\0" + bytes(rgb) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def make_project(api, name: str) -> str:
+    answer = api.post("/api/v1/projects", json={"name": name})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["id"]
+
+
+def open_project(page, stack, project_id: str):
+    page.goto(f"{stack.web_url}/project/{project_id}")
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    return page
+
+
+def test_upload_through_the_file_input_completes(page, web_stack, api, tmp_path):
+    project_id = make_project(api, "Upload Film")
+    still = tmp_path / "still 01.png"
+    still.write_bytes(png())
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"INT. STUDIO - NIGHT\n" * 50_000)  # ~1 MB: progress has something to show
+    open_project(page, web_stack, project_id)
+
+    page.select_option("#asset-type", "storyboards")
+    page.set_input_files('input[type="file"]', [str(still), str(notes)])
+
+    items = page.locator(".upload-item")
+    expect(items).to_have_count(2)
+    expect(page.locator('.upload-item[data-status="completed"]')).to_have_count(2, timeout=30_000)
+    for index in range(2):
+        assert items.nth(index).locator("progress").evaluate("p => p.value") == 1
+    listed = {a["path"]: a for a in api.get(f"/api/v1/projects/{project_id}/assets").json()}
+    assert listed["assets/storyboards/still 01.png"]["size"] == still.stat().st_size
+    assert listed["assets/storyboards/notes.txt"]["committed"]
+    expect(page.locator("#assets-body")).to_contain_text("still 01.png")  # the assets part refreshed
+    expect(page.locator('[data-field="asset_count"]')).to_have_text("2")
+
+    picture = httpx.get(f"{web_stack.web_url}/picture/{project_id}", follow_redirects=False)
+    assert picture.status_code == 302
+    assert picture.headers["location"].endswith("/assets/assets/storyboards/still%2001.png")
+    assert page.errors == []
+
+
+def test_a_rejected_upload_fails_with_the_reason(page, web_stack, api, tmp_path):
+    project_id = make_project(api, "Reject Film")
+    hidden = tmp_path / ".hidden"
+    hidden.write_bytes(b"x")
+    open_project(page, web_stack, project_id)
+    page.set_input_files('input[type="file"]', [str(hidden)])
+    failed = page.locator('.upload-item[data-status="failed"]')
+    expect(failed).to_have_count(1)
+    expect(failed).to_contain_text("starts with a dot")
+
+
+def test_cancel_stops_an_upload(page, web_stack, api, tmp_path):
+    project_id = make_project(api, "Cancel Film")
+    open_project(page, web_stack, project_id)
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\0" * (32 << 20))
+    # Throttle the upload so it is still running when the button is pressed.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
+                                                  "uploadThroughput": 2 << 20})  # fmt: skip
+    page.set_input_files('input[type="file"]', [str(big)])
+    item = page.locator(".upload-item")
+    expect(item).to_have_attribute("data-status", "uploading")
+    item.get_by_role("button", name="Cancel the upload of big.bin").click()
+    expect(item).to_have_attribute("data-status", "cancelled")
+    assert api.get(f"/api/v1/projects/{project_id}/assets").json() == []
+
+
+def test_delete_asks_for_confirmation(page, web_stack, api):
+    project_id = make_project(api, "Doomed Film")
+    open_project(page, web_stack, project_id)
+
+    page.get_by_role("button", name="Delete project").click()
+    dialog = page.locator("#delete-dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    assert api.get(f"/api/v1/projects/{project_id}").status_code == 200
+
+    page.get_by_role("button", name="Delete project").click()
+    dialog.get_by_role("button", name="Delete", exact=True).click()
+    page.wait_for_url(f"{web_stack.web_url}/?deleted=*", timeout=30_000)
+    expect(page.locator(".flash")).to_contain_text("Doomed Film")
+    expect(page.locator(f"#card-{project_id}")).to_have_count(0)
+    assert api.get(f"/api/v1/projects/{project_id}").status_code == 404
+
+
+def test_an_unknown_project_is_a_404_page(page, web_stack):
+    answer = page.goto(f"{web_stack.web_url}/project/no-such-film")
+    assert answer.status == 404
+    expect(page.locator("h1")).to_have_text("No such project")
+
+
+@pytest.fixture
+def showcase(web_stack, api, tmp_path) -> str:
+    """A few projects that look like a studio's: pictures, a failure, a draft."""
+    for name, quality in (("Night Train", "premium"), ("Harbour Lights", "standard"), ("Paper Moon", "draft")):
+        api.post("/api/v1/projects", json={"name": name, "quality": quality})
+    for project_id, colour in (("night-train", (30, 60, 140)), ("harbour-lights", (190, 110, 40))):
+        files = [("files", ("keyframe.png", png(320, 180, colour), "image/png"))]
+        assert api.post(f"/api/v1/projects/{project_id}/assets?asset_type=storyboards", files=files).status_code == 200
+    files = [
+        ("files", ("draft 1.fountain", b"FADE IN:\n" * 100, "text/plain")),
+        ("files", ("theme.wav", b"RIFF" + b"\0" * 4000, "audio/wav")),
+    ]
+    assert api.post("/api/v1/projects/night-train/assets?asset_type=scripts", files=files).status_code == 200
+    (web_stack.settings.specs / "Lost Reel.yaml").write_text("name: Lost Reel\nquality: cinema\n")
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg:  # a video: its card shows the poster frame (or a play badge while the API cannot serve it)
+        clip = tmp_path / "dailies.mp4"
+        subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=320x180:rate=25", "-pix_fmt", "yuv420p",
+                        "-y", str(clip)], check=True)  # fmt: skip
+        files = [("files", ("dailies.mp4", clip.read_bytes(), "video/mp4"))]
+        assert api.post("/api/v1/projects/paper-moon/assets?asset_type=renders", files=files).status_code == 200
+    return "night-train"
+
+
+def test_screenshots(browser, web_stack, showcase, artifacts: Path):
+    """Saved for people to look at: the gallery and a project page, wide and narrow."""
+    for width, height, tag in ((1280, 860, "wide"), (390, 844, "narrow")):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        page.goto(web_stack.web_url + "/")
+        expect(page.locator("#card-lost-reel .status")).to_contain_text("failed", timeout=LIVE_DEADLINE_MS)
+        expect(page.locator("#card-night-train img")).to_have_js_property("naturalWidth", 320)
+        page.screenshot(path=str(artifacts / f"gallery-{tag}.png"), full_page=tag == "wide")
+        page.goto(f"{web_stack.web_url}/project/{showcase}")
+        expect(page.locator("#live")).to_have_attribute("data-state", "live")
+        page.select_option("#asset-type", "characters")
+        page.set_input_files('input[type="file"]', files=[{"name": f"hero {tag}.png", "mimeType": "image/png", "buffer": png()},
+                                                          {"name": ".bad name", "mimeType": "text/plain", "buffer": b"x"}])  # fmt: skip
+        expect(page.locator('.upload-item[data-status="completed"]')).to_have_count(1, timeout=30_000)
+        expect(page.locator('.upload-item[data-status="failed"]')).to_have_count(1)
+        page.screenshot(path=str(artifacts / f"project-{tag}.png"), full_page=True)
+        context.close()
+
+
+def test_a_video_upload_gets_a_poster_frame_for_its_card(web_stack, api, tmp_path):
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        pytest.skip("ffmpeg is not installed (.ci/run installs it)")
+    project_id = make_project(api, "Poster Film")
+    clip = tmp_path / "shot 010.mp4"
+    subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc=duration=2:size=320x180:rate=25", "-pix_fmt", "yuv420p",
+                    "-y", str(clip)], check=True)  # fmt: skip
+    with clip.open("rb") as handle:
+        files = [("files", (clip.name, handle, "video/mp4"))]
+        assert api.post(f"/api/v1/projects/{project_id}/assets?asset_type=storyboards", files=files).status_code == 200
+
+    poster = web_stack.settings.workspace / "Poster Film" / "temp/posters/assets/storyboards/shot 010.mp4.jpg"
+    wait_for(poster.exists, timeout=30, what="the poster job")
+    assert poster.read_bytes()[:2] == b"\xff\xd8"
+
+    poster_url = f"/api/v1/projects/{project_id}/posters/assets/storyboards/shot%20010.mp4"
+    served = api.head(poster_url).status_code == 200
+    picture = httpx.get(f"{web_stack.web_url}/picture/{project_id}", follow_redirects=False)
+    if served:
+        assert (picture.status_code, picture.headers["location"]) == (302, web_stack.api_url + poster_url)
+    else:  # the API does not serve posters yet: the card shows its placeholder with a play badge
+        assert (picture.status_code, picture.headers["content-type"]) == (200, "image/svg+xml")
