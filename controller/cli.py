@@ -31,6 +31,7 @@ from auteur.specstore import SpecExists, create_spec, remove_spec
 from auteur.status import Phase
 from controller.locking import Leadership
 from controller.reconciling import Reconciler
+from controller.restoring import purge, restore
 from controller.running import Controller, run_controller
 
 
@@ -172,7 +173,7 @@ def _via_controller(settings: Settings, action: str, ref: str, timeout: float) -
     """Restore and purge are the controller's work: ask the running one, or do it here."""
     reconciler = Reconciler(settings)
     if not _controller_running(settings):
-        result = reconciler.restore(ref) if action == "restore" else reconciler.purge(ref)
+        result = restore(reconciler, ref) if action == "restore" else purge(reconciler, ref)
         return result
     request = requests.submit(settings.state, action, ref)
     answer = requests.wait_result(settings.state, request.id, timeout)

@@ -19,14 +19,11 @@ from typing import Any, Protocol
 
 import msgspec
 
-from auteur import requests
 from auteur.events import Journal
 from auteur.layout import MANIFEST
 from auteur.names import project_id
-from auteur.requests import RequestResult
 from auteur.settings import Settings
-from auteur.specs import Quality, Spec, SpecError, read_spec, spec_stem
-from auteur.specstore import SpecExists, create_spec
+from auteur.specs import Spec, SpecError, read_spec, spec_stem
 from auteur.status import Condition, Phase, ProjectStatus, SpecProblem, StatusStore
 from controller import steps
 from controller.fingerprints import fingerprint
@@ -34,7 +31,7 @@ from controller.gitinit import clear_interrupted_locks
 from controller.locking import project_lock
 from controller.ownership import Owner, Owners
 from controller.specindex import SpecIndex
-from controller.trash import Trash, TrashEntry, TrashError
+from controller.trash import Trash, TrashEntry
 
 log = logging.getLogger("auteur.controller")
 
@@ -356,61 +353,3 @@ class Reconciler:
         if previous is not None:
             self._forget(key, previous)
         return DONE
-
-    # -- requests: restore and purge ---------------------------------------------
-
-    REQUESTS_KEY = "@requests"
-
-    def handle_requests(self) -> int:
-        """Carry out every pending restore/purge request; returns how many."""
-        handled = 0
-        for request in requests.pending(self.state):
-            try:
-                if request.action == "restore":
-                    result = self.restore(request.entry)
-                elif request.action == "purge":
-                    result = self.purge(request.entry)
-                else:
-                    result = RequestResult(id="", ok=False, message=f"unknown action {request.action!r}")
-            except Exception as exc:  # report, never crash the loop on one request
-                log.exception("request %s failed", request.id)
-                result = RequestResult(id="", ok=False, message=f"{type(exc).__name__}: {exc}")
-            result.id = request.id
-            requests.finish(self.state, result)
-            handled += 1
-        return handled
-
-    def restore(self, ref: str) -> RequestResult:
-        """Move a trash entry back into the workspace and give it its spec again."""
-        try:
-            entry = self.trash.find(ref)
-        except TrashError as exc:
-            return RequestResult(id="", ok=False, message=str(exc))
-        target = self.settings.workspace / entry.folder
-        with project_lock(self.state, entry.id):
-            if self.specs.files_for(entry.id) or target.exists() or target.is_symlink():
-                return RequestResult(
-                    id="", ok=False, project_id=entry.id,
-                    message=f"cannot restore: a project named {entry.name!r} exists again; delete or rename it first",
-                )  # fmt: skip
-            spec = Spec(name=entry.name, quality=Quality(entry.quality), description=entry.description)
-            self.owners.put(Owner(id=entry.id, folder=entry.folder, spec_file=f"{entry.name}.yaml", created_at=entry.created_at or ""))
-            os.rename(self.trash.path(entry), target)
-            self.trash.forget(entry)
-            try:
-                create_spec(self.settings.specs, self.state, spec)
-            except SpecExists:
-                pass  # the same spec raced in; the reconcile below sorts it out
-            self.specs.refresh(force=True)
-            self.reconcile_locked(entry.id)
-        log.info("%s: restored from the trash (%s)", entry.id, entry.entry)
-        return RequestResult(id="", ok=True, project_id=entry.id, message=f"restored {entry.name}")
-
-    def purge(self, ref: str) -> RequestResult:
-        try:
-            entry = self.trash.find(ref)
-        except TrashError as exc:
-            return RequestResult(id="", ok=False, message=str(exc))
-        self.trash.purge(entry)
-        log.info("%s: purged from the trash (%s)", entry.id, entry.entry)
-        return RequestResult(id="", ok=True, project_id=entry.id, message=f"purged {entry.name}")

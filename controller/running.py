@@ -36,6 +36,7 @@ from controller.forwarding import Forwarder
 from controller.locking import Leadership
 from controller.queueing import HIGH, LOW, WorkQueue
 from controller.reconciling import DONE, Outcome, Reconciler
+from controller.restoring import REQUESTS_KEY, handle_requests
 from controller.watching import Watcher
 
 log = logging.getLogger("auteur.controller")
@@ -160,7 +161,7 @@ class Controller:
         self.watcher = Watcher(self.settings.specs, self.settings.workspace, self._on_key, self._on_overflow)
         self.watcher.is_busy = self.queue.is_active
         self.watcher.start()
-        self.watcher.watch_requests(requests.requests_dir(self.settings.state), Reconciler.REQUESTS_KEY)
+        self.watcher.watch_requests(requests.requests_dir(self.settings.state), REQUESTS_KEY)
         for key in self.reconciler.owners.ids():
             owner = self.reconciler.owners.get(key)
             if owner:
@@ -197,8 +198,8 @@ class Controller:
                 self.queue.done(key, stalled=outcome.kind == "stalled")
 
     def _work(self, key: str) -> Outcome:
-        if key == Reconciler.REQUESTS_KEY:
-            self.reconciler.handle_requests()
+        if key == REQUESTS_KEY:
+            handle_requests(self.reconciler)
             return DONE
         if not self.reconciler.needs_reconcile(key):
             return Outcome("skipped")
@@ -229,7 +230,7 @@ class Controller:
         started = time.perf_counter()
         stale = await anyio.to_thread.run_sync(self._stale_keys)
         if requests.pending(self.settings.state):
-            self.queue.add(Reconciler.REQUESTS_KEY, HIGH)
+            self.queue.add(REQUESTS_KEY, HIGH)
         for key in stale:
             self.queue.add(key, LOW)
         self.metrics.resyncs_total += 1
