@@ -37,6 +37,7 @@ Project = dict[str, Any]
 _encoder = msgspec.json.Encoder()
 _LIVE = (Phase.PROCESSING.value, Phase.PENDING.value)
 FULL_SCAN_SECONDS = 10.0
+EVENTS_TRUSTED_SECONDS = 5.0
 
 
 def processing_project(key: str, spec_file: str, *, quality: str | None = None, description: str = "",
@@ -77,6 +78,7 @@ class ProjectIndex:
         self._dirs: tuple[int, int] | None = None  # mtimes of the status and specs folders at the last scan
         self._dirs_trusted = False
         self._last_scan = 0.0
+        self._last_event = -1e9
         self._loaded = False
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -117,7 +119,10 @@ class ProjectIndex:
 
     async def _refresh_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.interval)
+            # While events arrive they keep entries fresh one by one; a scan of 10,000
+            # status files every half second would only compete with them for the CPU.
+            following = time.monotonic() - self._last_event < EVENTS_TRUSTED_SECONDS
+            await asyncio.sleep(self.interval * (10 if following else 1))
             try:
                 await self.refresh()
             except Exception:
@@ -132,6 +137,7 @@ class ProjectIndex:
                     return
                 key = event.project.get("id") if isinstance(event.project, dict) else None
                 if isinstance(key, str) and event.type.startswith("project."):
+                    self._last_event = time.monotonic()
                     self.refresh_one(key)
                 if getattr(subscription, "overflowed", False) and subscription.queue.empty():
                     subscription = self.config.bus.subscribe()  # it was cut off; polling covered the gap
