@@ -41,7 +41,7 @@ def _specs_lock(state_dir: Path) -> Iterator[None]:
 
 def spec_files_for(specs_dir: Path, key: str) -> list[str]:
     """Every spec file in ``specs_dir`` whose stem maps to ``key``."""
-    return sorted(entry.name for entry in os.scandir(specs_dir) if is_spec_file(entry.name) and project_id(spec_stem(entry.name)) == key)
+    return sorted(name for name in os.listdir(specs_dir) if is_spec_file(name) and project_id(spec_stem(name)) == key)
 
 
 def create_spec(specs_dir: Path, state_dir: Path, spec: Spec) -> Path:
