@@ -7,6 +7,7 @@ address of a server that binds a free port only once it starts.
 
 from __future__ import annotations
 
+import logging
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,9 @@ UrlSource = str | Callable[[], str]
 Json = dict[str, Any]
 
 _decode = msgspec.json.decode
+
+# httpx logs every request at INFO: one line per card picture would drown the stack's log.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class ApiUnavailable(Exception):

@@ -8,7 +8,6 @@ may cache them for good (``web.app`` marks versioned responses immutable).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ STATIC = HERE / "static"
 
 QUALITIES = ("draft", "standard", "premium")
 LIVE_STATUSES = frozenset({"pending", "processing", "deleting"})
-STREAM_BYTES = 32 * 1024
 
 
 def static_versions(root: Path = STATIC) -> dict[str, str]:
@@ -43,7 +41,7 @@ def failure_message(project: dict[str, Any]) -> str:
 
 
 class Renderer:
-    """Renders templates in a worker thread (1,000 cards take a few tens of ms), whole or streamed."""
+    """Renders a template by name in a worker thread (1,000 cards take a few tens of ms)."""
 
     def __init__(self) -> None:
         versions = static_versions()
@@ -75,20 +73,3 @@ class Renderer:
 
     async def render(self, name: str, **context: Any) -> str:
         return await anyio.to_thread.run_sync(lambda: self.render_sync(name, **context))
-
-    async def stream(self, name: str, **context: Any) -> AsyncIterator[bytes]:
-        """The page in pieces of about ``STREAM_BYTES``, rendered in a worker thread, so
-        the browser parses the first cards while the server renders the last."""
-        pieces = self.env.get_template(name).generate(**context)
-
-        def next_chunk() -> bytes:
-            out, size = [], 0
-            for piece in pieces:
-                out.append(piece)
-                size += len(piece)
-                if size >= STREAM_BYTES:
-                    break
-            return "".join(out).encode()
-
-        while chunk := await anyio.to_thread.run_sync(next_chunk):
-            yield chunk

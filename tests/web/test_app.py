@@ -20,8 +20,11 @@ PUBLIC = "http://localhost:8000"
 
 
 def project(i: int, **extra) -> dict:
-    return {"id": f"film-{i}", "name": f"Film {i}", "quality": "standard", "status": "ready", "created_at": f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}Z",
-            "current_commit": f"{i:040x}", "last_commit_at": 1_767_225_600.0, "asset_count": i % 7, "conditions": [], **extra}  # fmt: skip
+    return {
+        "id": f"film-{i}", "name": f"Film {i}", "quality": "standard", "status": "ready", "conditions": [],
+        "created_at": f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}Z", "current_commit": f"{i:040x}",
+        "last_commit_at": 1_767_225_600.0, "asset_count": i % 7, **extra,
+    }  # fmt: skip
 
 
 class FakeApi:
@@ -98,6 +101,7 @@ def test_unknown_project_and_unreachable_api_are_pages_not_tracebacks():
     fake.down = True
     down = client.simulate_get("/")
     assert down.status_code == 502 and "The API is not answering" in down.text
+    assert '<meta http-equiv="refresh" content="5">' in down.text, "it retries by itself"
     assert client.simulate_get("/health").json == {"status": "ok"}
 
 

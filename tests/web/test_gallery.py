@@ -70,7 +70,9 @@ def appeared_at(page, project_id: str) -> float:
 WATCH = """
 window.__seen = {};
 new MutationObserver((records) => {
-  for (const r of records) for (const n of r.addedNodes) if (n.id && !window.__seen[n.id.slice(5)]) window.__seen[n.id.slice(5)] = Date.now();
+  for (const r of records) for (const n of r.addedNodes) {
+    if (n.id && !window.__seen[n.id.slice(5)]) window.__seen[n.id.slice(5)] = Date.now();
+  }
 }).observe(document.getElementById('cards'), {childList: true});
 """
 

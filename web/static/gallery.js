@@ -106,13 +106,13 @@
       fillCard(card, p);
       if (moved) insertSorted(card);
     }
-    applyFilter();
+    scheduleFilter();
   }
 
   function remove(id) {
     const card = document.getElementById(`card-${id}`);
     if (card) card.remove();
-    applyFilter();
+    scheduleFilter();
   }
 
   /* -- filter ------------------------------------------------------------------- */
@@ -148,14 +148,18 @@
     lastQuery = query;
   }
 
+  /* At most once a frame, however many events or keystrokes arrive. */
   let pending = false;
-  filterBox.addEventListener("input", () => {
+  function scheduleFilter() {
     if (pending) return;
     pending = true;
     requestAnimationFrame(() => {
       pending = false;
-      if (filterBox.value.trim().toLowerCase() !== lastQuery) applyFilter();
+      applyFilter();
     });
+  }
+  filterBox.addEventListener("input", () => {
+    if (filterBox.value.trim().toLowerCase() !== lastQuery) scheduleFilter();
   });
 
   /* -- pictures ----------------------------------------------------------------- */
