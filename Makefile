@@ -11,7 +11,10 @@ QUALITY ?= standard
 export AUTEUR_SPECS ?= $(CURDIR)/specs
 export AUTEUR_WORKSPACE ?= $(CURDIR)/workspace
 
-.PHONY: help install up controller test lint bench reconcile project-list project-create project-delete project-restore project-purge workspace-init clean
+DOCKER := $(PY) -m launcher.docker
+
+.PHONY: help install up controller test lint bench reconcile project-list project-create project-delete project-restore project-purge workspace-init clean \
+	stack stack-up stack-down stack-status docker-up docker-down docker-health docker-logs docker-restart docker-test
 
 help:
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -30,12 +33,42 @@ up: $(STAMP) workspace-init ## the whole stack in one process (embedded default)
 controller: $(STAMP) workspace-init ## only the controller loop, in the foreground
 	$(PY) -m controller run
 
+stack: $(STAMP) workspace-init ## the services of docker-compose.yml as local processes (Redis mode), in the foreground
+	$(PY) -m launcher.stack run
+
+stack-up: $(STAMP) workspace-init ## the same in the background; pid files and logs in .stack/
+	@$(PY) -m launcher.stack up
+
+stack-down: $(STAMP) ## stop what stack-up started
+	@$(PY) -m launcher.stack down
+
+stack-status: $(STAMP) ## pids of the services stack-up started
+	@$(PY) -m launcher.stack status
+
+docker-up: $(STAMP) ## build the image and start the stack with Docker (compose)
+	@$(DOCKER) compose up -d --build
+
+docker-down: $(STAMP) ## stop and remove the Docker stack (the workspace volume stays)
+	@$(DOCKER) compose down
+
+docker-health: $(STAMP) ## each service's health; prints "All services healthy" when they are
+	@$(DOCKER) health
+
+docker-logs: $(STAMP) ## follow the Docker stack's logs
+	@$(DOCKER) compose logs -f --tail=200
+
+docker-restart: $(STAMP) ## restart every service of the Docker stack
+	@$(DOCKER) compose restart
+
+docker-test: $(STAMP) ## the end-to-end tests against the Docker stack (docker-compose.test.yml)
+	@$(DOCKER) compose --test up --build --abort-on-container-exit --exit-code-from e2e
+
 test: $(STAMP) ## run the test suite
 	$(BIN)/pytest -q
 
 lint: $(STAMP) ## ruff, mypy (strict on auteur and controller) and import-linter
 	$(BIN)/ruff check .
-	$(BIN)/mypy auteur controller
+	$(BIN)/mypy auteur controller api worker web launcher
 	$(BIN)/lint-imports
 
 bench: $(STAMP) ## run the benchmarks (prints numbers; see BENCHMARKS.md)
