@@ -16,6 +16,7 @@ from api.health import HealthResource, LiveResource, MetricsResource
 from api.index import ProjectIndex
 from api.metrics import RequestMetrics
 from api.openapi import OpenApiResource
+from api.posters import PosterResource
 from api.projects import GitStatusResource, ProjectsResource
 from api.trash import TrashResource
 
@@ -30,6 +31,7 @@ def create_app(config: ApiConfig | None = None) -> falcon.asgi.App[falcon.asgi.R
     app.add_route("/api/v1/projects/{project_id}/git/status", GitStatusResource(config, index))
     app.add_route("/api/v1/projects/{project_id}/assets", AssetsResource(config, index))
     app.add_route("/api/v1/projects/{project_id}/assets/{path:path}", AssetFileResource(config, index))
+    app.add_route("/api/v1/projects/{project_id}/posters/{path:path}", PosterResource(config, index))
     app.add_route("/api/v1/trash", TrashResource(config, index))
     app.add_route("/api/v1/trash/{entry}", TrashResource(config, index), suffix="item")
     app.add_route("/api/v1/trash/{entry}/restore", TrashResource(config, index), suffix="restore")

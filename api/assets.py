@@ -3,17 +3,20 @@
 Routed by ``api.app.create_app``: ``AssetsResource`` at
 ``/api/v1/projects/{id}/assets`` (GET list, POST upload, handed to
 ``api.uploads``) and ``AssetFileResource`` at ``.../assets/{path}`` (GET/HEAD
-download with ``Range``). Nothing here writes to a project folder or hashes a
-file: whether a file is committed comes from the stat data the controller left in
-``.git/index``, and whether it goes through LFS from the shared rule in
-``auteur.media``. No path from a request leaves the project's ``assets/`` or
-``outputs/`` (``..``, absolute paths and symlinks are refused).
+download with ``Range``; ``send_file`` also serves ``api.posters``). Nothing here
+writes to a project folder or hashes a file: whether a file is committed comes from
+the stat data the controller left in ``.git/index``, and whether it goes through LFS
+from the shared rule in ``auteur.media``. The listing asks the worker, by job name,
+for the poster frame of every video whose poster is missing or stale (a few
+``stat`` calls; ffmpeg never runs here). No path from a request leaves the project's
+``assets/`` or ``outputs/`` (``..``, absolute paths and symlinks are refused).
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import mimetypes
 import os
 import re
@@ -34,11 +37,15 @@ from api.errors import ApiError, bad_request, conflict, invalid, not_found
 from api.index import ProjectIndex
 from api.uploads import UPLOAD_METRICS, UploadReceiver, UploadResponse, result_of, too_large
 from auteur.events import IdMaker
+from auteur.jobs import JobQueue
 from auteur.layout import KEEP, TRACKED_ROOTS, TYPE_FOLDERS, asset_type_of
-from auteur.media import stored_in_lfs
+from auteur.media import enqueue_poster, is_video, poster_needed, stored_in_lfs
+
+log = logging.getLogger("auteur.api.assets")
 
 CHUNK = 1 << 20
 _NO_UPLOADS = {"unmanaged": "it is not managed by Auteur", "deleting": "it is being deleted"}
+_NO_POSTERS = frozenset({"unmanaged", "deleting"})  # no owner for the worker to find
 _encoder = msgspec.json.Encoder()
 
 
@@ -103,6 +110,27 @@ def list_assets(root: Path, large_file_bytes: int, committed: IndexStats) -> lis
             ))  # fmt: skip
     found.sort(key=lambda a: a.path)
     return found
+
+
+def ask_for_posters(jobs: JobQueue, project_id: str, root: Path, assets: list[AssetInfo]) -> int:
+    """Enqueue ``worker.media.poster`` (by name, with an id naming the video's version,
+    so asking again while it is queued does nothing) for every listed video whose
+    poster is missing or stale; returns how many were asked for. Never fails the
+    listing: the next one asks again."""
+    asked = 0
+    for asset in assets:
+        if not is_video(asset.path):
+            continue
+        mtime_ns = poster_needed(root, asset.path)
+        if mtime_ns is None:
+            continue
+        try:
+            enqueue_poster(jobs, project_id, asset.path, mtime_ns)
+        except Exception:  # the queue is down (Redis): no point trying the others now
+            log.warning("could not enqueue the poster of %s/%s", project_id, asset.path, exc_info=True)
+            break
+        asked += 1
+    return asked
 
 
 # -- downloading ----------------------------------------------------------------------
@@ -180,8 +208,8 @@ class FileStream:
 # -- resources --------------------------------------------------------------------------
 
 
-class _ProjectFiles:
-    """What both resources share: the project and its folder."""
+class ProjectFiles:
+    """What the file resources share (here and in ``api.posters``): the project and its folder."""
 
     def __init__(self, config: ApiConfig, index: ProjectIndex) -> None:
         self.config, self.index = config, index
@@ -204,18 +232,22 @@ class _ProjectFiles:
         return project, root
 
 
-class AssetsResource(_ProjectFiles):
+class AssetsResource(ProjectFiles):
     """``GET`` lists a project's files; ``POST`` uploads into ``asset_type``'s folder."""
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str) -> None:
-        _, root = self.project(project_id)
+        project, root = self.project(project_id)
         if root is None:
             resp.data = b"[]"
             return
         threshold = self.config.settings.large_file_bytes
+        posters = project.get("status") not in _NO_POSTERS
 
         def scan() -> list[AssetInfo]:
-            return list_assets(root, threshold, _index_stats(str(root / ".git" / "index")))
+            assets = list_assets(root, threshold, _index_stats(str(root / ".git" / "index")))
+            if posters:
+                ask_for_posters(self.config.jobs, str(project["id"]), root, assets)
+            return assets
 
         resp.data = _encoder.encode(await anyio.to_thread.run_sync(scan))
         resp.content_type = falcon.MEDIA_JSON
@@ -259,7 +291,7 @@ class AssetsResource(_ProjectFiles):
         return receiver
 
 
-class AssetFileResource(_ProjectFiles):
+class AssetFileResource(ProjectFiles):
     """``GET``/``HEAD`` one file, streamed, with single ``Range`` requests (206/416)."""
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str, path: str) -> None:
@@ -272,31 +304,44 @@ class AssetFileResource(_ProjectFiles):
         _, root = self.project(project_id)
         if root is None:
             not_found(f"no asset {path!r}", "path")
-        real = resolve_asset(root, path)
-        try:
-            fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:
-            not_found(f"no asset {path!r}", "path")
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                not_found(f"no asset {path!r}", "path")
-            span = parse_range(req.get_header("Range"), st.st_size)
-        except BaseException:
-            os.close(fd)
-            raise
-        first, last = span if span is not None else (0, st.st_size - 1)
-        name = path.rsplit("/", 1)[-1]
-        resp.content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        resp.set_header("Accept-Ranges", "bytes")
-        resp.set_header("Last-Modified", email.utils.formatdate(st.st_mtime, usegmt=True))
-        resp.set_header("Content-Disposition", f"inline; filename*=UTF-8''{urllib.parse.quote(name, safe='')}")
-        if span is not None:
-            resp.status = falcon.HTTP_206
-            resp.set_header("Content-Range", f"bytes {first}-{last}/{st.st_size}")
-        length = last - first + 1
-        if body and length > 0:
-            resp.set_stream(FileStream(fd, first, length), length)
-        else:
-            os.close(fd)
-            resp.content_length = length
+        send_file(req, resp, resolve_asset(root, path), path.rsplit("/", 1)[-1], body=body, missing=f"no asset {path!r}")
+
+
+def send_file(req: falcon.asgi.Request, resp: falcon.asgi.Response, real: str, name: str, *, body: bool, missing: str,
+              content_type: str | None = None) -> None:  # fmt: skip
+    """Answer with the regular file at ``real`` (never through a final symlink), streamed,
+    with a single ``Range`` (206/416) and ``If-None-Match`` (304); 404 saying ``missing``
+    if it is not there."""
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        not_found(missing, "path")
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            not_found(missing, "path")
+        etag = f'"{st.st_mtime_ns:x}-{st.st_size:x}"'
+        fresh = etag in [t.strip() for t in (req.get_header("If-None-Match") or "").split(",")]
+        span = None if fresh else parse_range(req.get_header("Range"), st.st_size)
+    except BaseException:
+        os.close(fd)
+        raise
+    resp.content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    resp.set_header("ETag", etag)
+    resp.set_header("Accept-Ranges", "bytes")
+    resp.set_header("Last-Modified", email.utils.formatdate(st.st_mtime, usegmt=True))
+    resp.set_header("Content-Disposition", f"inline; filename*=UTF-8''{urllib.parse.quote(name, safe='')}")
+    if fresh:
+        os.close(fd)
+        resp.status = falcon.HTTP_304
+        return
+    first, last = span if span is not None else (0, st.st_size - 1)
+    if span is not None:
+        resp.status = falcon.HTTP_206
+        resp.set_header("Content-Range", f"bytes {first}-{last}/{st.st_size}")
+    length = last - first + 1
+    if body and length > 0:
+        resp.set_stream(FileStream(fd, first, length), length)
+    else:
+        os.close(fd)
+        resp.content_length = length

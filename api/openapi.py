@@ -131,10 +131,25 @@ def paths() -> dict[str, Json]:
                                    param("Range", "header", {"type": "string"}, "e.g. bytes=0-1023")],
                     "responses": {"200": {"description": "The file", "content": {"application/octet-stream": {"schema": {}}}},
                                   "206": {"description": "Part of the file", "content": {"application/octet-stream": {"schema": {}}}},
+                                  "304": {"description": "The copy held (If-None-Match with the file's ETag) is current"},
                                   **errors(404, 416)}},
             "head": {"summary": "A file's size and type, without the bytes", "tags": ["assets"],
                      "parameters": [PROJECT_ID, param("path", "path", {"type": "string"}, "Path inside the project")],
                      "responses": {"200": {"description": "The file's headers"}, **errors(404)}},
+        },
+        "/api/v1/projects/{project_id}/posters/{path}": {
+            "get": {"summary": "A video's poster frame (made by a job the assets listing asks for)", "tags": ["assets"],
+                    "description": "A JPEG of one frame of the video at path, at most 640 pixels wide. 404 until the worker "
+                                   "has made it (listing the assets asks for every missing or stale poster) or once the "
+                                   "video is gone. Revalidate on every use (Cache-Control: no-cache; ETag).",
+                    "parameters": [PROJECT_ID, param("path", "path", {"type": "string"}, "The video's path inside the project"),
+                                   param("If-None-Match", "header", {"type": "string"}, "The ETag of the poster held")],
+                    "responses": {"200": {"description": "The poster", "content": {"image/jpeg": {"schema": {}}}},
+                                  "304": {"description": "The poster held is current"},
+                                  **errors(400, 404)}},
+            "head": {"summary": "Whether a video's poster frame exists yet", "tags": ["assets"],
+                     "parameters": [PROJECT_ID, param("path", "path", {"type": "string"}, "The video's path inside the project")],
+                     "responses": {"200": {"description": "The poster's headers"}, **errors(400, 404)}},
         },
         "/api/v1/trash": {
             "get": {"summary": "Deleted projects, newest first", "tags": ["trash"],

@@ -21,7 +21,6 @@ from auteur.settings import Settings
 from controller.running import Controller, run_controller
 from web.app import create_app as create_web_app
 from worker import jobs as worker_jobs
-from worker.media import PostersAfterUploads
 
 log = logging.getLogger("auteur.launcher")
 
@@ -78,8 +77,7 @@ class EmbeddedStack:
     def __post_init__(self) -> None:
         self.controller = Controller(self.settings)
         self.controller.journal.listeners.append(self.bus.publish)
-        # Until the ingest job enqueues posters itself: video uploads get theirs through the bus.
-        worker_jobs.configure(self.settings, PostersAfterUploads(self.bus, self.jobs))
+        worker_jobs.configure(self.settings, self.bus, queue=self.jobs)  # the ingest job enqueues video posters here
         self.jobs.enqueue("worker.jobs.recover_uploads", job_id="recover-uploads", kwargs={})  # what a crash left
         self.config = ApiConfig(
             settings=self.settings,

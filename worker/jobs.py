@@ -1,10 +1,13 @@
-"""The jobs the API enqueues by name: ``"worker.jobs.ingest"``, ``"worker.jobs.recover_uploads"``.
+"""The jobs the API enqueues by name: ``"worker.jobs.ingest"``, ``"worker.jobs.recover_uploads"``
+(and ``"worker.media.poster"``, in ``worker.media``).
 
 Run by the job queue (``auteur.jobs.InProcessJobs`` in the embedded default, an
 RQ worker with Redis). Plain module-level functions taking ids, as rq wants: they
 re-read everything from the volume. Settings and the event bus come from
-``configure`` (called by ``launcher.embedded``); a worker process that was not
-configured reads the environment and publishes nothing.
+``configure`` (called by ``launcher.embedded`` and ``python -m worker``, which also
+gives the Redis view of uploads); a worker process that was not configured reads the
+environment and publishes nothing. A video's ingest asks for its poster frame: through
+the queue ``configure`` was given (RQ's when ``REDIS_URL`` is set), else at once.
 """
 
 from __future__ import annotations
@@ -14,8 +17,12 @@ import time
 from typing import Any
 
 from auteur.events import Event
+from auteur.jobs import JobQueue, resolve
+from auteur.media import POSTER_JOB, enqueue_poster, is_video, poster_needed
 from auteur.settings import Settings, from_env
 from auteur.uploads import FINISHED, UploadStore
+from auteur.uploadviews import NoUploadView, UploadView
+from controller.ownership import Owners
 from worker.ingesting import Ingest, Publisher
 
 log = logging.getLogger("auteur.worker")
@@ -33,27 +40,67 @@ class _NoBus:
 
 _settings: Settings | None = None
 _bus: Publisher = _NoBus()
+_view: UploadView = NoUploadView()
+_queue: JobQueue | None = None
 
 
-def configure(settings: Settings, bus: Publisher) -> None:
-    """Give the jobs of this process their settings and event bus."""
-    global _settings, _bus
-    _settings, _bus = settings, bus
+def configure(settings: Settings, bus: Publisher, view: UploadView | None = None, *, queue: JobQueue | None = None) -> None:
+    """Give the jobs of this process their settings, event bus, view of uploads, and the
+    queue they enqueue follow-up work on (posters)."""
+    global _settings, _bus, _view, _queue
+    _settings, _bus, _view, _queue = settings, bus, view or NoUploadView(), queue
 
 
-def _current_settings() -> Settings:
+def current_settings() -> Settings:
+    """What ``configure`` gave, else the environment's."""
     return _settings if _settings is not None else from_env()
 
 
+def current_bus() -> Publisher:
+    """What ``configure`` gave, else a bus that publishes nothing."""
+    return _bus
+
+
+def _current_queue(settings: Settings) -> JobQueue | None:
+    global _queue
+    if _queue is None and settings.redis_url:
+        from auteur.rqjobs import RQJobs
+
+        _queue = RQJobs(settings.redis_url, heartbeat_seconds=settings.worker_heartbeat_seconds)
+    return _queue
+
+
 def ingest(upload_id: str) -> dict[str, Any]:
-    """Move a stored upload into its project and commit it; returns the record's summary."""
-    return Ingest(_current_settings(), _bus).run(upload_id)
+    """Move a stored upload into its project and commit it; returns the record's summary.
+    A video that is in gets its poster frame asked for."""
+    settings = current_settings()
+    summary = Ingest(settings, _bus, view=_view).run(upload_id)
+    if summary.get("status") == "completed" and isinstance(summary.get("path"), str) and is_video(summary["path"]):
+        _ask_for_poster(settings, str(summary["project_id"]), summary["path"])
+    return summary
+
+
+def _ask_for_poster(settings: Settings, project_id: str, path: str) -> None:
+    """Enqueue the poster job for this version of the video if its poster is missing or
+    stale; without a queue, make it now (this is a worker already). Never fails the ingest."""
+    try:
+        owner = Owners(settings.state).get(project_id)
+        mtime_ns = poster_needed(settings.workspace / owner.folder, path) if owner is not None else None
+        if mtime_ns is None:
+            return
+        queue = _current_queue(settings)
+        if queue is not None:
+            enqueue_poster(queue, project_id, path, mtime_ns)
+        else:
+            resolve(POSTER_JOB)(project_id=project_id, path=path)
+    except Exception:  # a poster is a nicety: the upload stands without it (the next listing asks again)
+        log.warning("could not ask for the poster of %s/%s", project_id, path, exc_info=True)
 
 
 def recover_uploads(older_than: float = ORPHAN_SECONDS) -> dict[str, Any]:
     """Finish what a crash interrupted: ingest every stored or half-ingested upload again,
     remove staging folders of uploads that never completed, forget old finished records."""
-    settings = _current_settings()
+    settings = current_settings()
     store = UploadStore(settings.state)
     now = time.time()
     ingested = []

@@ -1,20 +1,23 @@
 """Poster frames: one JPEG per video, for the gallery's cards.
 
 ``poster(project_id=..., path=...)`` is a job, enqueued by name
-(``"worker.media.poster"``, see :func:`enqueue_poster`) after a video upload is
-ingested, so ffmpeg never runs on a request path. It writes
-``<project>/temp/posters/<video path>.jpg`` (``temp/`` is git-ignored) and then
-publishes a ``media.poster`` event, on which the gallery reloads the card's picture.
+(``"worker.media.poster"``, see ``auteur.media.enqueue_poster``) by the API's assets
+listing for every video whose poster is missing or stale, and by the ingest job once
+a video upload is in, so ffmpeg never runs on a request path. It writes
+``<project>/temp/posters/<video path>.jpg`` (``temp/`` is git-ignored; the API serves
+it at ``/api/v1/projects/{id}/posters/{video path}``) and then publishes a
+``media.poster`` event, on which the gallery reloads the card's picture.
 
 The poster carries its video's mtime, so "is the poster current?" is one ``stat``
-of each (:func:`poster_is_current`), never a hash. ffmpeg writes into the state
-folder's scratch space; the finished file is renamed into the project under the
-project's lock, like every other write a worker makes to a project folder.
+of each (``auteur.media.poster_is_current``), never a hash. A video ffmpeg cannot
+read gets a ``<video path>.failed`` marker with its mtime instead, so listings do not
+ask for the same hopeless poster again. ffmpeg writes into the state folder's
+scratch space; the finished file is renamed into the project under the project's
+lock, like every other write a worker makes to a project folder.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -27,20 +30,21 @@ from typing import Any
 
 from auteur.atomic import fsync_dir
 from auteur.events import Event, IdMaker
-from auteur.jobs import JobQueue
 from auteur.layout import TRACKED_ROOTS
+from auteur.media import POSTER_JOB, VIDEO_EXTENSIONS, is_video, poster_failed_relpath, poster_is_current, poster_relpath
 from auteur.settings import Settings
 from controller.locking import project_lock
 from controller.ownership import Owners
 from worker import jobs
 from worker.ingesting import Publisher
 
+# The shared rules live in ``auteur.media`` (the API needs them too); re-exported here.
+__all__ = ["POSTER_JOB", "VIDEO_EXTENSIONS", "PosterError", "is_video", "make_poster", "poster", "poster_failed_relpath",
+           "poster_is_current", "poster_relpath"]  # fmt: skip
+
 log = logging.getLogger("auteur.worker.media")
 
-POSTER_JOB = "worker.media.poster"
-POSTERS_DIR = ("temp", "posters")
 SCRATCH_DIR = "media"  # under workspace/.auteur/
-VIDEO_EXTENSIONS = frozenset({"mp4", "mov", "m4v", "webm", "mkv", "avi", "mxf"})
 POSTER_WIDTH = 640
 FFMPEG_TIMEOUT = 120.0
 _ids = IdMaker()
@@ -50,56 +54,6 @@ class PosterError(Exception):
     """The request cannot be served: not a video, outside the project, project gone."""
 
 
-def is_video(relpath: str) -> bool:
-    _, dot, ext = relpath.rsplit("/", 1)[-1].rpartition(".")
-    return bool(dot) and ext.lower() in VIDEO_EXTENSIONS
-
-
-def poster_relpath(video_relpath: str) -> str:
-    """``assets/storyboards/a.mp4`` → ``temp/posters/assets/storyboards/a.mp4.jpg``."""
-    return "/".join((*POSTERS_DIR, f"{video_relpath}.jpg"))
-
-
-def poster_is_current(root: Path, video_relpath: str) -> bool:
-    """True if the poster exists and was made from the video as it is now."""
-    try:
-        video = os.stat(root / video_relpath)
-        made = os.stat(root / poster_relpath(video_relpath))
-    except (FileNotFoundError, NotADirectoryError):
-        return False
-    return made.st_mtime_ns == video.st_mtime_ns and made.st_size > 0
-
-
-def poster_job_id(project_id: str, video_relpath: str, version: str = "") -> str:
-    """Deterministic, so the same video enqueued twice makes one poster."""
-    digest = hashlib.sha256(f"{project_id}\0{video_relpath}\0{version}".encode()).hexdigest()[:24]
-    return f"poster-{digest}"
-
-
-def enqueue_poster(queue: JobQueue, project_id: str, video_relpath: str, version: str = "") -> str:
-    """Ask for a video's poster frame (``version``: e.g. the upload's oid)."""
-    return queue.enqueue(POSTER_JOB, job_id=poster_job_id(project_id, video_relpath, version),
-                         kwargs={"project_id": project_id, "path": video_relpath})  # fmt: skip
-
-
-class PostersAfterUploads:
-    """The worker's event publisher, passed to ``worker.jobs.configure``: forwards every
-    event to ``bus`` and, when the upload of a video completes, enqueues its poster."""
-
-    def __init__(self, bus: Publisher, queue: JobQueue) -> None:
-        self.bus, self.queue = bus, queue
-
-    def publish(self, event: Event) -> None:
-        self.bus.publish(event)
-        path = event.data.get("path")
-        project_id = event.project.get("id")
-        if event.type == "upload.completed" and isinstance(path, str) and isinstance(project_id, str) and is_video(path):
-            try:
-                enqueue_poster(self.queue, project_id, path, str(event.data.get("oid") or ""))
-            except Exception:  # a poster is a nicety: the upload stands without it
-                log.warning("could not enqueue the poster of %s/%s", project_id, path, exc_info=True)
-
-
 # -- the job ----------------------------------------------------------------------------
 
 
@@ -107,7 +61,7 @@ def poster(project_id: str, path: str) -> dict[str, Any]:
     """The job: make the poster of ``path`` (a video in the project) if it is not current."""
     # The settings and bus ``worker.jobs.configure`` gave this process, like every job here.
     try:
-        return make_poster(jobs._current_settings(), project_id, path, bus=jobs._bus)
+        return make_poster(jobs.current_settings(), project_id, path, bus=jobs.current_bus())
     except PosterError as exc:  # permanent: retrying cannot help
         log.warning("no poster for %s/%s: %s", project_id, path, exc)
         return {"project_id": project_id, "path": path, "status": "failed", "error": str(exc)}
@@ -160,9 +114,11 @@ def make_poster(settings: Settings, project_id: str, path: str, *, bus: Publishe
         error = extract_frame(ffmpeg or find_ffmpeg(), source, frame)
         if error is not None:
             log.warning("no poster for %s/%s: %s", project_id, path, error)
+            _note_failure(settings, project_id, owner.folder, root, path, frame, error, st.st_mtime_ns)
             return {**result, "status": "failed", "error": error}
         os.utime(frame, ns=(st.st_mtime_ns, st.st_mtime_ns))  # ties the poster to this version of the video
-        if not _install(settings, project_id, owner.folder, root, path, frame):
+        if not _install(settings, project_id, owner.folder, root, poster_relpath(path), frame,
+                        drop=poster_failed_relpath(path)):  # fmt: skip
             return {**result, "status": "gone"}
     finally:
         frame.unlink(missing_ok=True)
@@ -194,17 +150,36 @@ def extract_frame(ffmpeg: str, source: str, target: Path) -> str | None:
     return said or "ffmpeg made no frame"
 
 
-def _install(settings: Settings, project_id: str, folder: str, root: Path, path: str, frame: Path) -> bool:
-    """Rename the frame into ``temp/posters/`` under the project's lock; False if the
-    project went away (to the trash) meanwhile."""
+def _note_failure(settings: Settings, project_id: str, folder: str, root: Path, path: str, scratch: Path, error: str,
+                  mtime_ns: int) -> None:  # fmt: skip
+    """Leave ``<video path>.failed`` (what ffmpeg said, with the video's mtime), so the
+    listings do not ask again for this version of the video; best effort."""
+    try:
+        with open(scratch, "wb") as handle:
+            handle.write(error.encode(errors="replace") + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.utime(scratch, ns=(mtime_ns, mtime_ns))
+        _install(settings, project_id, folder, root, poster_failed_relpath(path), scratch)
+    except (OSError, PosterError):
+        log.warning("could not note the failed poster of %s/%s", project_id, path, exc_info=True)
+
+
+def _install(settings: Settings, project_id: str, folder: str, root: Path, relpath: str, made: Path,
+             drop: str | None = None) -> bool:  # fmt: skip
+    """Rename ``made`` to ``relpath`` in the project (under ``temp/posters/``), and remove
+    ``drop`` if present, under the project's lock; False if the project went away (to
+    the trash) meanwhile."""
     with project_lock(settings.state, project_id):
         owner = Owners(settings.state).get(project_id)
         if owner is None or owner.folder != folder or not os.path.isdir(root):
             return False
-        target = Path(_inside(root, poster_relpath(path)))
+        target = Path(_inside(root, relpath))
         target.parent.mkdir(parents=True, exist_ok=True)
-        _inside(root, poster_relpath(path))  # again, now that the folders exist
-        os.replace(frame, target)
+        _inside(root, relpath)  # again, now that the folders exist
+        os.replace(made, target)
+        if drop is not None:
+            Path(_inside(root, drop)).unlink(missing_ok=True)
         fsync_dir(target.parent)
     return True
 

@@ -137,7 +137,7 @@ def showcase(web_stack, api, tmp_path) -> str:
     assert api.post("/api/v1/projects/night-train/assets?asset_type=scripts", files=files).status_code == 200
     (web_stack.settings.specs / "Lost Reel.yaml").write_text("name: Lost Reel\nquality: cinema\n")
     ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg:  # a video: its card shows the poster frame (or a play badge while the API cannot serve it)
+    if ffmpeg:  # a video: its card shows the poster frame (a play badge until the worker has made it)
         clip = tmp_path / "dailies.mp4"
         subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=320x180:rate=25", "-pix_fmt", "yuv420p",
                         "-y", str(clip)], check=True)  # fmt: skip
@@ -154,6 +154,8 @@ def test_screenshots(browser, web_stack, showcase, artifacts: Path):
         page.goto(web_stack.web_url + "/")
         expect(page.locator("#card-lost-reel .status")).to_contain_text("failed", timeout=LIVE_DEADLINE_MS)
         expect(page.locator("#card-night-train .thumb")).to_have_class(re.compile(r"\bpictured\b"))  # its picture loaded
+        if shutil.which("ffmpeg"):  # the dailies' poster frame (320x180), not the play badge (160x90)
+            page.wait_for_function("document.querySelector('#card-paper-moon .thumb img').naturalWidth === 320", timeout=30_000)
         page.screenshot(path=str(artifacts / f"gallery-{tag}.png"), full_page=tag == "wide")
         page.goto(f"{web_stack.web_url}/project/{showcase}")
         expect(page.locator("#live")).to_have_attribute("data-state", "live")
@@ -166,11 +168,14 @@ def test_screenshots(browser, web_stack, showcase, artifacts: Path):
         context.close()
 
 
-def test_a_video_upload_gets_a_poster_frame_for_its_card(web_stack, api, tmp_path):
+def test_a_video_upload_gets_a_poster_frame_for_its_card(page, web_stack, api, tmp_path):
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         pytest.skip("ffmpeg is not installed (.ci/run installs it)")
     project_id = make_project(api, "Poster Film")
+    page.goto(web_stack.web_url + "/")  # open before the upload: the card changes live
+    card = page.locator(f"#card-{project_id} .thumb")
+    expect(card).to_be_visible()
     clip = tmp_path / "shot 010.mp4"
     subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc=duration=2:size=320x180:rate=25", "-pix_fmt", "yuv420p",
                     "-y", str(clip)], check=True)  # fmt: skip
@@ -178,14 +183,15 @@ def test_a_video_upload_gets_a_poster_frame_for_its_card(web_stack, api, tmp_pat
         files = [("files", (clip.name, handle, "video/mp4"))]
         assert api.post(f"/api/v1/projects/{project_id}/assets?asset_type=storyboards", files=files).status_code == 200
 
-    poster = web_stack.settings.workspace / "Poster Film" / "temp/posters/assets/storyboards/shot 010.mp4.jpg"
-    wait_for(poster.exists, timeout=30, what="the poster job")
-    assert poster.read_bytes()[:2] == b"\xff\xd8"
-
     poster_url = f"/api/v1/projects/{project_id}/posters/assets/storyboards/shot%20010.mp4"
-    served = api.head(poster_url).status_code == 200
+    wait_for(lambda: api.get(poster_url).status_code == 200, timeout=30, what="the poster job")
+    served = api.get(poster_url)
+    assert served.content[:2] == b"\xff\xd8" and served.headers["content-type"] == "image/jpeg"
+    assert (web_stack.settings.workspace / "Poster Film" / "temp/posters/assets/storyboards/shot 010.mp4.jpg").exists()
     picture = httpx.get(f"{web_stack.web_url}/picture/{project_id}", follow_redirects=False)
-    if served:
-        assert (picture.status_code, picture.headers["location"]) == (302, web_stack.api_url + poster_url)
-    else:  # the API does not serve posters yet: the card shows its placeholder with a play badge
-        assert (picture.status_code, picture.headers["content-type"]) == (200, "image/svg+xml")
+    assert (picture.status_code, picture.headers["location"]) == (302, web_stack.api_url + poster_url)
+
+    # The card shows the poster frame (320x180, the clip's size), not the placeholder or the play badge (160x90).
+    expect(card).to_have_class(re.compile(r"\bpictured\b"), timeout=30_000)
+    wait_for(lambda: card.locator("img").evaluate("i => [i.naturalWidth, i.naturalHeight]") == [320, 180], timeout=30,
+             what="the card to show the poster frame")  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -11,9 +12,11 @@ import pytest
 from helpers import git, write_spec
 
 from auteur.events import Event
+from auteur.media import poster_failed_relpath, poster_job_id, poster_needed
+from auteur.uploads import UploadRecord, UploadStore, new_upload_id
 from controller.reconciling import Reconciler
 from worker import jobs, media
-from worker.media import PosterError, PostersAfterUploads, make_poster, poster_relpath
+from worker.media import PosterError, make_poster, poster_relpath
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed (.ci/run installs it)")
 
@@ -111,13 +114,67 @@ def test_the_job_reports_a_permanent_problem_instead_of_raising(settings, root):
     assert media.poster(project_id="film", path=CLIP)["status"] == "made"
 
 
-def test_a_completed_video_upload_enqueues_its_poster_by_name():
-    bus, queue = Bus(), Queue()
-    publisher = PostersAfterUploads(bus, queue)
-    video = Event(id="1-0", type="upload.completed", project={"id": "film"}, data={"path": CLIP, "oid": "ab" * 32})
-    for event in (video, video, Event(id="2-0", type="upload.completed", project={"id": "film"}, data={"path": "assets/audio/a.wav"}),
-                  Event(id="3-0", type="upload.failed", project={"id": "film"}, data={"path": CLIP})):  # fmt: skip
-        publisher.publish(event)
-    assert len(bus.events) == 4, "every event is forwarded"
-    assert [(name, kwargs) for name, _, kwargs in queue.jobs] == [("worker.media.poster", {"project_id": "film", "path": CLIP})] * 2
-    assert queue.jobs[0][1] == queue.jobs[1][1], "the same upload gives the same job id"
+def stage(settings, path: str, data: bytes) -> str:
+    """What ``api.uploads`` leaves for the ingest job: staged bytes and a ``stored`` record."""
+    store = UploadStore(settings.state)
+    upload_id = new_upload_id()
+    staged = store.create_staging(upload_id)
+    staged.write_bytes(data)
+    st = os.stat(staged)
+    asset_type = path.split("/")[1]
+    store.write(UploadRecord(
+        upload_id=upload_id, project_id="film", asset_type=asset_type, filename=path.rsplit("/", 1)[-1], path=path,
+        size=len(data), oid=hashlib.sha256(data).hexdigest(), job_id=f"ingest-{upload_id}",
+        staged_ino=st.st_ino, staged_mtime_ns=st.st_mtime_ns,
+    ))  # fmt: skip
+    return upload_id
+
+
+@pytest.fixture
+def configured(settings):
+    """``worker.jobs`` configured like the embedded launcher does, with a queue that only records."""
+    queue = Queue()
+    jobs.configure(settings, Bus(), queue=queue)
+    yield queue
+    jobs.configure(settings, jobs._NoBus())
+
+
+def test_an_ingested_video_enqueues_its_poster_by_name(settings, root, configured, tmp_path):
+    clip = make_video(tmp_path / "clip.mp4", seconds=0.5, size="64x64").read_bytes()
+    assert jobs.ingest(stage(settings, CLIP, clip))["status"] == "completed"
+    assert jobs.ingest(stage(settings, "assets/audio/a.wav", b"RIFF" + bytes(100)))["status"] == "completed"
+
+    mtime_ns = (root / CLIP).stat().st_mtime_ns
+    expected = ("worker.media.poster", poster_job_id("film", CLIP, mtime_ns), {"project_id": "film", "path": CLIP})
+    assert configured.jobs == [expected], "only the video, by name, with an id naming its version"
+    assert expected[1] == "poster-" + hashlib.sha256(f"film\0{CLIP}\0{mtime_ns}".encode()).hexdigest()[:24]
+
+    assert media.poster(project_id="film", path=CLIP)["status"] == "made"
+    assert poster_needed(root, CLIP) is None
+    assert jobs.ingest(stage(settings, CLIP, clip))["status"] == "completed"  # the same bytes again: a new version
+    assert len(configured.jobs) == 2 and configured.jobs[1][1] != expected[1]
+
+
+def test_without_a_queue_the_ingest_makes_the_poster_itself(settings, root, tmp_path):
+    jobs.configure(settings, Bus())
+    try:
+        clip = make_video(tmp_path / "clip.mp4", seconds=0.5, size="64x64").read_bytes()
+        assert jobs.ingest(stage(settings, CLIP, clip))["status"] == "completed"
+    finally:
+        jobs.configure(settings, jobs._NoBus())
+    assert (root / poster_relpath(CLIP)).read_bytes()[:2] == b"\xff\xd8"
+
+
+def test_a_failed_poster_is_not_asked_for_again_until_the_video_changes(settings, root):
+    video = root / "assets/storyboards/broken.mp4"
+    video.write_bytes(b"not a video at all" * 100)
+    assert poster_needed(root, "assets/storyboards/broken.mp4") == video.stat().st_mtime_ns
+    assert make_poster(settings, "film", "assets/storyboards/broken.mp4")["status"] == "failed"
+    assert poster_needed(root, "assets/storyboards/broken.mp4") is None
+    os.utime(video, ns=(video.stat().st_atime_ns, video.stat().st_mtime_ns + 10**9))
+    assert poster_needed(root, "assets/storyboards/broken.mp4") == video.stat().st_mtime_ns
+
+    make_video(video, seconds=0.5, size="64x64")  # fixed: the poster replaces the failure note
+    assert make_poster(settings, "film", "assets/storyboards/broken.mp4")["status"] == "made"
+    assert not (root / poster_failed_relpath("assets/storyboards/broken.mp4")).exists()
+    assert poster_needed(root, "assets/storyboards/broken.mp4") is None
