@@ -1,4 +1,5 @@
 # One image for every Auteur service (frontend, backend, controller, worker).
+# `--build-arg EXTRAS=dev` adds the test tools (docker-compose.test.yml does).
 FROM python:3.11-slim
 
 RUN apt-get update \
@@ -14,7 +15,9 @@ COPY api ./api
 COPY worker ./worker
 COPY web ./web
 COPY launcher ./launcher
-RUN pip install --no-cache-dir . \
+COPY scripts ./scripts
+ARG EXTRAS=""
+RUN pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}" \
  && mkdir -p /workspace /specs \
  && chown auteur:auteur /workspace /specs
 

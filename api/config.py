@@ -15,6 +15,7 @@ from pathlib import Path
 from auteur.bus import EventBus, LocalBus
 from auteur.jobs import InProcessJobs, JobQueue
 from auteur.settings import Settings, from_env
+from auteur.uploadviews import NoUploadView, UploadView
 
 GiB = 1024**3
 
@@ -40,6 +41,8 @@ class ApiConfig:
     cors_origins: tuple[str, ...] = ()
     # Extra Prometheus text from other parts of this process (the controller, in embedded mode).
     metrics_sources: list[Callable[[], str]] = field(default_factory=list)
+    # Where uploads stand, for every replica (Redis mode); the records on the volume rule.
+    uploads: UploadView = field(default_factory=NoUploadView)
     # Whether Redis is reachable (None: not used, the embedded default).
     redis_ping: Callable[[], bool] | None = None
     # /health: the controller counts as running while its heartbeat is younger than this.
@@ -58,9 +61,12 @@ class ApiConfig:
         if settings.redis_url:
             from auteur.redisbus import RedisBus
             from auteur.rqjobs import RQJobs
+            from auteur.uploadviews import RedisUploadView
 
             bus = RedisBus(settings.redis_url)
-            return cls(settings=settings, jobs=RQJobs(settings.redis_url), bus=bus, redis_ping=bus.ping, cors_origins=origins)
+            jobs = RQJobs(settings.redis_url, heartbeat_seconds=settings.worker_heartbeat_seconds)
+            return cls(settings=settings, jobs=jobs, bus=bus, uploads=RedisUploadView(bus.redis), redis_ping=bus.ping,
+                       cors_origins=origins)  # fmt: skip
         return cls(settings=settings, cors_origins=origins)
 
     def origins(self) -> tuple[str, ...]:

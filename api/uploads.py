@@ -7,6 +7,11 @@ size. The request is all or nothing: a bad filename, a size over the limit, a
 full disk or a cut connection removes every staged file of the request, and no
 record is written. Once every file is fsynced, each gets its record (``stored``)
 and an ingest job enqueued by name; ``worker.jobs.ingest`` takes it from there.
+If the queue is unreachable (Redis down) the upload still succeeds: its record says
+``stored`` and the controller enqueues it again on its next resync.
+
+Progress is published as ``upload.progress`` events and written to the shared view
+of uploads (``ApiConfig.uploads``: a Redis hash per project in Redis mode).
 
 ``UPLOAD_METRICS`` is rendered by ``api.health`` into ``/metrics``.
 """
@@ -224,6 +229,13 @@ class UploadReceiver:
         self._last_progress = (now, self.received)
         data = {"upload_id": staged.upload_id, "filename": staged.filename, "received": self.received, "total": self.total}
         self._publish("upload.progress", data)
+        self._show(staged.upload_id, {**data, "status": UploadState.UPLOADING.value, "asset_type": self.asset_type})
+
+    def _show(self, upload_id: str, state: dict[str, Any]) -> None:
+        try:
+            self.config.uploads.update(self.project_id, upload_id, state)
+        except Exception:  # a courtesy, like events
+            log.warning("could not record the state of upload %s", upload_id, exc_info=True)
 
     def _publish(self, kind: str, data: dict[str, Any]) -> None:
         try:
@@ -249,8 +261,8 @@ class UploadReceiver:
             assert record.job_id is not None
             try:
                 await anyio.to_thread.run_sync(self._enqueue, record)
-            except Exception:  # stored is stored: the worker's recovery enqueues it again
-                log.exception("could not enqueue the ingest of upload %s", record.upload_id)
+            except Exception as exc:  # stored is stored: the controller's resync enqueues it again
+                log.warning("upload %s stored; its ingest is not enqueued yet (%s: %s)", record.upload_id, type(exc).__name__, exc)
             accepted.append(AcceptedUpload(
                 upload_id=record.upload_id, job_id=record.job_id, filename=record.filename, asset_type=record.asset_type,
                 path=record.path, size=record.size, oid=record.oid, status=record.status.value,
@@ -259,6 +271,9 @@ class UploadReceiver:
 
     def _enqueue(self, record: UploadRecord) -> None:
         assert record.job_id is not None
+        state = {"status": record.status.value, "filename": record.filename, "asset_type": record.asset_type,
+                 "path": record.path, "size": record.size, "oid": record.oid, "job_id": record.job_id}  # fmt: skip
+        self._show(record.upload_id, state)
         self.config.jobs.enqueue(INGEST_JOB, job_id=record.job_id, kwargs={"upload_id": record.upload_id})
 
     def _write_records(self, records: list[UploadRecord]) -> None:
@@ -281,4 +296,5 @@ class UploadReceiver:
             staged.file.abort()
             store.discard_staging(staged.upload_id)
             self._publish("upload.failed", {"upload_id": staged.upload_id, "filename": staged.filename, "error": reason})
+            self._show(staged.upload_id, {"status": UploadState.FAILED.value, "filename": staged.filename, "error": reason})
         self.staged = []

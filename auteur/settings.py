@@ -26,6 +26,9 @@ class Settings(msgspec.Struct, kw_only=True):
     trash_retention_seconds: float = 7 * 24 * 3600.0
     large_file_bytes: int = 10 * 1024 * 1024
     workers: int = 4
+    # RQ workers renew their registration this often; /health counts a worker as
+    # running while its last heartbeat is younger than three of these (plus slack).
+    worker_heartbeat_seconds: int = 10
 
     @property
     def state(self) -> Path:
@@ -58,4 +61,5 @@ def from_env() -> Settings:
         trash_retention_seconds=_float("AUTEUR_TRASH_RETENTION_SECONDS", 7 * 24 * 3600.0),
         large_file_bytes=int(env.get("AUTEUR_LARGE_FILE_BYTES", str(10 * 1024 * 1024))),
         workers=int(env.get("AUTEUR_WORKERS", "4")),
+        worker_heartbeat_seconds=max(1, int(env.get("AUTEUR_WORKER_HEARTBEAT_SECONDS", "10"))),
     )

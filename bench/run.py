@@ -1,7 +1,7 @@
 """``make bench``: every benchmark in turn, printing numbers (see BENCHMARKS.md).
 
-    .venv/bin/python bench/run.py            # all (about 15 minutes here)
-    .venv/bin/python bench/run.py --quick    # small sizes, a smoke run
+.venv/bin/python bench/run.py            # all (about 15 minutes here)
+.venv/bin/python bench/run.py --quick    # small sizes, a smoke run
 """
 
 import subprocess

@@ -72,7 +72,7 @@ class Controller:
         self.jobs: JobQueue | None = None
         if settings.redis_url:
             self.forwarder = Forwarder(self.journal, RedisBus(settings.redis_url))
-            self.jobs = RQJobs(settings.redis_url)
+            self.jobs = RQJobs(settings.redis_url, heartbeat_seconds=settings.worker_heartbeat_seconds)
         self.watcher: Watcher | None = None
         self._stop = threading.Event()
         self.is_leader = False

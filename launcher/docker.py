@@ -101,7 +101,8 @@ def health() -> int:
     command = compose_command()
     assert command is not None
     states = service_states(command)
-    bad = {name: found or ["not created"] for name, found in states.items() if not found or any(s not in ("healthy", "running") for s in found)}
+    fine = ("healthy", "running")
+    bad = {name: found or ["not created"] for name, found in states.items() if not found or any(s not in fine for s in found)}
     for name, found in sorted(states.items()):
         print(f"  {name}: {', '.join(found) or 'not created'}")
     if bad:

@@ -195,6 +195,7 @@ class Stack:
             run = self.running[name]
             proc = run.proc
             if proc is not None and proc.poll() is None:
+                self.say(f"stopping {name}")
                 proc.send_signal(signal.SIGTERM)
                 try:
                     proc.wait(run.service.grace)
@@ -219,6 +220,9 @@ class Stack:
             self.start()
             if self.wait_healthy():
                 self.say("all services healthy")
+            elif not self.stopping.is_set():
+                sick = [name for name in self.running if not self.check(name)]
+                self.say(f"not healthy after 120s: {', '.join(sick)} (see their logs in {self.state}/); still running")
             while not self.stopping.wait(0.5):
                 self.supervise()
                 self.watch_health()
@@ -340,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=["run", "up", "down", "status", "plan", "stop", "start"], nargs="?", default="run")
     parser.add_argument("service", nargs="?", help="for stop and start")
     parser.add_argument("--compose", default=str(ROOT / "docker-compose.yml"))
-    parser.add_argument("--state", default=str(ROOT / ".stack"), help="pid files and logs (default .stack/)")
+    parser.add_argument("--state", default=os.environ.get("AUTEUR_STACK_DIR", str(ROOT / ".stack")),
+                        help="pid files and logs (default: $AUTEUR_STACK_DIR or .stack/)")  # fmt: skip
     parser.add_argument("--scale", action="append", default=[], metavar="SERVICE=N", help="replicas (backend=2 by default)")
     args = parser.parse_args(argv)
     state = Path(args.state).absolute()
@@ -354,6 +359,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.service:
             parser.error(f"{args.action} needs a service name")
         return cmd_stop(state, args.service) if args.action == "stop" else cmd_start(state, args.service)
+    running = _read_pid(state / "stack.pid")
+    if args.action == "run" and alive(running) and running != os.getpid():
+        print(f"a stack already runs from {state} (pid {running}); stop it first (`make stack-down`)", file=sys.stderr)
+        return 1
     layout = layout_from_env(state, _scale(args.scale))
     if layout.redis_url is None and shutil.which("redis-server") is None:
         print("redis-server is not installed and REDIS_URL is not set (Debian: apt-get install redis-server)", file=sys.stderr)

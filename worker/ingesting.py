@@ -12,7 +12,13 @@ a completed record is left alone; a file already moved in by a run that died is
 recognised by the inode and mtime the API recorded (no hashing); a commit that
 already holds the upload's oid only needs the record finished. Temporary errors
 are raised for the queue to retry, up to ``MAX_ATTEMPTS``; then, or at once for
-a permanent problem, the record says ``failed`` with the reason.
+a permanent problem, the record says ``failed`` with the reason. A run that keeps
+dying half-way (its worker killed each time) gives up after ``MAX_ATTEMPTS`` too.
+
+Each step is published as an event (``upload.processing`` when an attempt starts,
+then ``upload.completed`` or ``upload.failed``; the API publishes ``upload.progress``
+while the bytes arrive) and written to the shared view of uploads
+(``auteur.uploadviews``; Redis mode) for every replica to see.
 """
 
 from __future__ import annotations
@@ -33,11 +39,13 @@ from dulwich.objects import Blob, Commit, Tree
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
+from auteur import faults
 from auteur.atomic import fsync_dir
 from auteur.events import Event, IdMaker
 from auteur.layout import TYPE_FOLDERS
 from auteur.settings import Settings
 from auteur.uploads import UploadRecord, UploadState, UploadStore, filename_problem
+from auteur.uploadviews import NoUploadView, UploadView
 from controller.locking import project_lock
 from controller.ownership import Owners
 from controller.reconciling import Reconciler
@@ -107,8 +115,10 @@ def committed_oid(root: Path, relpath: str) -> tuple[str, str] | None:
 class Ingest:
     """One ingest run for one upload id."""
 
-    def __init__(self, settings: Settings, bus: Publisher, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, settings: Settings, bus: Publisher, *, clock: Callable[[], float] = time.time,
+                 view: UploadView | None = None) -> None:  # fmt: skip
         self.settings, self.bus, self.clock = settings, bus, clock
+        self.view = view or NoUploadView()
         self.store = UploadStore(settings.state)
         self.sink = BusSink(bus, clock)
 
@@ -119,6 +129,7 @@ class Ingest:
             return {"upload_id": upload_id, "status": "missing"}
         if record.status in (UploadState.COMPLETED, UploadState.FAILED):
             return _summary(record)
+        log.info("Processing upload for project %s", record.project_id)
         try:
             root = self._project_root(record)
             with project_lock(self.settings.state, record.project_id):
@@ -145,12 +156,20 @@ class Ingest:
         record = self.store.read(upload_id)  # again: another run may have finished while we waited
         if record is None or record.status in (UploadState.COMPLETED, UploadState.FAILED):
             return _summary(record) if record else {"upload_id": upload_id, "status": "missing"}
+        if record.status is UploadState.PROCESSING and record.attempts >= MAX_ATTEMPTS:
+            done = committed_oid(root, record.path)
+            if done is not None and done[1] == record.oid:
+                return self._complete(record, done[0])  # the last run died after its commit
+            raise PermanentIngestError(f"the ingest was interrupted {record.attempts} times (its worker died each time)")
         record.status, record.attempts, record.error = UploadState.PROCESSING, record.attempts + 1, None
         self.store.write(record, now=self.clock())
+        log.info("upload %s: %s (%d bytes), attempt %d", upload_id, record.path, record.size, record.attempts)
+        self._publish("upload.processing", record)
         target = root / record.path
         staged = self.store.staged_file(upload_id)
         if os.path.lexists(staged):
             self._move_in(record, staged, target, root)
+            faults.hold("ingest.moved")
         elif not self._is_ours(record, target):
             done = committed_oid(root, record.path)
             if done is None or done[1] != record.oid:
@@ -217,10 +236,14 @@ class Ingest:
         if record.status is UploadState.FAILED:
             self.store.discard_staging(upload_id)
             self._publish("upload.failed", record)
+        else:  # the queue retries it: only the shared view hears of the error
+            self.view.update(record.project_id, upload_id, {**_summary(record), "attempts": record.attempts})
         return _summary(record)
 
     def _publish(self, kind: str, record: UploadRecord) -> None:
+        """The event, and the same state in the shared view (both courtesies: the record rules)."""
         data = {k: v for k, v in _summary(record).items() if k != "project_id"}
+        self.view.update(record.project_id, record.upload_id, {**data, "attempts": record.attempts})
         self.sink.append(kind, {"id": record.project_id}, data)
 
 

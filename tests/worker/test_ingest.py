@@ -91,7 +91,7 @@ def test_ingest_moves_and_commits_at_once_without_hashing_again(settings, root, 
     assert result["commit"] == git(root, "rev-parse", "HEAD").strip()
     judge(root)
     assert not UploadStore(settings.state).staging_dir(record.upload_id).exists()
-    assert bus.kinds() == ["upload.completed"]
+    assert bus.kinds() == ["upload.processing", "upload.completed"]
     done = UploadStore(settings.state).read(record.upload_id)
     assert done.status is UploadState.COMPLETED and done.attempts == 1
 
@@ -118,7 +118,7 @@ def test_two_runs_at_once_commit_once(settings, root, bus, judge):
         run.join(60)
     assert [r["status"] for r in results] == ["completed", "completed"]
     assert commit_count(root) == commits + 1
-    assert bus.kinds() == ["upload.completed"]
+    assert bus.kinds() == ["upload.processing", "upload.completed"]
     judge(root)
 
 
@@ -157,7 +157,7 @@ def test_a_file_replaced_by_someone_else_before_the_commit_fails_clearly(setting
     (root / record.path).write_bytes(b"someone else's bytes")
     result = Ingest(settings, bus).run(record.upload_id)
     assert result["status"] == "failed" and "not the upload" in result["error"]
-    assert bus.kinds() == ["upload.failed"]
+    assert bus.kinds() == ["upload.processing", "upload.failed"]
 
 
 def test_a_project_that_is_gone_fails_and_frees_the_staged_bytes(settings, bus):
@@ -185,7 +185,7 @@ def test_temporary_errors_are_retried_then_recorded_as_failed(settings, root, bu
         assert stored.status is UploadState.PROCESSING and stored.attempts == attempt and stored.error
     result = Ingest(settings, bus).run(record.upload_id)
     assert result["status"] == "failed" and "FileExistsError" in result["error"]
-    assert bus.kinds() == ["upload.failed"]
+    assert bus.kinds() == ["upload.processing"] * MAX_ATTEMPTS + ["upload.failed"]
 
 
 def test_recovery_ingests_what_was_stored_and_removes_orphans(settings, root, bus):
@@ -225,4 +225,47 @@ def test_a_small_text_file_is_a_plain_blob(settings, root, bus, judge):
     record = stage(settings, "notes.txt", b"call sheet\n", asset_type="scripts")
     assert Ingest(settings, bus).run(record.upload_id)["status"] == "completed"
     assert git(root, "show", "HEAD:assets/scripts/notes.txt") == "call sheet\n"
+    judge(root)
+
+
+class View:
+    """Records what the ingest tells the shared view of uploads."""
+
+    def __init__(self) -> None:
+        self.states: list[tuple[str, str, dict]] = []
+
+    def update(self, project_id: str, upload_id: str, state: dict) -> None:
+        self.states.append((project_id, upload_id, state))
+
+
+def test_the_worker_says_which_project_it_processes_and_keeps_the_view_current(settings, root, bus, caplog):
+    record, view = stage(settings, "take 2.wav", os.urandom(50_000)), View()
+    with caplog.at_level("INFO", logger="auteur.worker.ingest"):
+        assert Ingest(settings, bus, view=view).run(record.upload_id)["status"] == "completed"
+    assert "Processing upload for project film" in [r.getMessage() for r in caplog.records]
+    assert [(p, u, s["status"]) for p, u, s in view.states] == [("film", record.upload_id, state) for state in ("processing", "completed")]
+    assert view.states[-1][2]["commit"] == git(root, "rev-parse", "HEAD").strip()
+    processing = [e for e in bus.events if e.type == "upload.processing"]
+    assert processing[0].data["status"] == "processing" and processing[0].project == {"id": "film"}
+
+
+def test_a_run_killed_every_time_ends_failed_with_the_reason(settings, root, bus):
+    record = stage(settings, "a.wav", b"abc")
+    store = UploadStore(settings.state)
+    record.status, record.attempts = UploadState.PROCESSING, MAX_ATTEMPTS  # four runs died half-way
+    store.write(record)
+    result = Ingest(settings, bus).run(record.upload_id)
+    assert result["status"] == "failed" and "interrupted 4 times" in result["error"]
+    assert bus.kinds() == ["upload.failed"]
+    assert not (root / record.path).exists() and not store.staging_dir(record.upload_id).exists()
+
+
+def test_a_last_run_killed_after_its_commit_is_completed_not_failed(settings, root, bus, judge):
+    record = stage(settings, "a.wav", os.urandom(20_000))
+    Ingest(settings, bus).run(record.upload_id)
+    store = UploadStore(settings.state)
+    killed = store.read(record.upload_id)
+    killed.status, killed.attempts = UploadState.PROCESSING, MAX_ATTEMPTS
+    store.write(killed)
+    assert Ingest(settings, bus).run(record.upload_id)["status"] == "completed"
     judge(root)
