@@ -8,6 +8,7 @@ pages. Browser tests are skipped where Chromium is not installed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -20,8 +21,15 @@ from auteur.settings import Settings
 from launcher.embedded import EmbeddedStack
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]  # fmt: skip
+# Background services stay off: this machine has no network but loopback, and Chromium's
+# on-device model service once started mid-run and left a context close hanging.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic", "--disable-extensions", "--disable-dev-shm-usage",
+    "--no-default-browser-check", "--disable-field-trial-config",
+    "--disable-features=OptimizationGuideModelDownloading,OptimizationHintsFetching,OptimizationGuideOnDeviceModel,"
+    "OnDeviceModelService,AIPromptAPI,AISummarizationAPI,Translate,MediaRouter,AutofillServerCommunication",
+]  # fmt: skip
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
@@ -62,14 +70,40 @@ def api(web_stack):
 
 
 @pytest.fixture(scope="session")
-def browser():
+def playwright():
     if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
+        pytest.fail("Debian's chromium is not installed (.ci/run installs it with apt-get)")
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as running:
+        yield running
+
+
+def _kill_chromium_of(pid: int) -> None:
+    """Kill the Chromium processes started for this test run (a hung browser)."""
+    import psutil
+
+    for proc in psutil.Process(pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "chromium" in proc.name() or "chrome" in proc.name():
+                proc.kill()
+
+
+@pytest.fixture
+def browser(playwright):
+    """A browser per test: a long-lived one once started a background service that hung
+    its next close. A watchdog kills it if closing still hangs, so a stuck browser can
+    never stall the suite; the test itself has already passed or failed by then."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    watchdog = threading.Timer(20.0, _kill_chromium_of, args=(os.getpid(),))
+    watchdog.start()
+    try:
         browser.close()
+    except Exception as exc:  # killed by the watchdog
+        print(f"browser close failed ({exc}); killed it")
+    finally:
+        watchdog.cancel()
 
 
 @pytest.fixture
@@ -78,7 +112,6 @@ def context(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(10_000)
     yield context
-    context.close()
 
 
 @pytest.fixture
