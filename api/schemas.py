@@ -13,6 +13,7 @@ import msgspec
 
 from auteur.specs import Description, Quality
 from auteur.status import ProjectStatus
+from auteur.trash import TrashEntry
 
 Name = Annotated[str, msgspec.Meta(description="1-100 characters: letters, digits, space, '-', '_', '.'; see DESIGN.md")]
 
@@ -60,18 +61,9 @@ class GitStatus(msgspec.Struct, kw_only=True):
     pending_files: list[str] = msgspec.field(default_factory=list)
 
 
-class TrashItem(msgspec.Struct, kw_only=True):
+class TrashItem(TrashEntry, kw_only=True):
     """One deleted project waiting in ``workspace/.auteur/trash/``."""
 
-    entry: str
-    id: str
-    name: str
-    folder: str
-    quality: str = "standard"
-    description: str = ""
-    spec_file: str = ""
-    created_at: str | None = None
-    deleted_at: Annotated[float, msgspec.Meta(description="seconds since the epoch")] = 0.0
     expires_at: Annotated[float | None, msgspec.Meta(description="when it will be purged (seconds since the epoch)")] = None
 
 

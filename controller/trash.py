@@ -18,18 +18,9 @@ import msgspec
 
 from auteur.atomic import write_atomic
 from auteur.layout import TRASH_DIR
+from auteur.trash import TrashEntry
 
-
-class TrashEntry(msgspec.Struct, kw_only=True):
-    entry: str
-    id: str
-    name: str
-    folder: str
-    quality: str = "standard"
-    description: str = ""
-    spec_file: str = ""
-    created_at: str | None = None
-    deleted_at: float = 0.0
+__all__ = ["Trash", "TrashEntry", "TrashError"]
 
 
 class TrashError(Exception):
