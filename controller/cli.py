@@ -181,20 +181,19 @@ def _via_controller(settings: Settings, action: str, ref: str, timeout: float) -
 
 
 def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
-    result = _via_controller(settings, "restore", args.name, args.timeout)
-    if not result.ok:
-        print(result.message, file=sys.stderr)
-        return 1
-    print(f"Project restored: {args.name} (id {result.project_id})")
-    return 0
+    return _trash_command(settings, args, "restore", "Project restored: {name} (id {id})")
 
 
 def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
-    result = _via_controller(settings, "purge", args.name, args.timeout)
+    return _trash_command(settings, args, "purge", "Purged {name} from the trash")
+
+
+def _trash_command(settings: Settings, args: argparse.Namespace, action: str, done: str) -> int:
+    result = _via_controller(settings, action, args.name, args.timeout)
     if not result.ok:
         print(result.message, file=sys.stderr)
         return 1
-    print(f"Purged {args.name} from the trash")
+    print(done.format(name=args.name, id=result.project_id))
     return 0
 
 

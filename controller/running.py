@@ -75,6 +75,7 @@ class Controller:
             self.jobs = RQJobs(settings.redis_url, heartbeat_seconds=settings.worker_heartbeat_seconds)
         self.watcher: Watcher | None = None
         self._stop = threading.Event()
+        self._resync_now = threading.Event()  # set from the watch thread on an inotify overflow
         self.is_leader = False
         self.started = threading.Event()
         self._token: EventLoopToken | None = None
@@ -109,10 +110,11 @@ class Controller:
 
     async def run(self, *, on_ready: Callable[[], None] | None = None) -> None:
         self._token = anyio.lowlevel.current_token()
+        told = False
         while not self.leadership.try_acquire():
-            if not self.is_leader and not getattr(self, "_told", False):
+            if not told:
                 log.info("standby: another controller (pid %s) holds the workspace lock", self.leadership.holder())
-                self._told = True
+                told = True
             if self._stop.is_set():
                 return
             await anyio.sleep(0.5)
@@ -169,11 +171,7 @@ class Controller:
 
     def _on_overflow(self) -> None:
         log.warning("inotify queue overflowed: running a full resync")
-        try:
-            anyio.from_thread.run_sync(lambda: None, token=self._token)
-        except RuntimeError:
-            return
-        self._resync_now = True
+        self._resync_now.set()
 
     async def _worker(self) -> None:
         while True:
@@ -256,8 +254,8 @@ class Controller:
             period = self.settings.resync_seconds * (1 + max(-0.1, min(0.1, self.jitter())))
             deadline = time.monotonic() + period
             while time.monotonic() < deadline:
-                if getattr(self, "_resync_now", False):
-                    self._resync_now = False
+                if self._resync_now.is_set():
+                    self._resync_now.clear()
                     break
                 await anyio.sleep(min(1.0, deadline - time.monotonic()))
 

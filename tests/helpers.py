@@ -53,3 +53,28 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.02, what: str
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class RunningStack:
+    """The embedded stack (controller, API, gallery, jobs) in a thread; port 0 picks a free one."""
+
+    def __init__(self, settings, *, api_port: int = 0, **kwargs) -> None:
+        import threading
+
+        import anyio
+
+        from launcher.embedded import EmbeddedStack
+
+        self.stack = EmbeddedStack(settings, api_port=api_port, **kwargs)
+        self.thread = threading.Thread(target=anyio.run, args=(self.stack.serve,), daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        if not self.stack.ready.wait(30):
+            raise RuntimeError("the embedded stack did not start")
+        return self.stack
+
+    def __exit__(self, *exc) -> None:
+        self.stack.stop()
+        self.thread.join(30)
+        assert not self.thread.is_alive(), "the stack did not stop"

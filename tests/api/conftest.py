@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
-import anyio
 import httpx
 import pytest
-from helpers import wait_for  # noqa: F401 - re-exported for the API tests
+from helpers import RunningStack, wait_for  # noqa: F401 - re-exported for the API tests
 
 from auteur.settings import Settings
-from launcher.embedded import EmbeddedStack
 
 
 @pytest.fixture
@@ -22,23 +18,6 @@ def api_settings(tmp_path):
         grace_seconds=0.3,
         resync_seconds=3600,
     )
-
-
-class RunningStack:
-    def __init__(self, settings: Settings, **kwargs) -> None:
-        self.stack = EmbeddedStack(settings, api_port=0, **kwargs)
-        self.thread = threading.Thread(target=anyio.run, args=(self.stack.serve,), daemon=True)
-
-    def __enter__(self) -> EmbeddedStack:
-        self.thread.start()
-        if not self.stack.ready.wait(30):
-            raise RuntimeError("the embedded stack did not start")
-        return self.stack
-
-    def __exit__(self, *exc) -> None:
-        self.stack.stop()
-        self.thread.join(30)
-        assert not self.thread.is_alive(), "the stack did not stop"
 
 
 @pytest.fixture

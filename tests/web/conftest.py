@@ -13,12 +13,11 @@ import os
 import threading
 from pathlib import Path
 
-import anyio
 import httpx
 import pytest
+from helpers import RunningStack
 
 from auteur.settings import Settings
-from launcher.embedded import EmbeddedStack
 
 CHROMIUM = "/usr/bin/chromium"
 # Background services stay off: this machine has no network but loopback, and Chromium's
@@ -35,25 +34,6 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 def web_settings(root: Path) -> Settings:
     return Settings(specs=root / "specs", workspace=root / "workspace", settle_seconds=0.3, grace_seconds=0.3, resync_seconds=3600)
-
-
-class RunningStack:
-    """The embedded stack in a thread; ``web_port=0`` and ``api_port=0`` pick free ports."""
-
-    def __init__(self, settings: Settings, *, api_port: int = 0, web_port: int = 0) -> None:
-        self.stack = EmbeddedStack(settings, api_port=api_port, web_port=web_port)
-        self.thread = threading.Thread(target=anyio.run, args=(self.stack.serve,), daemon=True)
-
-    def __enter__(self) -> EmbeddedStack:
-        self.thread.start()
-        if not self.stack.ready.wait(30):
-            raise RuntimeError("the embedded stack did not start")
-        return self.stack
-
-    def __exit__(self, *exc: object) -> None:
-        self.stack.stop()
-        self.thread.join(30)
-        assert not self.thread.is_alive(), "the stack did not stop"
 
 
 @pytest.fixture(scope="session")
