@@ -1,14 +1,29 @@
-# One image for every Auteur service (frontend, backend, controller, worker).
-# `--build-arg EXTRAS=dev` adds the test tools (docker-compose.test.yml does).
-FROM python:3.11-slim
+# One image for every Auteur service (frontend, backend, controller, worker); `--target test`
+# adds the test runner of docker-compose.test.yml (pytest, Playwright, Debian's Chromium).
+#
+# BASE is any Debian bookworm with a python3 that makes venvs: the official python:3.11-slim,
+# or, where no registry answers, the one `make docker-up` builds from Debian packages
+# (launcher/images.py). Python packages come as wheels the host built (.docker/wheels) and
+# are installed with --no-index: nothing is fetched from inside the build but Debian packages.
+ARG BASE=python:3.11-slim
 
+FROM ${BASE} AS system
+ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN apt-get update \
  && apt-get install -y --no-install-recommends git git-lfs ffmpeg \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
+ && useradd --uid 10001 --user-group --create-home --home-dir /home/auteur --shell /usr/sbin/nologin auteur \
+ && mkdir -p /workspace /specs \
+ && chown auteur:auteur /workspace /specs
 
-RUN useradd --create-home --uid 10001 auteur
+FROM system AS deps
+COPY .docker/wheels /wheels
+RUN python3 -m venv /opt/auteur \
+ && /opt/auteur/bin/pip install --no-index --no-cache-dir --find-links /wheels -r /wheels/requirements.txt
+
+FROM system AS app
+COPY --from=deps /opt/auteur /opt/auteur
 WORKDIR /app
-COPY pyproject.toml README.md ./
 COPY auteur ./auteur
 COPY controller ./controller
 COPY api ./api
@@ -16,12 +31,27 @@ COPY worker ./worker
 COPY web ./web
 COPY launcher ./launcher
 COPY scripts ./scripts
-ARG EXTRAS=""
-RUN pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}" \
- && mkdir -p /workspace /specs \
- && chown auteur:auteur /workspace /specs
+COPY pyproject.toml ./
+RUN /opt/auteur/bin/python -m compileall -q auteur controller api worker web launcher
+# The services run as uid 10001; the entrypoint starts as root only to hand the mounted
+# /workspace and /specs folders to that user, then becomes it (scripts/container-entrypoint.sh).
+ENV PATH=/opt/auteur/bin:$PATH \
+    PYTHONPATH=/app \
+    PYTHONUNBUFFERED=1 \
+    HOME=/home/auteur \
+    AUTEUR_WORKSPACE=/workspace \
+    AUTEUR_SPECS=/specs
+ENTRYPOINT ["/app/scripts/container-entrypoint.sh"]
+CMD ["python", "-m", "api"]
 
-USER auteur
-ENV AUTEUR_WORKSPACE=/workspace \
-    AUTEUR_SPECS=/specs \
-    PYTHONUNBUFFERED=1
+FROM system AS test-deps
+COPY .docker/wheels /wheels
+RUN python3 -m venv /opt/auteur \
+ && /opt/auteur/bin/pip install --no-index --no-cache-dir --find-links /wheels -r /wheels/requirements-dev.txt
+
+FROM app AS test
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends chromium fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
+COPY --from=test-deps /opt/auteur /opt/auteur
+COPY tests ./tests

@@ -12,6 +12,8 @@ export AUTEUR_SPECS ?= $(CURDIR)/specs
 export AUTEUR_WORKSPACE ?= $(CURDIR)/workspace
 
 DOCKER := $(PY) -m launcher.docker
+# Project commands go into this checkout's compose stack when it runs, else run here.
+CLI := $(DOCKER) cli
 
 .PHONY: help install up controller test lint bench reconcile project-list project-create project-delete project-restore project-purge workspace-init clean \
 	stack stack-up stack-down stack-status docker-up docker-down docker-health docker-logs docker-restart docker-test
@@ -22,7 +24,7 @@ help:
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,docker]'
 	touch $(STAMP)
 
 install: $(STAMP) ## create the virtualenv and install Auteur
@@ -33,38 +35,42 @@ up: $(STAMP) workspace-init ## the whole stack in one process (embedded default)
 controller: $(STAMP) workspace-init ## only the controller loop, in the foreground
 	$(PY) -m controller run
 
-stack: $(STAMP) workspace-init ## the services of docker-compose.yml as local processes (Redis mode), in the foreground
-	$(PY) -m launcher.stack run
+stack: docker-up ## the compose stack on Docker (Redis mode): same as docker-up
 
-stack-up: $(STAMP) workspace-init ## the same in the background; pid files and logs in .stack/
-	@$(PY) -m launcher.stack up
+stack-up: docker-up ## same as docker-up
 
-stack-down: $(STAMP) ## stop what stack-up started
-	@$(PY) -m launcher.stack down
+stack-down: docker-down ## same as docker-down
 
-stack-status: $(STAMP) ## pids of the services stack-up started
-	@$(PY) -m launcher.stack status
+stack-status: docker-health ## same as docker-health
 
-docker-up: $(STAMP) ## build the image and start the stack with Docker (compose)
-	@$(DOCKER) compose up -d --build
+docker-up: $(STAMP) ## build the images (no registry needed) and start the compose stack; waits until healthy
+	@scripts/host.sh packages-docker
+	@scripts/host.sh dockerd >/dev/null
+	@$(DOCKER) up
 
-docker-down: $(STAMP) ## stop and remove the Docker stack (the workspace volume stays)
-	@$(DOCKER) compose down
+docker-down: $(STAMP) ## stop and remove the compose stack (the workspace volume stays)
+	@$(DOCKER) down
 
-docker-health: $(STAMP) ## each service's health; prints "All services healthy" when they are
+docker-health: $(STAMP) ## each service's health; prints "All services healthy" when they are (exit 1 otherwise)
 	@$(DOCKER) health
 
-docker-logs: $(STAMP) ## follow the Docker stack's logs
-	@$(DOCKER) compose logs -f --tail=200
+docker-logs: $(STAMP) ## the stack's logs (followed on a terminal)
+	@$(DOCKER) logs
 
-docker-restart: $(STAMP) ## restart every service of the Docker stack
-	@$(DOCKER) compose restart
+docker-restart: $(STAMP) ## restart every service of the stack
+	@$(DOCKER) restart
 
-docker-test: $(STAMP) ## the end-to-end tests against the Docker stack (docker-compose.test.yml)
-	@$(DOCKER) compose --test up --build --abort-on-container-exit --exit-code-from e2e
+docker-test: $(STAMP) ## the end-to-end tests from a test-runner container (docker-compose.test.yml)
+	@scripts/host.sh packages-docker
+	@scripts/host.sh dockerd >/dev/null
+	@$(DOCKER) test
 
-test: $(STAMP) ## run the test suite
-	$(BIN)/pytest -q
+test: $(STAMP) ## run the test suite (installs missing Debian packages and starts dockerd if none runs)
+	@scripts/host.sh packages
+	@started=$$(scripts/host.sh dockerd) || exit 1; status=0; \
+	$(BIN)/pytest -q || status=$$?; \
+	if [ -n "$$started" ]; then scripts/host.sh dockerd-stop "$$started"; fi; \
+	exit $$status
 
 lint: $(STAMP) ## ruff, mypy (strict on auteur and controller) and import-linter
 	$(BIN)/ruff check .
@@ -75,26 +81,26 @@ bench: $(STAMP) ## run the benchmarks (prints numbers; see BENCHMARKS.md)
 	$(PY) bench/run.py
 
 reconcile: $(STAMP) ## one reconcile pass over every project (or NAME=...)
-	$(PY) -m controller reconcile $(if $(NAME),"$(NAME)")
+	$(CLI) reconcile $(if $(NAME),"$(NAME)")
 
 project-list: $(STAMP) ## table of projects and their status
-	@$(PY) -m controller list
+	@$(CLI) list
 
 project-create: $(STAMP) ## create NAME=... [QUALITY=draft|standard|premium]
 	@test -n "$(NAME)" || { echo "usage: make project-create NAME=<name> [QUALITY=standard]"; exit 2; }
-	@$(PY) -m controller create "$(NAME)" --quality "$(QUALITY)"
+	@$(CLI) create "$(NAME)" --quality "$(QUALITY)"
 
 project-delete: $(STAMP) ## move NAME=... to the trash
 	@test -n "$(NAME)" || { echo "usage: make project-delete NAME=<name>"; exit 2; }
-	@$(PY) -m controller delete "$(NAME)"
+	@$(CLI) delete "$(NAME)"
 
 project-restore: $(STAMP) ## restore NAME=... from the trash
 	@test -n "$(NAME)" || { echo "usage: make project-restore NAME=<name>"; exit 2; }
-	@$(PY) -m controller restore "$(NAME)"
+	@$(CLI) restore "$(NAME)"
 
 project-purge: $(STAMP) ## purge NAME=... from the trash for good
 	@test -n "$(NAME)" || { echo "usage: make project-purge NAME=<name>"; exit 2; }
-	@$(PY) -m controller purge "$(NAME)"
+	@$(CLI) purge "$(NAME)"
 
 workspace-init: $(STAMP) ## create the workspace and specs folders
 	@$(PY) -m controller init

@@ -81,7 +81,7 @@ def write_json_atomic(path: Path, value: object, *, durable: bool = True) -> Non
     write_atomic(path, msgspec.json.format(msgspec.json.encode(value), indent=2) + b"\n", durable=durable)
 
 
-def create_exclusive(path: Path, data: bytes) -> bool:
+def create_exclusive(path: Path, data: bytes, *, mode: int = 0o644) -> bool:
     """Create ``path`` with ``data`` only if no file of that name exists.
 
     The bytes are written to a temp file first and then ``link()``-ed into place,
@@ -94,6 +94,7 @@ def create_exclusive(path: Path, data: bytes) -> bool:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
         try:
             os.link(tmp, path)
         except FileExistsError:

