@@ -51,7 +51,7 @@ RUN python3 -m venv /opt/auteur \
 
 FROM app AS test
 RUN apt-get update \
- && apt-get install -y --no-install-recommends chromium fonts-dejavu-core \
+ && apt-get install -y --no-install-recommends chromium fonts-dejavu-core libatomic1 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 COPY --from=test-deps /opt/auteur /opt/auteur
 COPY tests ./tests

@@ -8,8 +8,10 @@ answers naming the field. Unknown exceptions become a 500 that leaks nothing.
 
 from __future__ import annotations
 
+import errno
 import http
 import logging
+import os
 import re
 from collections.abc import Mapping
 from typing import Any, NoReturn, TypeVar
@@ -190,10 +192,29 @@ async def _on_exception(req: falcon.asgi.Request, resp: falcon.asgi.Response | N
     _respond(resp, 500, error_body("internal_error", "internal server error; the details are in the server's log"))
 
 
+_STORAGE_ERRNOS = {errno.EACCES: "not writable", errno.EPERM: "not writable", errno.EROFS: "read-only", errno.ENOSPC: "full",
+                   errno.EDQUOT: "over its quota"}  # fmt: skip
+
+
+async def _on_os_error(req: falcon.asgi.Request, resp: falcon.asgi.Response | None, ex: OSError,
+                       params: dict[str, Any], ws: object = None) -> None:  # fmt: skip
+    """The volume refused a write (permissions, read-only, full): 503 naming the folder, not a 500."""
+    problem = _STORAGE_ERRNOS.get(ex.errno or 0)
+    if problem is None:
+        return await _on_exception(req, resp, ex, params, ws)
+    where = os.path.dirname(ex.filename) if isinstance(ex.filename, str) else "the workspace volume"
+    log.error("storage refused %s %s: %s", req.method, req.path, ex)
+    if resp is None:
+        raise falcon.HTTPServiceUnavailable()
+    message = f"the server cannot store this: {where} is {problem} for the service (uid {os.getuid()}); see /health"
+    _respond(resp, 503, error_body("storage_unavailable", message))
+
+
 def install_error_handlers(app: falcon.asgi.App[Any, Any]) -> None:
     """Register the handlers; falcon picks the most specific one for each exception."""
     app.add_error_handler(Exception, _on_exception)
     app.add_error_handler(falcon.HTTPError, _on_http_error)
+    app.add_error_handler(OSError, _on_os_error)
     # msgspec.DecodeError is the base of ValidationError: the more specific handler wins.
     app.add_error_handler(msgspec.DecodeError, _on_decode_error)
     app.add_error_handler(msgspec.ValidationError, _on_validation_error)

@@ -15,6 +15,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import falcon
@@ -43,11 +44,12 @@ class HealthResource:
         self.config, self.index = config, index
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        checks = self._redis(), self._worker(), self._workspace(), self._controller()
-        redis, worker, workspace, (controller, beat) = await asyncio.gather(*checks)
-        parts = {"redis": redis, "worker": worker, "controller": controller, "workspace": workspace}
+        state, specs = self.config.settings.state, self.config.settings.specs
+        checks = self._redis(), self._worker(), self._writable(state), self._writable(specs), self._controller()
+        redis, worker, workspace, spec_folder, (controller, beat) = await asyncio.gather(*checks)
+        parts = {"redis": redis, "worker": worker, "controller": controller, "workspace": workspace, "specs": spec_folder}
         failing = [name for name, value in parts.items() if value not in ("connected", "not configured", "running", "writable")]
-        if workspace != "writable":
+        if workspace != "writable" or spec_folder != "writable":
             status, resp.status = "unhealthy", falcon.HTTP_503
         else:
             status = "degraded" if failing else "healthy"
@@ -75,16 +77,18 @@ class HealthResource:
             log.debug("worker check failed: %s", exc)
             return "not running"
 
-    async def _workspace(self) -> str:
+    async def _writable(self, folder: Path) -> str:
         try:
-            await self._probe(self._touch_state)
+            await self._probe(lambda: self._touch(folder))
             return "writable"
         except Exception as exc:
-            log.warning("workspace not writable: %s", exc)
+            log.warning("%s not writable: %s", folder, exc)
             return "not writable"
 
-    def _touch_state(self) -> None:
-        fd, path = tempfile.mkstemp(dir=self.config.settings.state, prefix=".health.", suffix=".tmp")
+    @staticmethod
+    def _touch(folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)  # as a create would
+        fd, path = tempfile.mkstemp(dir=folder, prefix=".health.", suffix=".tmp")
         try:
             os.write(fd, b"ok")
         finally:

@@ -9,6 +9,12 @@ block its id until rq's own maintenance notices, minutes later. ``enqueue`` trea
 such a job as abandoned as soon as its worker's heartbeat is stale, so the
 controller's periodic re-enqueue of unfinished uploads brings it back quickly; the
 job itself is idempotent, so a slow worker that was not dead after all does no harm.
+
+A network partition loses jobs another way: a worker whose blocking pop took the job
+off the queue just as its connection broke never runs it, and the job stays ``queued``
+(in no queue) or ``started`` by a worker that is alive and busy with something else.
+``enqueue`` counts such a job as lost too, after looking twice a moment apart (the pop
+and the status change are two steps), and runs it again.
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ class RQJobs:
         try:
             job = Job.fetch(job_id, connection=self.redis)
             status = job.get_status(refresh=False)
-            if status in _ACTIVE and not (status == JobStatus.STARTED and self._abandoned(job)):
+            if status in _ACTIVE and not self._lost(job):
                 return job_id
             job.delete()  # finished, failed or abandoned: the caller wants it run again
         except NoSuchJobError:
@@ -61,16 +67,30 @@ class RQJobs:
         self.queue.enqueue(name, kwargs=kwargs, job_id=job_id, retry=RETRY, job_timeout=3600, result_ttl=3600, failure_ttl=7 * 86400)
         return job_id
 
-    def _abandoned(self, job: Job) -> bool:
-        """The job's worker is gone, or has not sent a heartbeat for too long."""
-        if not job.worker_name:
+    def _lost(self, job: Job) -> bool:
+        """The job will never run where it stands: looked at twice, 0.5 s apart."""
+        if self._why_lost(job) is None:
             return False
+        time.sleep(0.5)
+        job.refresh()
+        why = self._why_lost(job)
+        if why is not None:
+            log.warning("job %s %s: enqueueing it again", job.id, why)
+        return why is not None
+
+    def _why_lost(self, job: Job) -> str | None:
+        status = job.get_status(refresh=False)
+        if status == JobStatus.QUEUED:
+            return None if self.redis.lpos(self.queue.key, job.id) is not None else "is queued but in no queue"
+        if status != JobStatus.STARTED or not job.worker_name:
+            return None
         worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=self.redis)
         age = beat_age(worker, time.time()) if worker is not None else None
-        if worker is not None and (age is None or age < self.fresh):
-            return False
-        log.warning("job %s was started by worker %s, which is gone: enqueueing it again", job.id, job.worker_name)
-        return True
+        if worker is None or (age is not None and age >= self.fresh):
+            return f"was started by worker {job.worker_name}, which is gone"
+        if worker.get_current_job_id() != job.id:
+            return f"was started by worker {job.worker_name}, which is busy with something else"
+        return None
 
     def worker_alive(self) -> bool:
         try:

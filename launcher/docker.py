@@ -84,12 +84,15 @@ def up(test: bool = False) -> int:
     started = time.monotonic()
     require()
     images.ensure(test=test)
-    (ROOT / "specs").mkdir(exist_ok=True)  # made by this user, not by the engine as root
+    # The spec folder on the host (AUTEUR_SPECS, default ./specs), made by this user, not by the engine as root.
+    Path(os.environ.get("AUTEUR_SPECS") or ROOT / "specs").mkdir(parents=True, exist_ok=True)
     built = time.monotonic()
     done = compose("up", "-d", "--no-build", "--remove-orphans", "--wait", "--wait-timeout", "180", test=test)
-    if done.returncode:
+    # Compose v2 on this engine (20.10) can answer 0 although a container did not start (a
+    # published port taken, say): the services' states decide.
+    if done.returncode or health(quiet=True):
         health()
-        return done.returncode
+        return done.returncode or 1
     now = time.monotonic()
     print(f"Stack up: images ready in {built - started:.1f} s, all services healthy {now - built:.1f} s later. "
           f"Gallery http://localhost:{os.environ.get('AUTEUR_WEB_PORT', '3000')}, "
@@ -113,9 +116,11 @@ def service_states() -> dict[str, list[str]]:
     return states
 
 
-def health() -> int:
+def health(quiet: bool = False) -> int:
     states = service_states()
     bad = {name: found or ["not created"] for name, found in states.items() if not found or any(s != "healthy" for s in found)}
+    if quiet:
+        return 1 if bad else 0
     for name, found in sorted(states.items()):
         print(f"  {name}: {', '.join(found) or 'not created'}")
     if bad:
@@ -129,7 +134,16 @@ def e2e() -> int:
     """``make docker-test``: the stack with the test overlay, then the e2e container's tests."""
     if code := up(test=True):
         return code
-    return compose("run", "--rm", "e2e", test=True).returncode
+    # Compose v2 against this engine's API (20.10) answers 0 from `run` whatever the container's
+    # exit status, so the container runs detached and its status comes from `docker wait`.
+    name = f"{images.project_name()}-e2e-{os.getpid()}"
+    compose("run", "-d", "--name", name, "e2e", test=True, check=True, capture=True)
+    try:
+        subprocess.call(["docker", "logs", "-f", name])
+        waited = subprocess.run(["docker", "wait", name], capture_output=True, text=True)
+        return int(waited.stdout.strip() or 1)
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
 
 
 def controller_container() -> str | None:
@@ -157,7 +171,7 @@ def main(argv: list[str]) -> int:
     if action == "up":
         return up(test="--test" in rest)
     if action == "down":
-        return compose("down", "--remove-orphans", *rest, test=True).returncode
+        return compose("--profile", "e2e", "down", "--remove-orphans", *rest, test=True).returncode
     if action == "restart":
         return compose("restart", *rest).returncode
     if action == "logs":

@@ -153,7 +153,7 @@ def build_debian() -> None:
         for junk in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/info",
                      "usr/share/locale", "var/log"):  # fmt: skip
             for child in (rootfs / junk).glob("*"):
-                if child.is_file() and not child.name.startswith("lock") or child.is_symlink():
+                if (child.is_file() and not child.name.startswith("lock")) or child.is_symlink():
                     child.unlink()
                 elif child.is_dir() and child.name != "partial":
                     shutil.rmtree(child)
@@ -268,9 +268,14 @@ def wheels(base: str) -> None:
 # -- the compose environment -----------------------------------------------------------------
 
 
-def project_name(root: Path = ROOT) -> str:
+def checkout_project(root: Path = ROOT) -> str:
     """This checkout's compose project: the same for compose v2 and Debian's v1 (letters and digits)."""
     return "auteur" + hashlib.sha256(str(root).encode()).hexdigest()[:6]
+
+
+def project_name() -> str:
+    """The compose project in use: ``COMPOSE_PROJECT_NAME`` when set (the tests' own), else this checkout's."""
+    return os.environ.get("COMPOSE_PROJECT_NAME") or checkout_project()
 
 
 def write_env(values: dict[str, str]) -> None:
@@ -318,7 +323,7 @@ def ensure(test: bool = False) -> dict[str, str]:
         raise SystemExit("the docker CLI is not installed: apt-get install docker.io")
     base = obtain("AUTEUR_BASE_IMAGE", OFFICIAL_BASE, LOCAL_BASE, PYTHON_DOCKERFILE)
     redis = obtain("AUTEUR_REDIS_IMAGE", OFFICIAL_REDIS, LOCAL_REDIS, REDIS_DOCKERFILE)
-    values = {"COMPOSE_PROJECT_NAME": project_name(), "AUTEUR_BASE_IMAGE": base, "AUTEUR_REDIS_IMAGE": redis}
+    values = {"COMPOSE_PROJECT_NAME": checkout_project(), "AUTEUR_BASE_IMAGE": base, "AUTEUR_REDIS_IMAGE": redis}
     write_env(values)
     wheels(base)
     build_app(base, "app", APP_IMAGE)

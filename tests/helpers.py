@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 
@@ -78,3 +80,35 @@ class RunningStack:
         self.stack.stop()
         self.thread.join(30)
         assert not self.thread.is_alive(), "the stack did not stop"
+
+
+class Events:
+    """A WebSocket client collecting every frame (keepalives aside) in a thread."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.frames: list[dict] = []
+        from websockets.sync.client import connect
+
+        self.ws = connect(url, open_timeout=30, legacy=True)  # read in a thread, closed by close()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        try:
+            for message in self.ws:
+                frame = json.loads(message)
+                if frame["type"] != "keepalive":
+                    self.frames.append(frame)
+        except Exception:
+            return
+
+    def of(self, kind_prefix: str) -> list[dict]:
+        return [f for f in list(self.frames) if f["type"].startswith(kind_prefix)]
+
+    def wait(self, predicate, timeout: float = 30.0, what: str = "an event") -> dict:
+        return wait_for(lambda: next((f for f in list(self.frames) if predicate(f)), None), timeout, 0.05, what=what)
+
+    def close(self) -> None:
+        self.ws.close()
+        self.thread.join(10)

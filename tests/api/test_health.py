@@ -190,3 +190,27 @@ def test_cors_preflight(client):
     evil = client.options("/api/v1/projects", headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "DELETE"})
     assert "access-control-allow-origin" not in evil.headers
     assert "access-control-allow-methods" not in evil.headers
+
+
+def test_a_specs_folder_the_service_cannot_write_is_a_clear_503(stack, client, monkeypatch):
+    """As root here every folder is writable, so the refusal the volume would give is injected
+    where the folder is opened; the container tests meet the real one (a read-only mount)."""
+    import tempfile as tempfile_mod
+
+    real = tempfile_mod.mkstemp
+    specs = str(stack.settings.specs)
+
+    def refusing(*args, dir=None, **kwargs):
+        if dir is not None and str(dir) == specs:
+            raise PermissionError(13, "Permission denied", os.path.join(specs, ".probe.tmp"))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile_mod, "mkstemp", refusing)
+    code, body = health(client)
+    assert (code, body["status"], body["specs"], body["workspace"]) == (503, "unhealthy", "not writable", "writable")
+    assert "specs" in body["failing"]
+    answer = client.post("/api/v1/projects", json={"name": "Blocked"})
+    assert answer.status_code == 503, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "storage_unavailable" and specs in error["message"] and "not writable" in error["message"]
+    assert not list(stack.settings.specs.glob("*.yaml")), "nothing was written"

@@ -57,3 +57,16 @@ def test_jobs_enqueue_idempotently_by_name(redis_server):
     jobs.enqueue("worker.jobs.ingest", job_id="ingest-x", kwargs={"upload_id": "x"})
     assert jobs.depth() == 1
     assert not jobs.worker_alive(), "no worker registered yet"
+
+
+def test_a_job_lost_in_a_partition_is_enqueued_again(redis_server):
+    """A worker's pop took the job off the queue as its connection broke: the job says
+    ``queued`` but sits in no queue. Enqueueing it again must put it back, once."""
+    jobs = RQJobs(redis_server.url)
+    jobs.enqueue("worker.jobs.ingest", job_id="ingest-lost", kwargs={"upload_id": "lost"})
+    assert jobs.redis.lpop(jobs.queue.key) == b"ingest-lost"  # what the worker's BLPOP did
+    assert jobs.depth() == 0
+    jobs.enqueue("worker.jobs.ingest", job_id="ingest-lost", kwargs={"upload_id": "lost"})
+    assert jobs.queue.job_ids == ["ingest-lost"]
+    jobs.enqueue("worker.jobs.ingest", job_id="ingest-lost", kwargs={"upload_id": "lost"})
+    assert jobs.queue.job_ids == ["ingest-lost"], "a job still queued is left alone"

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 from helpers import wait_for
+from processes import alive, kill_tree
 from rq import Queue
 from rq.job import Job, JobStatus
 
 from auteur.redisbus import connect
 from auteur.rqjobs import RQJobs
 from auteur.uploadviews import RedisUploadView, key_of
-from launcher.processes import alive, kill_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 

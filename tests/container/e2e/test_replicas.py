@@ -1,60 +1,31 @@
-"""End to end in Redis mode: an upload through API replica A is ingested by a separate
-worker process into Git LFS, and events cross from replica A to a WebSocket on replica B.
-
-``make test`` runs it against the stack as local processes (``launcher.stack``, on a
-test redis-server); ``make docker-test`` runs the same test inside the compose stack
-(docker-compose.test.yml sets ``AUTEUR_E2E_API_URLS`` and mounts the volume).
-"""
+"""Across the replicas: an upload through API replica A is ingested by the worker container
+into Git LFS, and its events reach a WebSocket on replica B (through Redis)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
-from helpers import assert_clean_repository, git, wait_for
+from helpers import Events, assert_clean_repository, git, wait_for
 
 from auteur.names import project_id
 from auteur.redisbus import connect
 from auteur.uploads import UploadState, UploadStore
 from auteur.uploadviews import RedisUploadView
-from tests.stack.stackrun import Events
 
 
-@dataclass
-class Target:
-    apis: list[str]
-    workspace: Path
-    redis_url: str
-    worker_log: Callable[[], str] | None = None
-
-    def ws(self, replica: int) -> str:
-        return self.apis[replica].replace("http://", "ws://") + "/api/v1/events"
-
-
-@pytest.fixture
-def target(request) -> Target:
-    remote = os.environ.get("AUTEUR_E2E_API_URLS")
-    if remote:
-        return Target(remote.split(","), Path(os.environ["AUTEUR_WORKSPACE"]), os.environ["REDIS_URL"])
-    run = request.getfixturevalue("make_stack")()
-    return Target([run.api(0), run.api(1)], run.workspace, run.env["REDIS_URL"], lambda: run.log("worker"))
-
-
-def test_upload_through_replica_a_is_ingested_by_a_worker_and_events_reach_replica_b(target):
-    a, b = target.apis
+def test_upload_through_replica_a_is_ingested_by_a_worker_and_events_reach_replica_b(stack):
+    a, b = stack.apis
     for api in (a, b):
         health = wait_for(lambda api=api: (h := httpx.get(api + "/health", timeout=30).json())["status"] == "healthy" and h, 60, 0.5,
                           what="a healthy replica")  # fmt: skip
         assert (health["redis"], health["worker"], health["controller"]) == ("connected", "running", "running")
     name = f"Film {secrets.token_hex(3)}"
     key = project_id(name)
-    on_b = Events(target.ws(1))
+    on_b = Events(stack.ws(1))
     try:
         created = httpx.post(a + "/api/v1/projects", json={"name": name}, timeout=60)
         assert created.status_code == 201 and created.json()["status"] == "ready", created.text
@@ -66,7 +37,7 @@ def test_upload_through_replica_a_is_ingested_by_a_worker_and_events_reach_repli
         assert answer.status_code == 200, answer.text
         upload = answer.json()["uploads"][0]
         assert upload["status"] == "stored" and upload["oid"] == hashlib.sha256(data).hexdigest()
-        store = UploadStore(target.workspace / ".auteur")
+        store = UploadStore(stack.workspace / ".auteur")
         wait_for(lambda: store.read(upload["upload_id"]).status is UploadState.COMPLETED, 60, 0.1, what="the upload ingested")
         done = on_b.wait(lambda f: f["type"] == "upload.completed" and f["data"].get("upload_id") == upload["upload_id"], 30,
                          "upload.completed on replica B")  # fmt: skip
@@ -75,11 +46,9 @@ def test_upload_through_replica_a_is_ingested_by_a_worker_and_events_reach_repli
     finally:
         on_b.close()
 
-    if target.worker_log is not None:
-        assert f"Processing upload for project {key}" in target.worker_log()
-    view = RedisUploadView(connect(target.redis_url)).read(key)
+    view = RedisUploadView(connect(stack.redis_url)).read(key)
     assert view[upload["upload_id"]]["status"] == "completed" and view[upload["upload_id"]]["commit"]
-    root = target.workspace / name
+    root = stack.workspace / name
     pointer = git(root, "show", "HEAD:assets/audio/take 1.wav")
     assert pointer.startswith("version https://git-lfs") and f"oid sha256:{upload['oid']}" in pointer
     assert (root / "assets/audio/take 1.wav").read_bytes() == data

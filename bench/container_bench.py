@@ -1,0 +1,327 @@
+"""Container overhead: the compose services as containers against the same services as host processes.
+
+    .venv/bin/python bench/container_bench.py [--creates 200] [--projects 1000] [--upload-mib 1024]
+                                              [--rounds 1] [--modes containers,processes,embedded]
+
+* **containers**: ``docker-compose.yml`` (compose v2 from ``.venv``) as its own project
+  ``auteurbench`` on ports 18400/13400, services redis, controller, worker and backend (no
+  gallery); images from ``python -m launcher.images``. A small override file in the scratch
+  folder gives ``/specs`` a named volume instead of the checkout's ``./specs``, which another
+  stack of this checkout may be using. ``down -v`` at the end, always.
+* **processes**: ``redis-server`` (the compose file's flags) on a free port, ``python -m
+  controller run``, ``python -m worker``, ``python -m api``, on scratch folders in /var/tmp.
+* **embedded**: ``python -m launcher`` (one process, no Redis), for reference.
+
+The host processes run the interpreter the image has: Debian's ``/usr/bin/python3`` in a
+scratch venv of the image's own wheels (``.docker/wheels``), so the figures compare a
+container with a process, not two builds of Python (``--python venv`` takes this
+checkout's ``.venv`` instead; a pyenv build without PGO/LTO runs pure Python ~30% slower).
+
+Every stack is new for each round; modes alternate their order from round to round. One
+client (httpx from this host to 127.0.0.1) times, per stack: N sequential ``POST
+/api/v1/projects`` answered 201 with a ready project; ``GET /api/v1/projects`` with the
+projects filled up (``process_async``) and all ready; one upload of a file on disk (body sent
+with ``sendfile`` by ``upload_bench.upload``) until the ``upload.completed`` event arrives on
+the API's WebSocket (ingested and committed). Medians over rounds; the overhead is container
+against host processes (target <= 10%). Prints numbers; never asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, percentile, wait
+from upload_bench import free_port, make_file, new_content, upload
+
+COMPOSE = [str(ROOT / ".venv" / "bin" / "docker-compose"), "-f", str(ROOT / "docker-compose.yml")]
+SERVICES = ["redis", "controller", "worker", "backend"]
+BENCH_ENV = {"COMPOSE_PROJECT_NAME": "auteurbench", "AUTEUR_API_PORT": "18400", "AUTEUR_WEB_PORT": "13400"}
+OVERRIDE = "services:\n" + "".join(f"  {s}: {{volumes: [workspace:/workspace, specs:/specs]}}\n" for s in SERVICES[1:]) + \
+           "volumes:\n  specs: {}\n"  # fmt: skip
+FIGURES = [("create p50", "ms", "create_p50"), ("create p99", "ms", "create_p99"), ("list p50", "ms", "list_p50"),
+           ("list p99", "ms", "list_p99"), ("upload stored", "MiB/s", "stored_mibs"),
+           ("upload committed", "MiB/s", "upload_mibs"), ("fill to all ready", "s", "fill_s")]  # fmt: skip
+
+
+class Stack:
+    """One way of running the services; ``port`` is where the API answers on 127.0.0.1."""
+
+    def __init__(self, base: Path, python: str = sys.executable) -> None:
+        self.base, self.port, self.python = base, free_port(), python
+        base.mkdir(parents=True)
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def spawn(self, name: str, *command: str, env: dict[str, str] | None = None) -> None:
+        with open(self.base / f"{name}.log", "wb") as log:  # each in its own group: stop() reaches its children
+            self.procs.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True))
+
+    def healthy(self) -> bool:
+        for proc in self.procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{proc.args[:3]} exited with {proc.returncode}; logs in {self.base}")
+        try:
+            return httpx.get(self.url + "/health", timeout=5).json().get("status") == "healthy"
+        except (httpx.HTTPError, ValueError):
+            return False
+
+    def logs(self) -> str:
+        return "".join(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}" for log in sorted(self.base.glob("*.log")))
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.returncode is None:  # not reaped yet: its pid, and so its group, is still ours
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for proc in reversed(self.procs):
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+class Processes(Stack):
+    def start(self) -> None:
+        redis_port = free_port()
+        (self.base / "redis").mkdir()
+        self.spawn("redis", "redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--appendonly", "yes", "--save", "",
+                   "--dir", str(self.base / "redis"))  # fmt: skip
+        env = service_env(self.base, self.port, REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", AUTEUR_API_HOST="127.0.0.1")
+        for name, module in (("controller", ["controller", "run"]), ("worker", ["worker"]), ("api", ["api"])):
+            self.spawn(name, self.python, "-m", *module, env=env)
+        wait(self.healthy, 180, interval=0.2)
+
+
+class Embedded(Stack):
+    def start(self) -> None:
+        self.spawn("launcher", self.python, "-m", "launcher", env=service_env(self.base, self.port, AUTEUR_WEB_PORT=str(free_port())))
+        wait(self.healthy, 180, interval=0.2)
+
+
+class Containers(Stack):
+    def __init__(self, base: Path, images: dict[str, str]) -> None:
+        super().__init__(base)
+        self.port = int(BENCH_ENV["AUTEUR_API_PORT"])
+        (base / "override.yml").write_text(OVERRIDE)
+        self.env = {**os.environ, **images, **BENCH_ENV}
+
+    def compose(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        command = [*COMPOSE, "-f", str(self.base / "override.yml"), *args]
+        return subprocess.run(command, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout)
+
+    def start(self) -> None:
+        self.compose("down", "-v", "--remove-orphans")  # a leftover of an interrupted run of this benchmark
+        done = self.compose("up", "-d", "--no-build", "--wait", "--wait-timeout", "300", *SERVICES)
+        if done.returncode:
+            raise RuntimeError(f"compose up exited {done.returncode}: {done.stderr[-2000:]}")
+        wait(self.healthy, 180, interval=0.2)
+
+    def logs(self) -> str:
+        return self.compose("logs", "--no-color", "--tail", "40").stdout
+
+    def stop(self) -> None:
+        done = self.compose("down", "-v", "--remove-orphans", "--timeout", "30")
+        if done.returncode:
+            print(f"  WARNING: compose down -v exited {done.returncode}: {done.stderr[-1000:]}", file=sys.stderr)
+
+
+HOST_MODES: dict[str, type[Stack]] = {"processes": Processes, "embedded": Embedded}
+
+
+def service_env(base: Path, port: int, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    return {**env, "AUTEUR_SPECS": str(base / "specs"), "AUTEUR_WORKSPACE": str(base / "workspace"), "AUTEUR_API_PORT": str(port),
+            "PYTHONPATH": str(ROOT), **extra}  # fmt: skip
+
+
+def image_env() -> dict[str, str]:
+    """The images the compose file should use, as ``launcher.images`` chose (and built if needed)."""
+    out = subprocess.run([sys.executable, "-m", "launcher.images"], cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True).stdout
+    pairs = (line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return {k: v for k, v in pairs if k.startswith("AUTEUR_")}
+
+
+def image_python(base: Path) -> str:
+    """A venv of Debian's python3 with the wheels the image installs (nothing fetched: ``--no-index``)."""
+    wheels, venv = ROOT / ".docker" / "wheels", base / "venv"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "--no-index", "--find-links", str(wheels),
+                    "-r", str(wheels / "requirements.txt")], check=True)  # fmt: skip
+    return str(venv / "bin" / "python")
+
+
+class Events:
+    """The API's event WebSocket, read in a thread: when each upload's final event arrived."""
+
+    def __init__(self, url: str) -> None:
+        self.ws = connect(url.replace("http://", "ws://") + "/api/v1/events", max_size=None, open_timeout=30)
+        self.finished: dict[str, tuple[float, str]] = {}
+        self.cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            for message in self.ws:
+                frame = json.loads(message)
+                if frame.get("type") in ("upload.completed", "upload.failed"):
+                    with self.cond:
+                        self.finished[frame["data"]["upload_id"]] = (time.perf_counter(), frame["type"])
+                        self.cond.notify_all()
+        except ConnectionClosed:
+            pass
+
+    def wait(self, upload_id: str, timeout: float) -> tuple[float, str]:
+        with self.cond:
+            if not self.cond.wait_for(lambda: upload_id in self.finished, timeout):
+                raise TimeoutError(f"no final event for upload {upload_id} in {timeout:.0f} s")
+            return self.finished[upload_id]
+
+
+def measure(stack: Stack, args: argparse.Namespace, source: Path) -> dict[str, float]:
+    http = httpx.Client(base_url=stack.url, timeout=120)
+    out: dict[str, float] = {}
+    created: list[float] = []
+    for n in range(args.creates):
+        started = time.perf_counter()
+        answer = http.post("/api/v1/projects", json={"name": f"bench-{n:05d}"})
+        created.append(time.perf_counter() - started)
+        if answer.status_code != 201:
+            raise RuntimeError(f"create bench-{n:05d}: HTTP {answer.status_code} {answer.text[:500]}")
+    out.update(create_p50=percentile(created, 50) * 1000, create_p99=percentile(created, 99) * 1000)
+
+    started = time.perf_counter()
+    for n in range(args.creates, args.projects):
+        answer = http.post("/api/v1/projects", json={"name": f"fill-{n:05d}", "process_async": True})
+        if answer.status_code != 201:
+            raise RuntimeError(f"create fill-{n:05d}: HTTP {answer.status_code} {answer.text[:500]}")
+    total = max(args.projects, args.creates)
+
+    def count(status: str) -> int:
+        return int(http.get("/api/v1/projects", params={"status": status, "limit": 0}).headers["X-Total-Count"])
+
+    def all_ready() -> bool:
+        if failed := count("failed"):
+            raise RuntimeError(f"{failed} projects failed")
+        return count("ready") >= total
+
+    wait(all_ready, 3600, interval=0.5)
+    out["fill_s"] = time.perf_counter() - started
+    listed: list[float] = []
+    for n in range(5 + args.requests):  # five to warm up
+        started = time.perf_counter()
+        answer = http.get("/api/v1/projects")
+        if n >= 5:
+            listed.append(time.perf_counter() - started)
+        if answer.status_code != 200 or answer.headers["X-Total-Count"] != str(total):
+            raise RuntimeError(f"list: HTTP {answer.status_code}, {answer.headers.get('X-Total-Count')} projects, not {total}")
+    out.update(list_p50=percentile(listed, 50) * 1000, list_p99=percentile(listed, 99) * 1000)
+
+    if args.upload_mib:
+        new_content(source)  # a new oid for each upload (and the file in the page cache)
+        events = Events(stack.url)
+        try:
+            started = time.perf_counter()
+            stored_s, answer = upload(stack.port, "bench-00000", source, "renders")
+            at, kind = events.wait(answer["uploads"][0]["upload_id"], 1800)
+        finally:
+            events.ws.close()
+        if kind != "upload.completed":
+            raise RuntimeError(f"the upload ended with {kind}; see the worker's log")
+        out.update(stored_mibs=args.upload_mib / stored_s, upload_mibs=args.upload_mib / (at - started))
+    http.close()
+    return out
+
+
+def report(results: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
+    medians = {mode: {k: statistics.median(r[k] for r in rounds) for k in rounds[0]} for mode, rounds in results.items() if rounds}
+    modes = list(medians)
+    print(f"\n{'figure':<26}" + "".join(f"{m:>14}" for m in modes) + ("   container overhead (target <= 10%)" if
+          {"containers", "processes"} <= set(modes) else ""))  # fmt: skip
+    for title, unit, key in FIGURES:
+        if not all(key in medians[m] for m in modes):
+            continue
+        row = f"{title + ' (' + unit + ')':<26}" + "".join(f"{medians[m][key]:>14.1f}" for m in modes)
+        if {"containers", "processes"} <= set(modes):
+            c, p = medians["containers"][key], medians["processes"][key]
+            ratio = p / c if unit == "MiB/s" else c / p  # > 1: the containers are slower
+            row += f"   {ratio:.3f}x ({(ratio - 1) * 100:+.1f}%){'' if ratio <= 1.10 else '  OVER'}"
+        print(row)
+    return medians
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--creates", type=int, default=200)
+    parser.add_argument("--projects", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=200, help="timed GET /api/v1/projects")
+    parser.add_argument("--upload-mib", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--modes", default="containers,processes,embedded")
+    parser.add_argument("--python", default="image", help="image (default), venv, or an interpreter for the host processes")
+    parser.add_argument("--tmp", default=os.environ.get("BENCH_TMP", "/var/tmp"))
+    args = parser.parse_args()
+    modes = args.modes.split(",")
+    if set(modes) - {"containers", "processes", "embedded"} or args.creates < 1:
+        parser.error("--modes takes containers, processes, embedded; --creates must be at least 1")
+    images = image_env() if "containers" in modes or args.python == "image" else {}
+    base = Path(tempfile.mkdtemp(prefix="auteur-container-bench-", dir=args.tmp))
+    results: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
+    try:
+        python = image_python(base) if args.python == "image" else sys.executable if args.python == "venv" else args.python
+        version = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True).stdout
+        source = base / "take.mp4"
+        make_file(source, args.upload_mib << 20)
+        print(f"container overhead: {args.creates} creates, list of {max(args.projects, args.creates)} projects "
+              f"({args.requests} requests), upload of {args.upload_mib} MiB; {args.rounds} round(s); host Python "
+              f"{version.strip()} ({python}); scratch {base}",
+              flush=True)  # fmt: skip
+        for round_ in range(args.rounds):
+            for mode in modes if round_ % 2 == 0 else modes[::-1]:
+                folder = base / f"{mode}-{round_}"
+                stack = Containers(folder, images) if mode == "containers" else HOST_MODES[mode](folder, python)
+                started = time.monotonic()
+                try:
+                    stack.start()
+                    up_s = time.monotonic() - started
+                    figures = measure(stack, args, source)
+                except BaseException:
+                    print(f"  {mode} failed; its logs:\n{stack.logs()}", file=sys.stderr)
+                    raise
+                finally:
+                    stack.stop()
+                results[mode].append(figures)
+                shown = ", ".join(f"{k}={v:.1f}" for k, v in figures.items())
+                print(f"  round {round_ + 1} {mode}: up in {up_s:.1f} s; {shown}", flush=True)
+                shutil.rmtree(folder, ignore_errors=True)
+        medians = report(results)
+        out = ROOT / "bench" / "results" / f"container-{time.strftime('%Y%m%dT%H%M%S')}.json"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps({"args": vars(args), "rounds": results, "medians": medians}, indent=2) + "\n")
+        print(f"\nwritten to {out.relative_to(ROOT)}")
+        return 0
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
