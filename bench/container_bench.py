@@ -5,9 +5,9 @@
 
 * **containers**: ``docker-compose.yml`` (compose v2 from ``.venv``) as its own project
   ``auteurbench`` on ports 18400/13400, services redis, controller, worker and backend (no
-  gallery); images from ``python -m launcher.images``. A small override file in the scratch
-  folder gives ``/specs`` a named volume instead of the checkout's ``./specs``, which another
-  stack of this checkout may be using. ``down -v`` at the end, always.
+  gallery); images from ``python -m launcher.images``. ``AUTEUR_SPECS`` names a scratch
+  folder as the host side of ``/specs``, not the checkout's ``./specs``, which another stack
+  of this checkout may be using. ``down -v`` at the end, always.
 * **processes**: ``redis-server`` (the compose file's flags) on a free port, ``python -m
   controller run``, ``python -m worker``, ``python -m api``, on scratch folders in /var/tmp.
 * **embedded**: ``python -m launcher`` (one process, no Redis), for reference.
@@ -52,8 +52,6 @@ from upload_bench import free_port, make_file, new_content, upload
 COMPOSE = [str(ROOT / ".venv" / "bin" / "docker-compose"), "-f", str(ROOT / "docker-compose.yml")]
 SERVICES = ["redis", "controller", "worker", "backend"]
 BENCH_ENV = {"COMPOSE_PROJECT_NAME": "auteurbench", "AUTEUR_API_PORT": "18400", "AUTEUR_WEB_PORT": "13400"}
-OVERRIDE = "services:\n" + "".join(f"  {s}: {{volumes: [workspace:/workspace, specs:/specs]}}\n" for s in SERVICES[1:]) + \
-           "volumes:\n  specs: {}\n"  # fmt: skip
 FIGURES = [("create p50", "ms", "create_p50"), ("create p99", "ms", "create_p99"), ("list p50", "ms", "list_p50"),
            ("list p99", "ms", "list_p99"), ("upload stored", "MiB/s", "stored_mibs"),
            ("upload committed", "MiB/s", "upload_mibs"), ("fill to all ready", "s", "fill_s")]  # fmt: skip
@@ -122,11 +120,11 @@ class Containers(Stack):
     def __init__(self, base: Path, images: dict[str, str]) -> None:
         super().__init__(base)
         self.port = int(BENCH_ENV["AUTEUR_API_PORT"])
-        (base / "override.yml").write_text(OVERRIDE)
-        self.env = {**os.environ, **images, **BENCH_ENV}
+        (base / "specs").mkdir()  # made here, by this user, not by the engine as root
+        self.env = {**os.environ, **images, **BENCH_ENV, "AUTEUR_SPECS": str(base / "specs")}
 
     def compose(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        command = [*COMPOSE, "-f", str(self.base / "override.yml"), *args]
+        command = [*COMPOSE, *args]
         return subprocess.run(command, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout)
 
     def start(self) -> None:

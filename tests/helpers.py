@@ -8,6 +8,17 @@ import subprocess
 import threading
 from pathlib import Path
 
+# Chromium for every browser test, on the host and in the e2e container. Background services
+# stay off: these machines have no network but loopback, and Chromium's on-device model
+# service once started mid-run and left a context close hanging.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic", "--disable-extensions", "--disable-dev-shm-usage",
+    "--no-default-browser-check", "--disable-field-trial-config",
+    "--disable-features=OptimizationGuideModelDownloading,OptimizationHintsFetching,OptimizationGuideOnDeviceModel,"
+    "OnDeviceModelService,AIPromptAPI,AISummarizationAPI,Translate,MediaRouter,AutofillServerCommunication",
+]  # fmt: skip
+
 
 def write_spec(settings, filename: str, body: str, *, mtime: float | None = None) -> Path:
     settings.specs.mkdir(parents=True, exist_ok=True)

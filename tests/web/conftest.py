@@ -15,20 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import RunningStack
+from helpers import CHROMIUM_ARGS, RunningStack
 
 from auteur.settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
-# Background services stay off: this machine has no network but loopback, and Chromium's
-# on-device model service once started mid-run and left a context close hanging.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic", "--disable-extensions", "--disable-dev-shm-usage",
-    "--no-default-browser-check", "--disable-field-trial-config",
-    "--disable-features=OptimizationGuideModelDownloading,OptimizationHintsFetching,OptimizationGuideOnDeviceModel,"
-    "OnDeviceModelService,AIPromptAPI,AISummarizationAPI,Translate,MediaRouter,AutofillServerCommunication",
-]  # fmt: skip
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
