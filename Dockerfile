@@ -9,7 +9,15 @@ ARG BASE=python:3.11-slim
 
 FROM ${BASE} AS system
 ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN apt-get update \
+# ffmpeg reaches Mesa's GPU drivers (and LLVM, ~160 MB) only through libavdevice's OpenGL
+# output, which a poster or thumbnail job never opens: a stand-in package provides
+# libgl1-mesa-dri so apt leaves them out, the way Debian's equivs does.
+RUN mkdir -p /tmp/no-gl/DEBIAN \
+ && printf '%s\n' 'Package: auteur-no-gl-drivers' 'Version: 1.0' 'Architecture: all' 'Maintainer: Auteur' \
+      'Provides: libgl1-mesa-dri' 'Description: stands in for the Mesa DRI drivers (no GPU rendering here)' \
+      > /tmp/no-gl/DEBIAN/control \
+ && dpkg-deb --build /tmp/no-gl /tmp/no-gl.deb >/dev/null && dpkg -i /tmp/no-gl.deb && rm -rf /tmp/no-gl /tmp/no-gl.deb \
+ && apt-get update \
  && apt-get install -y --no-install-recommends git git-lfs ffmpeg \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
  && useradd --uid 10001 --user-group --create-home --home-dir /home/auteur --shell /usr/sbin/nologin auteur \
@@ -19,7 +27,8 @@ RUN apt-get update \
 FROM system AS deps
 COPY .docker/wheels /wheels
 RUN python3 -m venv /opt/auteur \
- && /opt/auteur/bin/pip install --no-index --no-cache-dir --find-links /wheels -r /wheels/requirements.txt
+ && /opt/auteur/bin/pip install --no-index --no-cache-dir --find-links /wheels -r /wheels/requirements.txt \
+ && /opt/auteur/bin/pip uninstall -q -y pip setuptools
 
 FROM system AS app
 COPY --from=deps /opt/auteur /opt/auteur
