@@ -72,7 +72,7 @@ class RQJobs:
         if self._why_lost(job) is None:
             return False
         time.sleep(0.5)
-        job.refresh()
+        job.refresh()  # type: ignore[no-untyped-call]
         why = self._why_lost(job)
         if why is not None:
             log.warning("job %s %s: enqueueing it again", job.id, why)

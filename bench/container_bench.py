@@ -1,13 +1,16 @@
 """Container overhead: the compose services as containers against the same services as host processes.
 
     .venv/bin/python bench/container_bench.py [--creates 200] [--projects 1000] [--upload-mib 1024]
-                                              [--rounds 1] [--modes containers,processes,embedded]
+                                              [--rounds 1] [--modes containers,bridge,processes,embedded]
 
 * **containers**: ``docker-compose.yml`` (compose v2 from ``.venv``) as its own project
   ``auteurbench`` on ports 18400/13400, services redis, controller, worker and backend (no
   gallery); images from ``python -m launcher.images``. ``AUTEUR_SPECS`` names a scratch
   folder as the host side of ``/specs``, not the checkout's ``./specs``, which another stack
   of this checkout may be using. ``down -v`` at the end, always.
+* **bridge**: the same containers, reached at the backend's address on the compose bridge
+  (the kernel's path, which clients on other machines get) instead of through the published
+  port on 127.0.0.1, which the engine serves with its userspace ``docker-proxy``.
 * **processes**: ``redis-server`` (the compose file's flags) on a free port, ``python -m
   controller run``, ``python -m worker``, ``python -m api``, on scratch folders in /var/tmp.
 * **embedded**: ``python -m launcher`` (one process, no Redis), for reference.
@@ -29,6 +32,7 @@ against host processes (target <= 10%). Prints numbers; never asserts on time.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -143,6 +147,20 @@ class Containers(Stack):
             print(f"  WARNING: compose down -v exited {done.returncode}: {done.stderr[-1000:]}", file=sys.stderr)
 
 
+class Bridge(Containers):
+    """The same containers, reached at the backend's address on the compose bridge: the kernel's
+    path, as clients on other machines get it (published ports are DNAT-ed by iptables), where
+    loopback clients of a published port go through the engine's userspace docker-proxy."""
+
+    @functools.cached_property
+    def url(self) -> str:  # type: ignore[override]
+        ids = self.compose("ps", "-q", "backend").stdout.split()
+        fmt = "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"
+        address = subprocess.run(["docker", "inspect", "-f", fmt, ids[0]], capture_output=True, text=True, check=True).stdout.strip()
+        return f"http://{address}:8000"
+
+
+CONTAINER_MODES: dict[str, type[Containers]] = {"containers": Containers, "bridge": Bridge}
 HOST_MODES: dict[str, type[Stack]] = {"processes": Processes, "embedded": Embedded}
 
 
@@ -253,16 +271,16 @@ def measure(stack: Stack, args: argparse.Namespace, source: Path) -> dict[str, f
 def report(results: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
     medians = {mode: {k: statistics.median(r[k] for r in rounds) for k in rounds[0]} for mode, rounds in results.items() if rounds}
     modes = list(medians)
-    print(f"\n{'figure':<26}" + "".join(f"{m:>14}" for m in modes) + ("   container overhead (target <= 10%)" if
-          {"containers", "processes"} <= set(modes) else ""))  # fmt: skip
+    compared = [m for m in CONTAINER_MODES if m in modes] if "processes" in modes else []
+    print(f"\n{'figure':<26}" + "".join(f"{m:>14}" for m in modes) + "".join(f"   {m} vs processes (<= 10%)" for m in compared))
     for title, unit, key in FIGURES:
         if not all(key in medians[m] for m in modes):
             continue
         row = f"{title + ' (' + unit + ')':<26}" + "".join(f"{medians[m][key]:>14.1f}" for m in modes)
-        if {"containers", "processes"} <= set(modes):
-            c, p = medians["containers"][key], medians["processes"][key]
+        for mode in compared:
+            c, p = medians[mode][key], medians["processes"][key]
             ratio = p / c if unit == "MiB/s" else c / p  # > 1: the containers are slower
-            row += f"   {ratio:.3f}x ({(ratio - 1) * 100:+.1f}%){'' if ratio <= 1.10 else '  OVER'}"
+            row += f"   {ratio:.3f}x ({(ratio - 1) * 100:+.1f}%){'' if ratio <= 1.10 else ' OVER'}".ljust(29)
         print(row)
     return medians
 
@@ -274,14 +292,14 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200, help="timed GET /api/v1/projects")
     parser.add_argument("--upload-mib", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--modes", default="containers,processes,embedded")
+    parser.add_argument("--modes", default="containers,bridge,processes,embedded")
     parser.add_argument("--python", default="image", help="image (default), venv, or an interpreter for the host processes")
     parser.add_argument("--tmp", default=os.environ.get("BENCH_TMP", "/var/tmp"))
     args = parser.parse_args()
     modes = args.modes.split(",")
-    if set(modes) - {"containers", "processes", "embedded"} or args.creates < 1:
-        parser.error("--modes takes containers, processes, embedded; --creates must be at least 1")
-    images = image_env() if "containers" in modes or args.python == "image" else {}
+    if set(modes) - {*CONTAINER_MODES, *HOST_MODES} or args.creates < 1:
+        parser.error("--modes takes containers, bridge, processes, embedded; --creates must be at least 1")
+    images = image_env() if set(modes) & set(CONTAINER_MODES) or args.python == "image" else {}
     base = Path(tempfile.mkdtemp(prefix="auteur-container-bench-", dir=args.tmp))
     results: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
     try:
@@ -296,7 +314,7 @@ def main() -> int:
         for round_ in range(args.rounds):
             for mode in modes if round_ % 2 == 0 else modes[::-1]:
                 folder = base / f"{mode}-{round_}"
-                stack = Containers(folder, images) if mode == "containers" else HOST_MODES[mode](folder, python)
+                stack = CONTAINER_MODES[mode](folder, images) if mode in CONTAINER_MODES else HOST_MODES[mode](folder, python)
                 started = time.monotonic()
                 try:
                     stack.start()

@@ -103,16 +103,16 @@ def up(test: bool = False) -> int:
 def service_states() -> dict[str, list[str]]:
     """Each service's containers' states: ``healthy``, ``starting``, ``unhealthy``, ``running`` (no
     health check) or ``exited``; an empty list for a service with no container."""
-    names = compose("config", "--services", capture=True, check=True).stdout.split()
-    states: dict[str, list[str]] = {}
-    for name in names:
-        ids = compose("ps", "-a", "-q", name, capture=True).stdout.split()
-        states[name] = []
-        for container in ids:
-            fmt = "{{if .State.Health}}{{if eq .State.Status \"running\"}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}" \
-                  "{{else}}{{.State.Status}}{{end}}"  # fmt: skip
-            out = subprocess.run(["docker", "inspect", "--format", fmt, container], capture_output=True, text=True)
-            states[name].append(out.stdout.strip() or "unknown")
+    states: dict[str, list[str]] = {name: [] for name in compose("config", "--services", capture=True, check=True).stdout.split()}
+    ids = subprocess.run(["docker", "ps", "-a", "-q", "--filter", f"label=com.docker.compose.project={images.project_name()}",
+                          "--filter", "label=com.docker.compose.oneoff=False"], capture_output=True, text=True).stdout.split()  # fmt: skip
+    if ids:
+        fmt = ('{{index .Config.Labels "com.docker.compose.service"}} '
+               '{{if and .State.Health (eq .State.Status "running")}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}')
+        for line in subprocess.run(["docker", "inspect", "--format", fmt, *ids], capture_output=True, text=True).stdout.splitlines():
+            service, _, state = line.partition(" ")
+            if service in states:
+                states[service].append(state)
     return states
 
 

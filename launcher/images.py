@@ -214,7 +214,7 @@ def marker_gaps(folder: Path, version: str) -> list[str]:
     from packaging.markers import default_environment
     from packaging.requirements import Requirement
 
-    host = {**default_environment(), "extra": ""}
+    host: dict[str, str] = {**{k: str(v) for k, v in default_environment().items()}, "extra": ""}
     image = {**host, "python_full_version": version, "python_version": ".".join(version.split(".")[:2])}
     gaps: set[str] = set()
     for wheel in folder.glob("*.whl"):

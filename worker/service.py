@@ -10,6 +10,7 @@ beats after a crash, an outage or a restart.
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import time
@@ -27,9 +28,23 @@ MAX_RECONNECT_SECONDS = 5.0
 
 
 class AuteurWorker(Worker):
-    """rq's ``Worker`` that keeps itself registered and its scheduler alive."""
+    """rq's ``Worker`` that keeps itself registered and its scheduler alive.
+
+    With ``AUTEUR_WORKER_BEAT_FILE`` set (the compose file sets it), each heartbeat that
+    reached Redis also touches that file, so the container's health check is a file's age
+    (``scripts/healthcheck.sh worker``), not a Python start-up and a Redis round trip."""
 
     max_connection_wait_time = MAX_RECONNECT_SECONDS
+    beat_file = os.environ.get("AUTEUR_WORKER_BEAT_FILE")
+
+    def register_birth(self) -> None:
+        super().register_birth()  # type: ignore[no-untyped-call]
+        self._touch_beat_file()
+
+    def _touch_beat_file(self) -> None:
+        if self.beat_file:
+            with open(self.beat_file, "ab"):
+                os.utime(self.beat_file)
 
     def heartbeat(self, timeout: int | None = None, pipeline: object = None) -> None:
         super().heartbeat(timeout, pipeline)  # type: ignore[arg-type]
@@ -46,6 +61,7 @@ class AuteurWorker(Worker):
                 worker_registration.register(self, pipe)
                 pipe.execute()
             self.log.info("Worker %s: registered again (Redis had lost the registration)", self.name)
+        self._touch_beat_file()
 
     def _revive_scheduler(self) -> None:
         """rq's scheduler process exits when Redis goes away, and rq starts it again only

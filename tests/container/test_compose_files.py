@@ -90,3 +90,20 @@ def test_the_make_targets_exist_and_stack_is_the_compose_stack():
     ignored = (ROOT / ".gitignore").read_text().splitlines()
     assert "/.docker/" in ignored and "/.env" in ignored
     assert "make test" in (ROOT / ".ci/run").read_text()
+
+
+def test_wheels_the_images_python_needs_beyond_the_hosts_are_found(tmp_path):
+    """A requirement whose marker holds for the image's Python but not for the host's
+    (redis wants async-timeout before 3.11.3) must be built too."""
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "demo-1.0-py3-none-any.whl", "w") as wheel:
+        wheel.writestr("demo-1.0.dist-info/METADATA", "\n".join([
+            "Metadata-Version: 2.1", "Name: demo", "Version: 1.0",
+            'Requires-Dist: always-needed>=1',
+            'Requires-Dist: old-python-only>=4.0.3; python_full_version == "3.11.99"',
+            'Requires-Dist: never-here; python_version < "3"',
+            'Requires-Dist: extra-only; extra == "fancy"',
+        ]))  # fmt: skip
+    assert images.marker_gaps(tmp_path, "3.11.99") == ["old-python-only>=4.0.3"]
+    assert images.marker_gaps(tmp_path, "3.12.0") == []

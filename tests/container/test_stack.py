@@ -45,6 +45,14 @@ def test_the_story_script_all_services_up_and_healthy(docker_stack: DockerStack)
         listing = docker_stack.compose("exec", "-T", service, "ls", "-la", "/workspace").stdout
         assert ".auteur" in listing, listing
     assert docker_stack.compose("exec", "-T", "redis", "redis-cli", "ping").stdout.strip() == "PONG"
+    # Debian's docker-compose 1.29 (v1) reads the same running stack: ps, exec, port.
+    v1 = ["docker-compose", "-f", str(ROOT / "docker-compose.yml")]
+    ps1 = subprocess.run([*v1, "ps"], cwd=ROOT, env=docker_stack.env, capture_output=True, text=True).stdout
+    assert ps1.count("(healthy)") == 5, ps1
+    ls1 = subprocess.run([*v1, "exec", "-T", "backend", "ls", "/workspace"], cwd=ROOT, env=docker_stack.env, capture_output=True, text=True)
+    assert ls1.returncode == 0, ls1.stderr
+    port1 = subprocess.run([*v1, "port", "backend", "8000"], cwd=ROOT, env=docker_stack.env, capture_output=True, text=True).stdout
+    assert port1.strip().endswith(":8000"), port1
     code, body = docker_stack.health()
     assert (code, body["status"], body["redis"], body["worker"], body["controller"]) == (200, "healthy", "connected", "running", "running")
     done = docker_stack.make("docker-health")
