@@ -1,6 +1,6 @@
 """``make bench``: every benchmark in turn, printing numbers (see BENCHMARKS.md).
 
-.venv/bin/python bench/run.py            # all (about 15 minutes here)
+.venv/bin/python bench/run.py            # all (about 25 minutes here)
 .venv/bin/python bench/run.py --quick    # small sizes, a smoke run
 """
 
@@ -16,6 +16,8 @@ SUITES = [
     ("uploads", ["upload_bench.py"], ["upload_bench.py", "--size-mib", "64"]),
     ("web gallery", ["web_bench.py"], ["web_bench.py"]),
     ("Redis stack", ["stack_bench.py"], ["stack_bench.py", "--quick"]),
+    ("container overhead", ["container_bench.py", "--rounds", "2"],
+     ["container_bench.py", "--creates", "20", "--projects", "100", "--upload-mib", "64"]),
 ]
 
 if __name__ == "__main__":
