@@ -251,6 +251,7 @@ def test_an_upload_larger_than_the_memory_limit_stays_within_it(stack: DockerSta
         print(f"{service}: limit {limits[service] >> 20} MiB, peak RSS {peak_rss[service] >> 20} MiB, "
               f"peak usage with page cache {peak >> 20} MiB")
         assert limits[service] == 512 << 20
+        assert stack.inspect(service, "{{.HostConfig.NanoCpus}}") == "2000000000", "the compose file's CPU limit is applied"
         assert peak_rss[service] < limits[service] // 2
         assert stack.inspect(service, "{{.State.OOMKilled}}") == "false"
     assert stack.git(name, "lfs", "ls-files").count("big.mov") == 1
