@@ -1,8 +1,8 @@
 """Process trees on Linux, read from ``/proc``: is a pid alive, kill it and its children.
 
-Used by ``launcher.stack`` to stop services (a killed rq worker would otherwise leave
-its work horse running, since the horse has a process group of its own) and by the
-fault tests, which ``kill -9`` a service the way a crashed container dies: whole.
+Used by the tests that start a worker process themselves: they ``kill -9`` it the way a
+crashed container dies, whole (a killed rq worker would otherwise leave its work horse
+running, since the horse has a process group of its own).
 """
 
 from __future__ import annotations
