@@ -92,6 +92,10 @@ def docker(*args: str, check: bool = True, quiet: bool = True, timeout: float | 
     return done
 
 
+def image_id(image: str) -> str:
+    return docker("image", "inspect", "-f", "{{.Id}}", image).stdout.decode().strip()
+
+
 def exists(image: str) -> bool:
     return docker("image", "inspect", image, check=False).returncode == 0
 
@@ -231,15 +235,15 @@ def marker_gaps(folder: Path, version: str) -> list[str]:
     return sorted(gaps)
 
 
-def wheels(base: str) -> None:
+def wheels(base: str, base_id: str) -> None:
     """Wheels of every requirement for ``base``'s Python, built by the host's pip; rebuilt only when
-    the requirements or that Python change."""
+    the requirements or the base image change (only then is the image's Python asked its version)."""
     runtime, dev = requirements()
-    version = image_python(base)
     texts = {"requirements.txt": "\n".join(runtime) + "\n", "requirements-dev.txt": "\n".join(dev) + "\n"}
-    stamp = hashlib.sha256(repr((sorted(texts.items()), version)).encode()).hexdigest()
+    stamp = hashlib.sha256(repr((sorted(texts.items()), base_id)).encode()).hexdigest()
     if (WHEELS / ".stamp").exists() and (WHEELS / ".stamp").read_text() == stamp:
         return
+    version = image_python(base)
     STATE.mkdir(exist_ok=True)
     fresh = Path(tempfile.mkdtemp(prefix="wheels-", dir=STATE))
     for name, text in texts.items():
@@ -291,9 +295,9 @@ def write_env(values: dict[str, str]) -> None:
 CONTEXT = ("auteur", "controller", "api", "worker", "web", "launcher", "scripts", "pyproject.toml", "Dockerfile", ".dockerignore")
 
 
-def inputs_digest(base: str, test: bool) -> str:
+def inputs_digest(base_id: str, test: bool) -> str:
     """A digest of everything a build of the app (or test) image reads: skip the build when unchanged."""
-    digest = hashlib.sha256(docker("image", "inspect", "-f", "{{.Id}}", base).stdout)
+    digest = hashlib.sha256(base_id.encode())
     digest.update((WHEELS / ".stamp").read_bytes())
     for top in (*CONTEXT, *(("tests",) if test else ())):
         path = ROOT / top
@@ -309,9 +313,9 @@ def label(image: str) -> str | None:
     return done.stdout.decode().strip() if done.returncode == 0 else None
 
 
-def build_app(base: str, target: str, tag: str) -> None:
+def build_app(base: str, base_id: str, target: str, tag: str) -> None:
     """Build ``--target`` of the Dockerfile as ``tag`` unless an image of the same inputs exists."""
-    digest = inputs_digest(base, test=target == "test")
+    digest = inputs_digest(base_id, test=target == "test")
     if label(tag) == digest:
         return
     legacy_build("--build-arg", f"BASE={base}", "--label", f"auteur.inputs={digest}", "--target", target, "-t", tag, str(ROOT))
@@ -325,10 +329,11 @@ def ensure(test: bool = False) -> dict[str, str]:
     redis = obtain("AUTEUR_REDIS_IMAGE", OFFICIAL_REDIS, LOCAL_REDIS, REDIS_DOCKERFILE)
     values = {"COMPOSE_PROJECT_NAME": checkout_project(), "AUTEUR_BASE_IMAGE": base, "AUTEUR_REDIS_IMAGE": redis}
     write_env(values)
-    wheels(base)
-    build_app(base, "app", APP_IMAGE)
+    base_id = image_id(base)
+    wheels(base, base_id)
+    build_app(base, base_id, "app", APP_IMAGE)
     if test:
-        build_app(base, "test", TEST_IMAGE)
+        build_app(base, base_id, "test", TEST_IMAGE)
     return values
 
 

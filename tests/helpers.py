@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -18,6 +19,39 @@ CHROMIUM_ARGS = [
     "--disable-features=OptimizationGuideModelDownloading,OptimizationHintsFetching,OptimizationGuideOnDeviceModel,"
     "OnDeviceModelService,AIPromptAPI,AISummarizationAPI,Translate,MediaRouter,AutofillServerCommunication",
 ]  # fmt: skip
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@contextlib.contextmanager
+def chromium(playwright):
+    """Debian's Chromium, launched for one test: a long-lived browser once started a
+    background service that hung its next close. A watchdog kills it if closing still
+    hangs, so a stuck browser can never stall the suite; the test itself has already
+    passed or failed by then."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        yield browser
+    finally:
+        watchdog = threading.Timer(20.0, _kill_chromium_of, args=(os.getpid(),))
+        watchdog.start()
+        try:
+            browser.close()
+        except Exception as exc:  # killed by the watchdog
+            print(f"browser close failed ({exc}); killed it")
+        finally:
+            watchdog.cancel()
+
+
+def _kill_chromium_of(pid: int) -> None:
+    """Kill the Chromium processes started under ``pid`` (a hung browser)."""
+    import psutil
+
+    for proc in psutil.Process(pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "chromium" in proc.name() or "chrome" in proc.name():
+                proc.kill()
 
 
 def write_spec(settings, filename: str, body: str, *, mtime: float | None = None) -> Path:

@@ -8,18 +8,14 @@ pages. Browser tests are skipped where Chromium is not installed.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
 from pathlib import Path
 
 import httpx
 import pytest
-from helpers import CHROMIUM_ARGS, RunningStack
+from helpers import CHROMIUM, RunningStack, chromium
 
 from auteur.settings import Settings
-
-CHROMIUM = "/usr/bin/chromium"
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
@@ -51,31 +47,11 @@ def playwright():
         yield running
 
 
-def _kill_chromium_of(pid: int) -> None:
-    """Kill the Chromium processes started for this test run (a hung browser)."""
-    import psutil
-
-    for proc in psutil.Process(pid).children(recursive=True):
-        with contextlib.suppress(psutil.Error):
-            if "chromium" in proc.name() or "chrome" in proc.name():
-                proc.kill()
-
-
 @pytest.fixture
 def browser(playwright):
-    """A browser per test: a long-lived one once started a background service that hung
-    its next close. A watchdog kills it if closing still hangs, so a stuck browser can
-    never stall the suite; the test itself has already passed or failed by then."""
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield browser
-    watchdog = threading.Timer(20.0, _kill_chromium_of, args=(os.getpid(),))
-    watchdog.start()
-    try:
-        browser.close()
-    except Exception as exc:  # killed by the watchdog
-        print(f"browser close failed ({exc}); killed it")
-    finally:
-        watchdog.cancel()
+    """A browser per test (``helpers.chromium``)."""
+    with chromium(playwright) as browser:
+        yield browser
 
 
 @pytest.fixture

@@ -11,10 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import CHROMIUM_ARGS
-
-CHROMIUM = "/usr/bin/chromium"
-
+from helpers import chromium
 
 
 @dataclass(frozen=True)
@@ -44,10 +41,9 @@ def playwright():
 
 @pytest.fixture
 def browser(playwright):
-    """A browser per test, as on the host (tests/web/conftest.py): a long-lived one once hung its close."""
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
+    """A browser per test, as on the host (``helpers.chromium``)."""
+    with chromium(playwright) as browser:
+        yield browser
 
 
 @pytest.fixture
