@@ -30,7 +30,7 @@ from auteur.specs import Quality, Spec
 from auteur.specstore import SpecExists, create_spec, remove_spec
 from auteur.status import Phase
 from controller.locking import Leadership
-from controller.reconciling import Reconciler
+from controller.reconciling import Next, Reconciler
 from controller.restoring import purge, restore
 from controller.running import Controller, run_controller
 
@@ -76,7 +76,7 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     failed: list[tuple[str, str]] = []
     for index, key in enumerate(keys, 1):
         outcome = reconciler.reconcile(key)
-        if outcome.kind in ("retry", "stalled"):
+        if outcome.kind in (Next.RETRY, Next.STALLED):
             failed.append((key, outcome.error or "failed"))
         progress.update(index)
     if isinstance(reconciler.journal, Journal):
@@ -117,7 +117,7 @@ def _wait_for(settings: Settings, key: str, done: Callable[[Reconciler], bool], 
     reconciler = Reconciler(settings)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        reconciler._cache.clear()
+        reconciler.recorder.forget_cached()
         if done(reconciler):
             return True
         time.sleep(0.05)
@@ -159,7 +159,7 @@ def cmd_delete(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     if not _controller_running(settings):
         deadline = time.monotonic() + args.timeout + settings.grace_seconds
-        while reconciler.reconcile(key).kind == "requeue" and time.monotonic() < deadline:
+        while reconciler.reconcile(key).kind is Next.REQUEUE and time.monotonic() < deadline:
             time.sleep(0.1)
     gone = _wait_for(settings, key, lambda r: r.owners.get(key) is None, args.timeout + settings.grace_seconds)
     if not gone:

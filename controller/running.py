@@ -35,7 +35,7 @@ from auteur.uploads import UploadStore
 from controller.forwarding import Forwarder
 from controller.locking import Leadership
 from controller.queueing import HIGH, LOW, WorkQueue
-from controller.reconciling import DONE, Outcome, Reconciler
+from controller.reconciling import DONE, Next, Outcome, Reconciler
 from controller.restoring import REQUESTS_KEY, handle_requests
 from controller.watching import Watcher
 
@@ -184,23 +184,23 @@ class Controller:
                 outcome = await anyio.to_thread.run_sync(self._work, key)
             except Exception as exc:  # never let one project kill the loop
                 log.exception("%s: reconcile crashed", key)
-                outcome = Outcome("retry", error=str(exc))
+                outcome = Outcome(Next.RETRY, error=str(exc))
             elapsed = time.perf_counter() - started
             self._count(outcome, elapsed)
-            if outcome.kind == "retry":
+            if outcome.kind is Next.RETRY:
                 delay = self.queue.done(key, retry=True)
                 log.info("%s: will retry in %.1fs: %s", key, delay or 0, outcome.error)
-            elif outcome.kind == "requeue":
+            elif outcome.kind is Next.REQUEUE:
                 self.queue.done(key, after=outcome.after)
             else:
-                self.queue.done(key, stalled=outcome.kind == "stalled")
+                self.queue.done(key, stalled=outcome.kind is Next.STALLED)
 
     def _work(self, key: str) -> Outcome:
         if key == REQUESTS_KEY:
             handle_requests(self.reconciler)
             return DONE
         if not self.reconciler.needs_reconcile(key):
-            return Outcome("skipped")
+            return Outcome(Next.SKIPPED)
         outcome = self.reconciler.reconcile(key)
         if self.watcher is not None:
             owner = self.reconciler.owners.get(key)
@@ -210,14 +210,14 @@ class Controller:
 
     def _count(self, outcome: Outcome, elapsed: float) -> None:
         m = self.metrics
-        if outcome.kind == "skipped":
+        if outcome.kind is Next.SKIPPED:
             m.reconcile_total["skipped"] += 1
             return
         m.reconcile_seconds_sum += elapsed
         m.reconcile_seconds_count += 1
-        if outcome is DONE or outcome.kind in ("done", "stalled"):
+        if outcome is DONE or outcome.kind in (Next.DONE, Next.STALLED):
             m.reconcile_total["success"] += 1
-        elif outcome.kind == "requeue":
+        elif outcome.kind is Next.REQUEUE:
             m.reconcile_total["requeue"] += 1
         else:
             m.reconcile_total["error"] += 1

@@ -1,13 +1,17 @@
-"""The convergence steps, run in order by ``controller.reconciling``.
+"""The convergence steps, run in order by ``controller.converging.converge``.
 
-Each step is ``ensure_<thing>(project) -> Result``: it checks before acting, so
-a second run returns ``UNCHANGED`` and writes nothing. A step that fails raises;
-the reconciler turns the exception into a ``<Thing>Failed`` condition.
+Each step is ``ensure_<thing>(attempt) -> Result``: it checks before acting, so a
+second run returns ``UNCHANGED`` and writes nothing. A step that fails raises:
+``Stalled`` when nothing will change until the spec or the folder does, anything
+else for a temporary failure; ``controller.reporting`` turns either into a
+``<Thing>Failed`` condition. Steps never write status.
 """
 
 from __future__ import annotations
 
+import datetime
 import enum
+import logging
 import os
 import stat
 from collections.abc import Callable
@@ -19,8 +23,17 @@ import msgspec
 from auteur.atomic import write_atomic
 from auteur.layout import FOLDERS, GITATTRIBUTES, GITIGNORE, KEEP, LEAF_FOLDERS, MANIFEST, MANIFEST_VERSION, TRACKED_ROOTS
 from auteur.settings import Settings
-from auteur.specs import Spec
+from auteur.specs import Spec, SpecError, read_spec
 from controller import attributes, repository
+from controller.ownership import Owner, Owners
+from controller.specindex import SpecIndex
+
+log = logging.getLogger("auteur.controller")
+
+
+def iso(ts: float) -> str:
+    """A UTC timestamp as ``2026-12-01T21:30:00Z`` (the manifest's ``created_at``)."""
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class Result(enum.Enum):
@@ -29,35 +42,142 @@ class Result(enum.Enum):
     REQUEUE = "requeue"
 
 
-@dataclass
-class Project:
-    """Everything a step needs: the spec, the folder and what was found in it."""
+class Stalled(Exception):
+    """Nothing will change until the spec (or the folder) does: do not retry. ``reason``
+    is the condition's reason (``InvalidSpec``, ``ForeignFolder``)."""
 
-    id: str
-    spec: Spec
-    root: Path
-    created_at: str
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass
+class Attempt:
+    """One attempt at converging one project: what it starts from, and what the steps
+    find on the way (the observation ``controller.reporting`` turns into status)."""
+
+    key: str
     settings: Settings
     now: float
+    specs: SpecIndex
+    owners: Owners
     known_oids: dict[str, str] = field(default_factory=dict)
+    spec_files: list[str] = field(default_factory=list)
+    passed: list[str] = field(default_factory=list)  # the steps that ran without error, in order
+    # Found by the steps, in order.
+    spec_file: str | None = None
+    duplicates: list[str] = field(default_factory=list)
+    spec: Spec | None = None
+    owner: Owner | None = None
     sizes: dict[str, int] = field(default_factory=dict)
     strays: list[str] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
     snapshot: repository.SnapshotResult | None = None
     retry_after: float | None = None
 
+    @property
+    def wanted(self) -> Spec:
+        """The spec ``ensure_spec`` read (the folder steps run only after it)."""
+        if self.spec is None:
+            raise RuntimeError("no spec has been read yet: ensure_spec runs first")
+        return self.spec
+
+    @property
+    def root(self) -> Path:
+        return self.settings.workspace / self.wanted.name
+
+    @property
+    def created_at(self) -> str:
+        return self.owner.created_at if self.owner is not None else iso(self.now)
+
+
+def pick_spec(files: list[str], owner: Owner | None, specs_dir: Path) -> tuple[str, list[str]]:
+    """The spec file that speaks for a key, and the duplicates it beats: the owner's file
+    keeps winning; otherwise the oldest file (then the first name)."""
+    if len(files) == 1:
+        return files[0], []
+    if owner is not None and owner.spec_file in files:
+        winner = owner.spec_file
+    else:
+
+        def age(name: str) -> tuple[int, str]:
+            try:
+                return os.stat(specs_dir / name).st_mtime_ns, name
+            except FileNotFoundError:
+                return 1 << 62, name
+
+        winner = min(files, key=age)
+    return winner, [f for f in files if f != winner]
+
+
+def ensure_spec(attempt: Attempt) -> Result:
+    """Ensures one valid spec speaks for the key (duplicates are noted, not used).
+    Sets ``SpecFailed`` (permanent: ``InvalidSpec``) when the chosen file does not parse."""
+    attempt.spec_file, attempt.duplicates = pick_spec(attempt.spec_files, attempt.owner, attempt.settings.specs)
+    try:
+        attempt.spec = read_spec(attempt.settings.specs / attempt.spec_file)
+    except SpecError as exc:
+        raise Stalled("InvalidSpec", str(exc)) from exc
+    return Result.UNCHANGED
+
+
+def _foreign_id(folder: Path) -> str | None:
+    try:
+        manifest = msgspec.json.decode((folder / MANIFEST).read_bytes())
+    except (OSError, msgspec.DecodeError):
+        return None
+    found = manifest.get("id") if isinstance(manifest, dict) else None
+    return found if isinstance(found, str) else None
+
+
+def ensure_ownership(attempt: Attempt) -> Result:
+    """Ensures the controller owns the spec's folder: creates the record, follows a
+    rename of the spec, or adopts a folder whose ``project.json`` has this id. Sets
+    ``OwnershipFailed`` (permanent: ``ForeignFolder``) for a folder that is not ours."""
+    spec, spec_file, folder, owner = attempt.wanted, attempt.spec_file or "", attempt.root, attempt.owner
+    if owner is not None:
+        result = Result.UNCHANGED
+        if owner.folder != spec.name:
+            old = attempt.settings.workspace / owner.folder
+            if old.is_dir() and not folder.exists():
+                os.rename(old, folder)
+                result = Result.CHANGED
+        if owner.folder != spec.name or owner.spec_file != spec_file:
+            attempt.owner = Owner(id=attempt.key, folder=spec.name, spec_file=spec_file, created_at=owner.created_at)
+            attempt.owners.put(attempt.owner)
+            result = Result.CHANGED
+        return result
+    created_at = iso(attempt.now)
+    if folder.exists() or folder.is_symlink():
+        if folder.is_symlink() or not folder.is_dir():
+            raise Stalled("ForeignFolder", f"'{spec.name}' exists in the workspace and is not a project folder; it is left untouched")
+        found = _foreign_id(folder)
+        if found != attempt.key:
+            why = "has no project.json" if found is None else f"belongs to project id {found!r}"
+            raise Stalled("ForeignFolder", f"folder '{spec.name}' already exists and is not managed by Auteur ({why}); "
+                          "it is left untouched: move it away or rename the spec")  # fmt: skip
+        try:
+            manifest = msgspec.json.decode((folder / MANIFEST).read_bytes())
+            created_at = str(manifest.get("created_at") or created_at)
+        except (OSError, msgspec.DecodeError, AttributeError):
+            pass
+        log.info("%s: adopting existing folder '%s'", attempt.key, spec.name)
+    attempt.owner = Owner(id=attempt.key, folder=spec.name, spec_file=spec_file, created_at=created_at)
+    attempt.owners.put(attempt.owner)
+    return Result.CHANGED
+
 
 _KNOWN_ROOT = frozenset({MANIFEST, GITIGNORE, GITATTRIBUTES, ".git", "assets", "outputs", "temp"})
 
 
-def _scan(project: Project) -> None:
+def _scan(attempt: Attempt) -> None:
     """Sizes of the tracked files and names of stray root entries (no contents read)."""
     sizes: dict[str, int] = {}
     stack = list(TRACKED_ROOTS)
     while stack:
         rel = stack.pop()
         try:
-            entries = list(os.scandir(project.root / rel))
+            entries = list(os.scandir(attempt.root / rel))
         except (FileNotFoundError, NotADirectoryError):
             continue
         for entry in entries:
@@ -66,16 +186,16 @@ def _scan(project: Project) -> None:
                 stack.append(path)
             elif entry.is_file(follow_symlinks=False):
                 sizes[path] = entry.stat(follow_symlinks=False).st_size
-    project.sizes = sizes
-    project.strays = sorted(n for n in os.listdir(project.root) if n not in _KNOWN_ROOT)
+    attempt.sizes = sizes
+    attempt.strays = sorted(n for n in os.listdir(attempt.root) if n not in _KNOWN_ROOT)
 
 
-def ensure_layout(project: Project) -> Result:
+def ensure_layout(attempt: Attempt) -> Result:
     """Ensures the folder layout, with a ``.gitkeep`` in each asset and output folder.
 
     Sets ``LayoutFailed`` when a folder cannot be made (e.g. a file in its way)."""
     result = Result.UNCHANGED
-    root = str(project.root)
+    root = str(attempt.root)
     if not os.path.isdir(root):
         os.makedirs(root)
         result = Result.CHANGED
@@ -99,27 +219,27 @@ def ensure_layout(project: Project) -> Result:
         os.close(os.open(keep, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644))
         result = Result.CHANGED
     if result is Result.CHANGED:
-        project.changes.append("layout")
-    _scan(project)
+        attempt.changes.append("layout")
+    _scan(attempt)
     return result
 
 
-def manifest_bytes(project: Project) -> bytes:
+def manifest_bytes(attempt: Attempt) -> bytes:
     body = {
-        "id": project.id,
-        "name": project.spec.name,
-        "quality": project.spec.quality.value,
-        "description": project.spec.description,
+        "id": attempt.key,
+        "name": attempt.wanted.name,
+        "quality": attempt.wanted.quality.value,
+        "description": attempt.wanted.description,
         "version": MANIFEST_VERSION,
-        "created_at": project.created_at,
+        "created_at": attempt.created_at,
         "layout": {"assets": [f.split("/")[1] for f in LEAF_FOLDERS if f.startswith("assets/")],
                    "outputs": [f.split("/")[1] for f in LEAF_FOLDERS if f.startswith("outputs/")]},
     }  # fmt: skip
     return msgspec.json.format(msgspec.json.encode(body), indent=2) + b"\n"
 
 
-def _ensure_file(project: Project, rel: str, wanted: bytes, what: str) -> Result:
-    path = project.root / rel
+def _ensure_file(attempt: Attempt, rel: str, wanted: bytes, what: str) -> Result:
+    path = attempt.root / rel
     try:
         if not path.is_symlink() and path.read_bytes() == wanted:
             return Result.UNCHANGED
@@ -128,63 +248,68 @@ def _ensure_file(project: Project, rel: str, wanted: bytes, what: str) -> Result
     if path.is_symlink():
         path.unlink()
     write_atomic(path, wanted)
-    project.changes.append(what)
+    attempt.changes.append(what)
     return Result.CHANGED
 
 
-def ensure_manifest(project: Project) -> Result:
-    """Ensures ``project.json`` matches the spec (``created_at`` kept). Sets ``ManifestFailed``."""
-    return _ensure_file(project, MANIFEST, manifest_bytes(project), "manifest")
+def ensure_manifest(attempt: Attempt) -> Result:
+    """Ensures ``attempt.json`` matches the spec (``created_at`` kept). Sets ``ManifestFailed``."""
+    return _ensure_file(attempt, MANIFEST, manifest_bytes(attempt), "manifest")
 
 
-def ensure_gitignore(project: Project) -> Result:
+def ensure_gitignore(attempt: Attempt) -> Result:
     """Ensures ``.gitignore`` keeps ``/temp/`` out of git. Sets ``GitignoreFailed``."""
-    return _ensure_file(project, GITIGNORE, attributes.render_gitignore(), ".gitignore")
+    return _ensure_file(attempt, GITIGNORE, attributes.render_gitignore(), ".gitignore")
 
 
-def ensure_gitattributes(project: Project) -> Result:
+def ensure_gitattributes(attempt: Attempt) -> Result:
     """Ensures ``.gitattributes`` routes media, and each large file, through LFS.
     Sets ``GitattributesFailed``."""
-    threshold = project.settings.large_file_bytes
-    large = attributes.large_paths(project.sizes, threshold)
-    return _ensure_file(project, GITATTRIBUTES, attributes.render_gitattributes(large, threshold), ".gitattributes")
+    threshold = attempt.settings.large_file_bytes
+    large = attributes.large_paths(attempt.sizes, threshold)
+    return _ensure_file(attempt, GITATTRIBUTES, attributes.render_gitattributes(large, threshold), ".gitattributes")
 
 
-def ensure_repository(project: Project) -> Result:
+def ensure_repository(attempt: Attempt) -> Result:
     """Ensures a git repository with the LFS filter configured. Sets ``RepositoryFailed``."""
-    if repository.ensure_repository(project.root):
-        project.changes.append("repository")
+    if repository.ensure_repository(attempt.root):
+        attempt.changes.append("repository")
         return Result.CHANGED
     return Result.UNCHANGED
 
 
-def ensure_snapshot(project: Project) -> Result:
+def ensure_snapshot(attempt: Attempt) -> Result:
     """Ensures every settled change under assets/ and outputs/ is committed (media via
     LFS). Requeues while files are still being written. Sets ``SnapshotFailed``."""
-    large = attributes.large_paths(project.sizes, project.settings.large_file_bytes)
-    first = repository.head_info(project.root)[0] is None
-    message = f"Create project {project.spec.name}" if first else f"Snapshot of {project.spec.name}"
-    repaired = [c for c in project.changes if c != "repository"]
+    large = attributes.large_paths(attempt.sizes, attempt.settings.large_file_bytes)
+    first = repository.head_info(attempt.root)[0] is None
+    message = f"Create project {attempt.wanted.name}" if first else f"Snapshot of {attempt.wanted.name}"
+    repaired = [c for c in attempt.changes if c != "repository"]
     if repaired and not first:
         message += f" (repaired: {', '.join(repaired)})"
     result = repository.snapshot(
-        project.root,
+        attempt.root,
         is_lfs=attributes.lfs_rule(large),
-        now=project.now,
-        settle_seconds=project.settings.settle_seconds,
+        now=attempt.now,
+        settle_seconds=attempt.settings.settle_seconds,
         message=message,
-        known_oids=project.known_oids,
+        known_oids=attempt.known_oids,
     )
-    project.snapshot = result
+    attempt.snapshot = result
     if result.pending:
-        project.retry_after = result.retry_after
+        attempt.retry_after = result.retry_after
         return Result.REQUEUE
     return Result.CHANGED if result.changed else Result.UNCHANGED
 
 
-Step = Callable[[Project], Result]
+Step = Callable[[Attempt], Result]
 
-STEPS: tuple[tuple[str, Step], ...] = (
+# The spec is read and the folder claimed first; then the folder is converged.
+CLAIM_STEPS: tuple[tuple[str, Step], ...] = (
+    ("Spec", ensure_spec),
+    ("Ownership", ensure_ownership),
+)
+FOLDER_STEPS: tuple[tuple[str, Step], ...] = (
     ("Layout", ensure_layout),
     ("Manifest", ensure_manifest),
     ("Gitignore", ensure_gitignore),
@@ -192,3 +317,4 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("Repository", ensure_repository),
     ("Snapshot", ensure_snapshot),
 )
+STEPS = CLAIM_STEPS + FOLDER_STEPS
