@@ -3,7 +3,7 @@
 Routed by ``api.app.create_app``; ``api.projects`` uses it for ``DELETE ?purge=true``.
 Listing reads the trash records on the volume (``workspace/.auteur/trash/*.json``)
 itself. Restoring and purging move or delete folders, which only the controller
-may do: the API writes a request (``auteur.requests``) and waits for the
+may do: the API writes a request (``auteur.mailbox``) and waits for the
 controller's answer. A request the controller has not answered within
 ``wait_timeout`` stays queued (it is carried out when a controller runs) and the
 answer is 202.
@@ -26,9 +26,9 @@ from api.errors import ApiError, conflict, not_found
 from api.index import ProjectIndex
 from api.schemas import RequestPending, TrashItem
 from api.waiting import wait_for_status
-from auteur import requests
+from auteur import mailbox
 from auteur.layout import TRASH_DIR
-from auteur.requests import RequestResult
+from auteur.mailbox import RequestResult
 from auteur.status import ProjectStatus
 
 _decoder = msgspec.json.Decoder(TrashItem)
@@ -69,11 +69,11 @@ def find_record(records: list[TrashItem], ref: str) -> TrashItem:
 async def submit_and_wait(config: ApiConfig, action: str, entry: str) -> RequestResult | RequestPending:
     """Hand ``action`` on ``entry`` to the controller and wait for its answer."""
     state = config.settings.state
-    request = await anyio.to_thread.run_sync(requests.submit, state, action, entry)
+    request = await anyio.to_thread.run_sync(mailbox.submit, state, action, entry)
     deadline = time.monotonic() + config.wait_timeout
     while True:
         # timeout=0: one look at the result file, no sleeping in the event loop.
-        result = requests.wait_result(state, request.id, 0)
+        result = mailbox.wait_result(state, request.id, 0)
         if result is not None:
             return result
         if time.monotonic() >= deadline:

@@ -19,12 +19,12 @@ from collections.abc import Callable, Sequence
 import anyio
 import msgspec
 
-from auteur import requests
+from auteur import mailbox
 from auteur import settings as settings_mod
 from auteur.events import Journal
 from auteur.layout import HEARTBEAT
+from auteur.mailbox import RequestResult
 from auteur.names import InvalidName, check_name, project_id
-from auteur.requests import RequestResult
 from auteur.settings import Settings
 from auteur.specs import Quality, Spec
 from auteur.specstore import SpecExists, create_spec, remove_spec
@@ -175,8 +175,8 @@ def _via_controller(settings: Settings, action: str, ref: str, timeout: float) -
     if not _controller_running(settings):
         result = restore(reconciler, ref) if action == "restore" else purge(reconciler, ref)
         return result
-    request = requests.submit(settings.state, action, ref)
-    answer = requests.wait_result(settings.state, request.id, timeout)
+    request = mailbox.submit(settings.state, action, ref)
+    answer = mailbox.wait_result(settings.state, request.id, timeout)
     return answer or RequestResult(id=request.id, ok=False, message="the controller did not answer in time")
 
 

@@ -1,4 +1,5 @@
-"""Requests only the controller carries out: restoring and purging trash entries.
+"""The controller's side of ``auteur.mailbox``: restoring and purging trash entries, and
+workers' announcements (journal the event, reconcile the project first if asked).
 
 Called by ``controller.running`` (the ``@requests`` key, when a request file lands in
 ``workspace/.auteur/requests/``) and by the CLI when no controller runs. Each
@@ -10,8 +11,8 @@ from __future__ import annotations
 import logging
 import os
 
-from auteur import requests
-from auteur.requests import RequestResult
+from auteur import mailbox
+from auteur.mailbox import Request, RequestResult
 from auteur.specs import Quality, Spec
 from auteur.specstore import SpecExists, create_spec
 from controller.locking import project_lock
@@ -25,9 +26,13 @@ REQUESTS_KEY = "@requests"
 
 
 def handle_requests(self: Reconciler) -> int:
-    """Carry out every pending restore/purge request; returns how many."""
+    """Carry out every pending request, oldest first; returns how many."""
     handled = 0
-    for request in requests.pending(self.state):
+    for request in mailbox.pending(self.state):
+        if request.action == "announce":
+            announce(self, request)
+            handled += 1
+            continue
         try:
             if request.action == "restore":
                 result = restore(self, request.entry)
@@ -39,9 +44,21 @@ def handle_requests(self: Reconciler) -> int:
             log.exception("request %s failed", request.id)
             result = RequestResult(id="", ok=False, message=f"{type(exc).__name__}: {exc}")
         result.id = request.id
-        requests.finish(self.state, result)
+        mailbox.finish(self.state, result)
         handled += 1
     return handled
+
+
+def announce(self: Reconciler, request: Request) -> None:
+    """A worker changed ``request.project_id``: look at it again (so its status shows the
+    change before the event is out), then journal the worker's event."""
+    try:
+        if request.reconcile:
+            self.reconcile(request.project_id)
+    except Exception:  # the event still goes out; the work queue retries the project
+        log.exception("%s: reconcile after %s failed", request.project_id, request.event)
+    self.recorder.announce(request.event, request.project_id, request.data)
+    mailbox.discard(self.state, request.id)
 
 
 def restore(self: Reconciler, ref: str) -> RequestResult:

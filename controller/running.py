@@ -23,7 +23,7 @@ import anyio.to_thread
 import msgspec
 from anyio.lowlevel import EventLoopToken
 
-from auteur import requests
+from auteur import mailbox
 from auteur.atomic import write_atomic
 from auteur.events import Journal
 from auteur.jobs import JobQueue
@@ -163,7 +163,7 @@ class Controller:
         self.watcher = Watcher(self.settings.specs, self.settings.workspace, self._on_key, self._on_overflow)
         self.watcher.is_busy = self.queue.is_active
         self.watcher.start()
-        self.watcher.watch_requests(requests.requests_dir(self.settings.state), REQUESTS_KEY)
+        self.watcher.watch_requests(mailbox.requests_dir(self.settings.state), REQUESTS_KEY)
         for key in self.reconciler.owners.ids():
             owner = self.reconciler.owners.get(key)
             if owner:
@@ -227,7 +227,7 @@ class Controller:
         """Enqueue every key whose fingerprint differs from what was converged."""
         started = time.perf_counter()
         stale = await anyio.to_thread.run_sync(self._stale_keys)
-        if requests.pending(self.settings.state):
+        if mailbox.pending(self.settings.state):
             self.queue.add(REQUESTS_KEY, HIGH)
         for key in stale:
             self.queue.add(key, LOW)

@@ -77,7 +77,7 @@ class EmbeddedStack:
     def __post_init__(self) -> None:
         self.controller = Controller(self.settings)
         self.controller.journal.listeners.append(self.bus.publish)
-        worker_jobs.configure(self.settings, self.bus, queue=self.jobs)  # the ingest job enqueues video posters here
+        worker_jobs.configure(self.settings, queue=self.jobs)  # the ingest job enqueues video posters here
         self.jobs.enqueue("worker.jobs.recover_uploads", job_id="recover-uploads", kwargs={})  # what a crash left
         self.config = ApiConfig(
             settings=self.settings,

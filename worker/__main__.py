@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from auteur.redisbus import RedisBus, connect
+from auteur.redisbus import connect
 from auteur.rqjobs import RQJobs
 from auteur.settings import from_env
 from auteur.uploadviews import RedisUploadView
@@ -27,7 +27,7 @@ def main(argv: list[str]) -> int:
         return health(settings)
     # Posters for ingested videos go back on the queue, like any job.
     queue = RQJobs(settings.redis_url, heartbeat_seconds=settings.worker_heartbeat_seconds)
-    jobs.configure(settings, RedisBus(settings.redis_url), view=RedisUploadView(connect(settings.redis_url)), queue=queue)
+    jobs.configure(settings, view=RedisUploadView(connect(settings.redis_url)), queue=queue)
     make_worker(settings).work(with_scheduler=True)
     return 0
 

@@ -4,8 +4,11 @@ Called by ``worker.jobs.ingest`` (the job the API enqueues by name for every
 stored upload). Under the project's lock, like the controller itself: the staged
 file is renamed into ``assets/<type>/`` or ``outputs/<type>/`` (same volume; a
 file of the same name is replaced, its old bytes stay in history), then the
-controller's own reconcile runs with the upload's oid as a known oid, so the file
-is committed at once, without waiting to settle and without being hashed again.
+controller's converge (``controller.converging``) runs with the upload's oid as a
+known oid, so the file is committed at once, without waiting to settle and without
+being hashed again. The worker writes no project status and no journal: it tells
+the controller (``auteur.mailbox.announce``), which reconciles the project, reports
+it, and journals the upload's event.
 
 Idempotent and crash-safe, rq style (it takes an id and re-reads the record):
 a completed record is left alone; a file already moved in by a run that died is
@@ -15,9 +18,9 @@ are raised for the queue to retry, up to ``MAX_ATTEMPTS``; then, or at once for
 a permanent problem, the record says ``failed`` with the reason. A run that keeps
 dying half-way (its worker killed each time) gives up after ``MAX_ATTEMPTS`` too.
 
-Each step is published as an event (``upload.processing`` when an attempt starts,
-then ``upload.completed`` or ``upload.failed``; the API publishes ``upload.progress``
-while the bytes arrive) and written to the shared view of uploads
+Each step is announced to the controller as an event (``upload.processing`` when an
+attempt starts, then ``upload.completed`` or ``upload.failed``; the API publishes
+``upload.progress`` while the bytes arrive) and written to the shared view of uploads
 (``auteur.uploadviews``; Redis mode) for every replica to see.
 """
 
@@ -32,23 +35,25 @@ import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from dulwich.errors import NotTreeError
 from dulwich.objects import Blob, Commit, Tree
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
-from auteur import faults
+from auteur import faults, mailbox
 from auteur.atomic import fsync_dir
-from auteur.events import Event, IdMaker
 from auteur.layout import TYPE_FOLDERS
 from auteur.settings import Settings
+from auteur.status import StatusStore
 from auteur.uploads import UploadRecord, UploadState, UploadStore, filename_problem
 from auteur.uploadviews import NoUploadView, UploadView
+from controller.converging import converge
 from controller.locking import project_lock
 from controller.ownership import Owners
-from controller.reconciling import Reconciler
+from controller.specindex import SpecIndex
+from controller.steps import Attempt
 
 log = logging.getLogger("auteur.worker.ingest")
 
@@ -56,30 +61,8 @@ MAX_ATTEMPTS = 4
 _POINTER_OID = re.compile(rb"\noid sha256:([0-9a-f]{64})\n")
 
 
-class Publisher(Protocol):
-    """The part of ``auteur.bus.EventBus`` a worker uses."""
-
-    def publish(self, event: Event) -> object: ...
-
-
 class PermanentIngestError(Exception):
     """Retrying cannot help (the project is gone, the staged file is lost...)."""
-
-
-class BusSink:
-    """The reconciler's event sink for a worker: publish to the bus, never journal
-    (the controller is the journal's only writer; it records the change itself)."""
-
-    def __init__(self, bus: Publisher, clock: Callable[[], float] = time.time) -> None:
-        self.bus, self.clock, self.ids = bus, clock, IdMaker(clock)
-
-    def append(self, kind: str, project: dict[str, Any], data: dict[str, Any] | None = None) -> Event:
-        event = Event(id=self.ids(), type=kind, project=project, at=self.clock(), data=data or {})
-        try:
-            self.bus.publish(event)
-        except Exception:  # events are a courtesy: the commit stands without them
-            log.warning("could not publish %s", kind, exc_info=True)
-        return event
 
 
 def committed_oid(root: Path, relpath: str) -> tuple[str, str] | None:
@@ -115,12 +98,10 @@ def committed_oid(root: Path, relpath: str) -> tuple[str, str] | None:
 class Ingest:
     """One ingest run for one upload id."""
 
-    def __init__(self, settings: Settings, bus: Publisher, *, clock: Callable[[], float] = time.time,
-                 view: UploadView | None = None) -> None:  # fmt: skip
-        self.settings, self.bus, self.clock = settings, bus, clock
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time, view: UploadView | None = None) -> None:
+        self.settings, self.clock = settings, clock
         self.view = view or NoUploadView()
         self.store = UploadStore(settings.state)
-        self.sink = BusSink(bus, clock)
 
     def run(self, upload_id: str) -> dict[str, Any]:
         record = self.store.read(upload_id)
@@ -175,12 +156,14 @@ class Ingest:
             if done is None or done[1] != record.oid:
                 raise PermanentIngestError("the staged file is gone and the file in place is not the upload")
             return self._complete(record, done[0])
-        outcome = Reconciler(self.settings, journal=self.sink, cache=False).reconcile_locked(
-            record.project_id, known_oids={record.path: record.oid}
-        )
+        state = self.settings.state
+        attempt = Attempt(key=record.project_id, settings=self.settings, now=self.clock(), specs=SpecIndex(self.settings.specs),
+                          owners=Owners(state), known_oids={record.path: record.oid})  # fmt: skip
+        observation = converge(attempt, StatusStore(state).read(record.project_id))
         done = committed_oid(root, record.path)
         if done is None or done[1] != record.oid:
-            raise RuntimeError(f"the snapshot did not commit {record.path!r}: {outcome.error or outcome.kind}")
+            why = observation.failure.message if observation.failure else observation.outcome.kind.value
+            raise RuntimeError(f"the snapshot did not commit {record.path!r}: {why}")
         return self._complete(record, done[0])
 
     def _move_in(self, record: UploadRecord, staged: Path, target: Path, root: Path) -> None:
@@ -241,10 +224,14 @@ class Ingest:
         return _summary(record)
 
     def _publish(self, kind: str, record: UploadRecord) -> None:
-        """The event, and the same state in the shared view (both courtesies: the record rules)."""
+        """The same state in the shared view, and the event told to the controller, which
+        reconciles the project first once the upload is finished (the record rules both)."""
         data = {k: v for k, v in _summary(record).items() if k != "project_id"}
         self.view.update(record.project_id, record.upload_id, {**data, "attempts": record.attempts})
-        self.sink.append(kind, {"id": record.project_id}, data)
+        try:
+            mailbox.announce(self.settings.state, record.project_id, kind, data, reconcile=kind != "upload.processing")
+        except OSError:  # the upload stands without its event; the controller's resync finds the commit
+            log.warning("could not announce %s of upload %s", kind, record.upload_id, exc_info=True)
 
 
 def _summary(record: UploadRecord) -> dict[str, Any]:

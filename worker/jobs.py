@@ -3,10 +3,10 @@
 
 Run by the job queue (``auteur.jobs.InProcessJobs`` in the embedded default, an
 RQ worker with Redis). Plain module-level functions taking ids, as rq wants: they
-re-read everything from the volume. Settings and the event bus come from
-``configure`` (called by ``launcher.embedded`` and ``python -m worker``, which also
-gives the Redis view of uploads); a worker process that was not configured reads the
-environment and publishes nothing. A video's ingest asks for its poster frame: through
+re-read everything from the volume. Settings come from ``configure`` (called by
+``launcher.embedded`` and ``python -m worker``, which also gives the Redis view of
+uploads); a worker process that was not configured reads the environment. Jobs tell
+the controller what they did through ``auteur.mailbox``; they publish nothing. A video's ingest asks for its poster frame: through
 the queue ``configure`` was given (RQ's when ``REDIS_URL`` is set), else at once.
 """
 
@@ -16,14 +16,13 @@ import logging
 import time
 from typing import Any
 
-from auteur.events import Event
 from auteur.jobs import JobQueue, resolve
 from auteur.media import POSTER_JOB, enqueue_poster, is_video, poster_needed
 from auteur.settings import Settings, from_env
 from auteur.uploads import FINISHED, UploadStore
 from auteur.uploadviews import NoUploadView, UploadView
 from controller.ownership import Owners
-from worker.ingesting import Ingest, Publisher
+from worker.ingesting import Ingest
 
 log = logging.getLogger("auteur.worker")
 
@@ -33,32 +32,21 @@ ORPHAN_SECONDS = 15 * 60.0
 KEEP_FINISHED_SECONDS = 7 * 24 * 3600.0
 
 
-class _NoBus:
-    def publish(self, event: Event) -> None:
-        pass
-
-
 _settings: Settings | None = None
-_bus: Publisher = _NoBus()
 _view: UploadView = NoUploadView()
 _queue: JobQueue | None = None
 
 
-def configure(settings: Settings, bus: Publisher, view: UploadView | None = None, *, queue: JobQueue | None = None) -> None:
-    """Give the jobs of this process their settings, event bus, view of uploads, and the
-    queue they enqueue follow-up work on (posters)."""
-    global _settings, _bus, _view, _queue
-    _settings, _bus, _view, _queue = settings, bus, view or NoUploadView(), queue
+def configure(settings: Settings, view: UploadView | None = None, *, queue: JobQueue | None = None) -> None:
+    """Give the jobs of this process their settings, view of uploads, and the queue they
+    enqueue follow-up work on (posters)."""
+    global _settings, _view, _queue
+    _settings, _view, _queue = settings, view or NoUploadView(), queue
 
 
 def current_settings() -> Settings:
     """What ``configure`` gave, else the environment's."""
     return _settings if _settings is not None else from_env()
-
-
-def current_bus() -> Publisher:
-    """What ``configure`` gave, else a bus that publishes nothing."""
-    return _bus
 
 
 def _current_queue(settings: Settings) -> JobQueue | None:
@@ -74,7 +62,7 @@ def ingest(upload_id: str) -> dict[str, Any]:
     """Move a stored upload into its project and commit it; returns the record's summary.
     A video that is in gets its poster frame asked for."""
     settings = current_settings()
-    summary = Ingest(settings, _bus, view=_view).run(upload_id)
+    summary = Ingest(settings, view=_view).run(upload_id)
     if summary.get("status") == "completed" and isinstance(summary.get("path"), str) and is_video(summary["path"]):
         _ask_for_poster(settings, str(summary["project_id"]), summary["path"])
     return summary

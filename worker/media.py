@@ -5,8 +5,9 @@
 listing for every video whose poster is missing or stale, and by the ingest job once
 a video upload is in, so ffmpeg never runs on a request path. It writes
 ``<project>/temp/posters/<video path>.jpg`` (``temp/`` is git-ignored; the API serves
-it at ``/api/v1/projects/{id}/posters/{video path}``) and then publishes a
-``media.poster`` event, on which the gallery reloads the card's picture.
+it at ``/api/v1/projects/{id}/posters/{video path}``) and then announces a
+``media.poster`` event to the controller (``auteur.mailbox``), which journals it; on it,
+the gallery reloads the card's picture.
 
 The poster carries its video's mtime, so "is the poster current?" is one ``stat``
 of each (``auteur.media.poster_is_current``), never a hash. A video ffmpeg cannot
@@ -23,20 +24,18 @@ import os
 import shutil
 import stat
 import subprocess
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+from auteur import mailbox
 from auteur.atomic import fsync_dir
-from auteur.events import Event, IdMaker
 from auteur.layout import TRACKED_ROOTS
 from auteur.media import POSTER_JOB, VIDEO_EXTENSIONS, is_video, poster_failed_relpath, poster_is_current, poster_relpath
 from auteur.settings import Settings
 from controller.locking import project_lock
 from controller.ownership import Owners
 from worker import jobs
-from worker.ingesting import Publisher
 
 # The shared rules live in ``auteur.media`` (the API needs them too); re-exported here.
 __all__ = ["POSTER_JOB", "VIDEO_EXTENSIONS", "PosterError", "is_video", "make_poster", "poster", "poster_failed_relpath",
@@ -47,7 +46,6 @@ log = logging.getLogger("auteur.worker.media")
 SCRATCH_DIR = "media"  # under workspace/.auteur/
 POSTER_WIDTH = 640
 FFMPEG_TIMEOUT = 120.0
-_ids = IdMaker()
 
 
 class PosterError(Exception):
@@ -59,9 +57,9 @@ class PosterError(Exception):
 
 def poster(project_id: str, path: str) -> dict[str, Any]:
     """The job: make the poster of ``path`` (a video in the project) if it is not current."""
-    # The settings and bus ``worker.jobs.configure`` gave this process, like every job here.
+    # The settings ``worker.jobs.configure`` gave this process, like every job here.
     try:
-        return make_poster(jobs.current_settings(), project_id, path, bus=jobs.current_bus())
+        return make_poster(jobs.current_settings(), project_id, path)
     except PosterError as exc:  # permanent: retrying cannot help
         log.warning("no poster for %s/%s: %s", project_id, path, exc)
         return {"project_id": project_id, "path": path, "status": "failed", "error": str(exc)}
@@ -88,9 +86,9 @@ def _inside(root: Path, relpath: str) -> str:
     return real
 
 
-def make_poster(settings: Settings, project_id: str, path: str, *, bus: Publisher | None = None,
-                ffmpeg: str | None = None) -> dict[str, Any]:  # fmt: skip
+def make_poster(settings: Settings, project_id: str, path: str, *, ffmpeg: str | None = None) -> dict[str, Any]:
     """Make or refresh one poster; returns ``{"status": "made" | "current" | "failed", ...}``.
+    A new poster is announced to the controller as a ``media.poster`` event.
 
     A video ffmpeg cannot read is ``failed`` at once (retrying cannot help); a timeout
     or an OS error is raised, so the queue retries.
@@ -122,8 +120,7 @@ def make_poster(settings: Settings, project_id: str, path: str, *, bus: Publishe
             return {**result, "status": "gone"}
     finally:
         frame.unlink(missing_ok=True)
-    if bus is not None:
-        _publish(bus, project_id, result)
+    _announce(settings, project_id, result)
     log.info("made the poster of %s/%s", project_id, path)
     return {**result, "status": "made"}
 
@@ -184,9 +181,9 @@ def _install(settings: Settings, project_id: str, folder: str, root: Path, relpa
     return True
 
 
-def _publish(bus: Publisher, project_id: str, result: dict[str, Any]) -> None:
+def _announce(settings: Settings, project_id: str, result: dict[str, Any]) -> None:
     try:
-        bus.publish(Event(id=_ids(), type="media.poster", project={"id": project_id}, at=time.time(),
-                          data={"path": result["path"], "poster": result["poster"]}))  # fmt: skip
-    except Exception:  # events are a courtesy
-        log.warning("could not publish media.poster for %s", project_id, exc_info=True)
+        mailbox.announce(settings.state, project_id, "media.poster", {"path": result["path"], "poster": result["poster"]},
+                         reconcile=False)  # fmt: skip
+    except OSError:  # events are a courtesy: the poster is in place
+        log.warning("could not announce media.poster for %s", project_id, exc_info=True)

@@ -19,7 +19,6 @@ from helpers import assert_clean_repository, git, wait_for
 
 from api.uploads import UPLOAD_METRICS
 from auteur.events import Event
-from worker import jobs as worker_jobs
 
 MiB = 1 << 20
 BOUNDARY = "test-boundary-5b1e9d"
@@ -135,8 +134,8 @@ class RecordingBus:
 def test_upload_video_and_audio_end_in_lfs_and_download_back(stack, client, tmp_path):
     root = stack.settings.workspace / create_project(client)
     bus = RecordingBus(stack.bus)
-    stack.config.bus = bus
-    worker_jobs.configure(stack.settings, bus)
+    stack.config.bus = bus  # what the API publishes (progress)
+    stack.controller.journal.listeners.append(bus.events.append)  # and what the controller journals for the worker
     video = tmp_path / "shot_010 (v2).mp4"
     video_oid = write_random(video, 100 * MiB)
     audio = os.urandom(48_000)

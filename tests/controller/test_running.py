@@ -165,7 +165,7 @@ def test_sigterm_finishes_in_flight_work_and_exits_cleanly(tmp_path):
 
 
 def test_restore_and_purge_requests_are_carried_out_by_the_running_controller(fast):
-    from auteur import requests
+    from auteur import mailbox
 
     with Running(fast) as controller:
         wait_for(lambda: controller.started.is_set(), what="start")
@@ -173,17 +173,17 @@ def test_restore_and_purge_requests_are_carried_out_by_the_running_controller(fa
         wait_for(lambda: ready(fast, "keep-me"), what="ready")
         (fast.specs / "Keep Me.yaml").unlink()
         wait_for(lambda: not (fast.workspace / "Keep Me").exists(), what="trashed")
-        request = requests.submit(fast.state, "restore", "keep-me")
-        result = requests.wait_result(fast.state, request.id, 30)
+        request = mailbox.submit(fast.state, "restore", "keep-me")
+        result = mailbox.wait_result(fast.state, request.id, 30)
         assert result is not None and result.ok, result
         status = wait_for(lambda: ready(fast, "keep-me"), what="ready after restore")
         assert status.quality == "draft" and (fast.specs / "Keep Me.yaml").is_file()
         assert_clean_repository(fast.workspace / "Keep Me")
-        again = requests.wait_result(fast.state, requests.submit(fast.state, "restore", "keep-me").id, 30)
+        again = mailbox.wait_result(fast.state, mailbox.submit(fast.state, "restore", "keep-me").id, 30)
         assert again is not None and not again.ok and "nothing in the trash" in again.message
         (fast.specs / "Keep Me.yaml").unlink()
         wait_for(lambda: not (fast.workspace / "Keep Me").exists(), what="trashed again")
-        purged = requests.wait_result(fast.state, requests.submit(fast.state, "purge", "Keep Me").id, 30)
+        purged = mailbox.wait_result(fast.state, mailbox.submit(fast.state, "purge", "Keep Me").id, 30)
         assert purged is not None and purged.ok
         assert controller.reconciler.trash.entries() == []
         assert not any((fast.state / "trash").iterdir())

@@ -155,7 +155,9 @@ def test_screenshots(browser, web_stack, showcase, artifacts: Path):
         expect(page.locator("#card-lost-reel .status")).to_contain_text("failed", timeout=LIVE_DEADLINE_MS)
         expect(page.locator("#card-night-train .thumb")).to_have_class(re.compile(r"\bpictured\b"))  # its picture loaded
         if shutil.which("ffmpeg"):  # the dailies' poster frame (320x180), not the play badge (160x90)
-            page.wait_for_function("document.querySelector('#card-paper-moon .thumb img').naturalWidth === 320", timeout=30_000)
+            # Polled from here: the page's CSP (script-src 'self') forbids the eval wait_for_function needs.
+            poster = page.locator("#card-paper-moon .thumb img")
+            wait_for(lambda poster=poster: poster.evaluate("img => img.naturalWidth") == 320, 30, what="the 320 px poster frame")
         page.screenshot(path=str(artifacts / f"gallery-{tag}.png"), full_page=tag == "wide")
         page.goto(f"{web_stack.web_url}/project/{showcase}")
         expect(page.locator("#live")).to_have_attribute("data-state", "live")

@@ -1,7 +1,9 @@
 """The ingest job against real folders, judged by the real git and git-lfs.
 
 The API's side is played by ``stage``: staged bytes, fsynced, and a ``stored``
-record, exactly what ``api.uploads`` leaves for the worker.
+record, exactly what ``api.uploads`` leaves for the worker. The worker writes no
+status and no journal: what it tells the controller is read from the mailbox
+(``Told``), and the controller's side of it is ``controller.restoring``.
 """
 
 from __future__ import annotations
@@ -14,23 +16,29 @@ from pathlib import Path
 import pytest
 from helpers import commit_count, git, write_spec
 
-from auteur.events import Event
+from auteur import mailbox
+from auteur.events import Journal
+from auteur.status import StatusStore
 from auteur.uploads import UploadRecord, UploadState, UploadStore, new_upload_id
 from controller import lfs
 from controller.reconciling import Reconciler
+from controller.restoring import handle_requests
 from worker import jobs
 from worker.ingesting import MAX_ATTEMPTS, Ingest
 
 
-class Bus:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
+class Told:
+    """What the worker announced to the controller, oldest first (the mailbox's order)."""
 
-    def publish(self, event: Event) -> None:
-        self.events.append(event)
+    def __init__(self, settings) -> None:
+        self.settings = settings
+
+    @property
+    def events(self) -> list[mailbox.Request]:
+        return [r for r in mailbox.pending(self.settings.state) if r.action == "announce"]
 
     def kinds(self) -> list[str]:
-        return [e.type for e in self.events if e.type.startswith("upload.")]
+        return [r.event for r in self.events if r.event.startswith("upload.")]
 
 
 @pytest.fixture
@@ -47,8 +55,8 @@ def root(settings) -> Path:
 
 
 @pytest.fixture
-def bus() -> Bus:
-    return Bus()
+def bus(settings) -> Told:
+    return Told(settings)
 
 
 def stage(settings, filename: str, data: bytes, asset_type: str = "audio", project: str = "film") -> UploadRecord:
@@ -83,7 +91,7 @@ def test_ingest_moves_and_commits_at_once_without_hashing_again(settings, root, 
         raise AssertionError("the upload was hashed again")
 
     monkeypatch.setattr(lfs, "_copy_and_hash", no_hashing)
-    result = Ingest(settings, bus).run(record.upload_id)
+    result = Ingest(settings).run(record.upload_id)
     monkeypatch.undo()
     assert result["status"] == "completed", result
     assert (root / "assets/audio/take 1.wav").read_bytes() == data
@@ -98,9 +106,9 @@ def test_ingest_moves_and_commits_at_once_without_hashing_again(settings, root, 
 
 def test_ingest_twice_changes_nothing_the_second_time(settings, root, bus, judge):
     record = stage(settings, "cue.wav", os.urandom(100_000))
-    first = Ingest(settings, bus).run(record.upload_id)
+    first = Ingest(settings).run(record.upload_id)
     commits, stored = commit_count(root), UploadStore(settings.state).read(record.upload_id)
-    second = Ingest(settings, bus).run(record.upload_id)
+    second = Ingest(settings).run(record.upload_id)
     assert first == second and first["status"] == "completed"
     assert commit_count(root) == commits
     assert UploadStore(settings.state).read(record.upload_id) == stored
@@ -111,7 +119,7 @@ def test_two_runs_at_once_commit_once(settings, root, bus, judge):
     record = stage(settings, "cue.wav", os.urandom(2 << 20))
     commits = commit_count(root)
     results: list[dict] = []
-    runs = [threading.Thread(target=lambda: results.append(Ingest(settings, bus).run(record.upload_id))) for _ in range(2)]
+    runs = [threading.Thread(target=lambda: results.append(Ingest(settings).run(record.upload_id))) for _ in range(2)]
     for run in runs:
         run.start()
     for run in runs:
@@ -129,7 +137,7 @@ def test_a_crash_after_the_move_is_finished(settings, root, bus, judge):
     os.replace(store.staged_file(record.upload_id), root / record.path)  # the run died right here
     record.status, record.attempts = UploadState.PROCESSING, 1
     store.write(record)
-    result = Ingest(settings, bus).run(record.upload_id)
+    result = Ingest(settings).run(record.upload_id)
     assert result["status"] == "completed", result
     assert committed_oid(root, record.path) == record.oid
     assert (root / record.path).read_bytes() == data
@@ -138,13 +146,13 @@ def test_a_crash_after_the_move_is_finished(settings, root, bus, judge):
 
 def test_a_crash_after_the_commit_is_finished_without_a_new_commit(settings, root, bus, judge):
     record = stage(settings, "shot.mov", os.urandom(300_000), asset_type="renders")
-    Ingest(settings, bus).run(record.upload_id)
+    Ingest(settings).run(record.upload_id)
     store = UploadStore(settings.state)
     committed = store.read(record.upload_id)
     committed.status, committed.commit = UploadState.PROCESSING, None  # the record never got "completed"
     store.write(committed)
     commits = commit_count(root)
-    result = Ingest(settings, bus).run(record.upload_id)
+    result = Ingest(settings).run(record.upload_id)
     assert result["status"] == "completed" and result["commit"] == git(root, "rev-parse", "HEAD").strip()
     assert commit_count(root) == commits
     judge(root)
@@ -155,14 +163,14 @@ def test_a_file_replaced_by_someone_else_before_the_commit_fails_clearly(setting
     store = UploadStore(settings.state)
     store.staged_file(record.upload_id).unlink()
     (root / record.path).write_bytes(b"someone else's bytes")
-    result = Ingest(settings, bus).run(record.upload_id)
+    result = Ingest(settings).run(record.upload_id)
     assert result["status"] == "failed" and "not the upload" in result["error"]
     assert bus.kinds() == ["upload.processing", "upload.failed"]
 
 
 def test_a_project_that_is_gone_fails_and_frees_the_staged_bytes(settings, bus):
     record = stage(settings, "a.wav", b"abc", project="deleted-film")
-    result = Ingest(settings, bus).run(record.upload_id)
+    result = Ingest(settings).run(record.upload_id)
     assert result["status"] == "failed" and "no longer exists" in result["error"]
     assert not UploadStore(settings.state).staging_dir(record.upload_id).exists()
 
@@ -170,7 +178,7 @@ def test_a_project_that_is_gone_fails_and_frees_the_staged_bytes(settings, bus):
 def test_a_damaged_staged_file_fails(settings, bus):
     record = stage(settings, "a.wav", b"abc")
     UploadStore(settings.state).staged_file(record.upload_id).write_bytes(b"ab")
-    result = Ingest(settings, bus).run(record.upload_id)
+    result = Ingest(settings).run(record.upload_id)
     assert result["status"] == "failed" and "damaged" in result["error"]
 
 
@@ -180,10 +188,10 @@ def test_temporary_errors_are_retried_then_recorded_as_failed(settings, root, bu
     (root / "assets/audio").write_bytes(b"a file in the way of the folder")
     for attempt in range(1, MAX_ATTEMPTS):
         with pytest.raises(OSError):
-            Ingest(settings, bus).run(record.upload_id)
+            Ingest(settings).run(record.upload_id)
         stored = UploadStore(settings.state).read(record.upload_id)
         assert stored.status is UploadState.PROCESSING and stored.attempts == attempt and stored.error
-    result = Ingest(settings, bus).run(record.upload_id)
+    result = Ingest(settings).run(record.upload_id)
     assert result["status"] == "failed" and "FileExistsError" in result["error"]
     assert bus.kinds() == ["upload.processing"] * MAX_ATTEMPTS + ["upload.failed"]
 
@@ -198,11 +206,11 @@ def test_recovery_ingests_what_was_stored_and_removes_orphans(settings, root, bu
     os.utime(store.staging_dir(orphan), (old, old))
     fresh = new_upload_id()
     store.create_staging(fresh).write_bytes(b"still arriving")
-    jobs.configure(settings, bus)
+    jobs.configure(settings)
     try:
         summary = jobs.recover_uploads()
     finally:
-        jobs.configure(settings, jobs._NoBus())
+        jobs.configure(settings)
     assert summary == {"ingested": 1, "orphans": 1, "forgotten": 0}
     assert store.read(record.upload_id).status is UploadState.COMPLETED
     assert not store.staging_dir(orphan).exists() and store.staging_dir(fresh).exists()
@@ -214,7 +222,7 @@ def test_a_large_file_of_any_type_goes_through_lfs_in_the_same_commit(settings, 
     data = os.urandom(100_000)
     record = stage(settings, "scene 12.fdx", data, asset_type="scripts")
     commits = commit_count(root)
-    assert Ingest(settings, bus).run(record.upload_id)["status"] == "completed"
+    assert Ingest(settings).run(record.upload_id)["status"] == "completed"
     assert commit_count(root) == commits + 1
     assert committed_oid(root, "assets/scripts/scene 12.fdx") == record.oid
     assert "/assets/scripts/scene[[:space:]]12.fdx filter=lfs" in git(root, "show", "HEAD:.gitattributes")
@@ -223,7 +231,7 @@ def test_a_large_file_of_any_type_goes_through_lfs_in_the_same_commit(settings, 
 
 def test_a_small_text_file_is_a_plain_blob(settings, root, bus, judge):
     record = stage(settings, "notes.txt", b"call sheet\n", asset_type="scripts")
-    assert Ingest(settings, bus).run(record.upload_id)["status"] == "completed"
+    assert Ingest(settings).run(record.upload_id)["status"] == "completed"
     assert git(root, "show", "HEAD:assets/scripts/notes.txt") == "call sheet\n"
     judge(root)
 
@@ -241,12 +249,33 @@ class View:
 def test_the_worker_says_which_project_it_processes_and_keeps_the_view_current(settings, root, bus, caplog):
     record, view = stage(settings, "take 2.wav", os.urandom(50_000)), View()
     with caplog.at_level("INFO", logger="auteur.worker.ingest"):
-        assert Ingest(settings, bus, view=view).run(record.upload_id)["status"] == "completed"
+        assert Ingest(settings, view=view).run(record.upload_id)["status"] == "completed"
     assert "Processing upload for project film" in [r.getMessage() for r in caplog.records]
     assert [(p, u, s["status"]) for p, u, s in view.states] == [("film", record.upload_id, state) for state in ("processing", "completed")]
     assert view.states[-1][2]["commit"] == git(root, "rev-parse", "HEAD").strip()
-    processing = [e for e in bus.events if e.type == "upload.processing"]
-    assert processing[0].data["status"] == "processing" and processing[0].project == {"id": "film"}
+    processing = [e for e in bus.events if e.event == "upload.processing"]
+    assert processing[0].data["status"] == "processing" and processing[0].project_id == "film"
+    assert [e.reconcile for e in bus.events] == [False, True]  # the controller looks again once it is in
+
+
+def test_the_controller_reports_the_ingest_and_journals_its_events(settings, root, bus):
+    """Only the controller writes status and the journal: the ingest leaves both as they
+    were, and the controller, reading its mailbox, reports the new commit before it
+    journals ``upload.completed``."""
+    statuses, journal = StatusStore(settings.state), Journal(settings.state)
+    before_status, last_event = statuses.path("film").read_bytes(), journal.last_id()
+    record = stage(settings, "take 3.wav", os.urandom(30_000))
+    assert Ingest(settings).run(record.upload_id)["status"] == "completed"
+    assert statuses.path("film").read_bytes() == before_status and journal.last_id() == last_event
+    journal.close()
+
+    controller = Reconciler(settings)
+    assert handle_requests(controller) == 2 and bus.events == []
+    head = git(root, "rev-parse", "HEAD").strip()
+    assert controller.status_of("film").current_commit == head
+    events = controller.journal.since(last_event)[1]
+    assert [e.type for e in events] == ["upload.processing", "project.updated", "upload.completed"]
+    assert events[1].project["current_commit"] == head and events[2].data["commit"] == head
 
 
 def test_a_run_killed_every_time_ends_failed_with_the_reason(settings, root, bus):
@@ -254,7 +283,7 @@ def test_a_run_killed_every_time_ends_failed_with_the_reason(settings, root, bus
     store = UploadStore(settings.state)
     record.status, record.attempts = UploadState.PROCESSING, MAX_ATTEMPTS  # four runs died half-way
     store.write(record)
-    result = Ingest(settings, bus).run(record.upload_id)
+    result = Ingest(settings).run(record.upload_id)
     assert result["status"] == "failed" and "interrupted 4 times" in result["error"]
     assert bus.kinds() == ["upload.failed"]
     assert not (root / record.path).exists() and not store.staging_dir(record.upload_id).exists()
@@ -262,10 +291,10 @@ def test_a_run_killed_every_time_ends_failed_with_the_reason(settings, root, bus
 
 def test_a_last_run_killed_after_its_commit_is_completed_not_failed(settings, root, bus, judge):
     record = stage(settings, "a.wav", os.urandom(20_000))
-    Ingest(settings, bus).run(record.upload_id)
+    Ingest(settings).run(record.upload_id)
     store = UploadStore(settings.state)
     killed = store.read(record.upload_id)
     killed.status, killed.attempts = UploadState.PROCESSING, MAX_ATTEMPTS
     store.write(killed)
-    assert Ingest(settings, bus).run(record.upload_id)["status"] == "completed"
+    assert Ingest(settings).run(record.upload_id)["status"] == "completed"
     judge(root)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import git, write_spec
 
-from auteur.events import Event
+from auteur import mailbox
 from auteur.media import poster_failed_relpath, poster_job_id, poster_needed
 from auteur.uploads import UploadRecord, UploadStore, new_upload_id
 from controller.reconciling import Reconciler
@@ -21,14 +21,6 @@ from worker.media import PosterError, make_poster, poster_relpath
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed (.ci/run installs it)")
 
 CLIP = "assets/storyboards/clip one.mp4"
-
-
-class Bus:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def publish(self, event: Event) -> None:
-        self.events.append(event)
 
 
 class Queue:
@@ -63,16 +55,15 @@ def jpeg_size(path: Path) -> tuple[int, int]:
 
 def test_a_poster_is_made_once_tied_to_its_video_and_ignored_by_git(settings, root):
     video = make_video(root / CLIP)
-    bus = Bus()
-
-    made = make_poster(settings, "film", CLIP, bus=bus)
+    made = make_poster(settings, "film", CLIP)
 
     poster = root / poster_relpath(CLIP)
     assert made["status"] == "made" and made["poster"] == "temp/posters/assets/storyboards/clip one.mp4.jpg"
     assert poster.read_bytes()[:2] == b"\xff\xd8"
     assert jpeg_size(poster) == (640, 360)
     assert poster.stat().st_mtime_ns == video.stat().st_mtime_ns
-    assert [(e.type, e.project, e.data["path"]) for e in bus.events] == [("media.poster", {"id": "film"}, CLIP)]
+    told = [(r.event, r.project_id, r.data["path"], r.reconcile) for r in mailbox.pending(settings.state)]
+    assert told == [("media.poster", "film", CLIP, False)], "the controller is told, to journal the event"
     assert "temp/" not in git(root, "status", "--porcelain", "--ignored=no")
     assert list((settings.state / media.SCRATCH_DIR).iterdir()) == [], "no scratch file left behind"
 
@@ -108,7 +99,7 @@ def test_a_symlink_out_of_the_project_is_refused(settings, root, tmp_path):
 
 
 def test_the_job_reports_a_permanent_problem_instead_of_raising(settings, root):
-    jobs.configure(settings, Bus())
+    jobs.configure(settings)
     assert media.poster(project_id="no-such-film", path=CLIP)["status"] == "failed"
     make_video(root / CLIP, seconds=0.2, size="64x64")
     assert media.poster(project_id="film", path=CLIP)["status"] == "made"
@@ -134,9 +125,9 @@ def stage(settings, path: str, data: bytes) -> str:
 def configured(settings):
     """``worker.jobs`` configured like the embedded launcher does, with a queue that only records."""
     queue = Queue()
-    jobs.configure(settings, Bus(), queue=queue)
+    jobs.configure(settings, queue=queue)
     yield queue
-    jobs.configure(settings, jobs._NoBus())
+    jobs.configure(settings)
 
 
 def test_an_ingested_video_enqueues_its_poster_by_name(settings, root, configured, tmp_path):
@@ -156,12 +147,12 @@ def test_an_ingested_video_enqueues_its_poster_by_name(settings, root, configure
 
 
 def test_without_a_queue_the_ingest_makes_the_poster_itself(settings, root, tmp_path):
-    jobs.configure(settings, Bus())
+    jobs.configure(settings)
     try:
         clip = make_video(tmp_path / "clip.mp4", seconds=0.5, size="64x64").read_bytes()
         assert jobs.ingest(stage(settings, CLIP, clip))["status"] == "completed"
     finally:
-        jobs.configure(settings, jobs._NoBus())
+        jobs.configure(settings)
     assert (root / poster_relpath(CLIP)).read_bytes()[:2] == b"\xff\xd8"
 
 
