@@ -1,16 +1,19 @@
 """Container overhead: the compose services as containers against the same services as host processes.
 
     .venv/bin/python bench/container_bench.py [--creates 200] [--projects 1000] [--upload-mib 1024]
-                                              [--rounds 1] [--modes containers,bridge,processes,embedded]
+                                              [--rounds 1] [--modes containers,loopback,bridge,processes,embedded]
 
 * **containers**: ``docker-compose.yml`` (compose v2 from ``.venv``) as its own project
   ``auteurbench`` on ports 18400/13400, services redis, controller, worker and backend (no
   gallery); images from ``python -m launcher.images``. ``AUTEUR_SPECS`` names a scratch
   folder as the host side of ``/specs``, not the checkout's ``./specs``, which another stack
   of this checkout may be using. ``down -v`` at the end, always.
-* **bridge**: the same containers, reached at the backend's address on the compose bridge
-  (the kernel's path, which clients on other machines get) instead of through the published
-  port on 127.0.0.1, which the engine serves with its userspace ``docker-proxy``.
+  The client reaches the published port at this host's own address (not 127.0.0.1), as a
+  client on another machine does: the engine's iptables rules forward it in the kernel.
+* **loopback**: the same containers at the published port on 127.0.0.1, which the engine
+  serves with its userspace ``docker-proxy`` (a client on this host: a browser, ``curl``).
+* **bridge**: the same containers at the backend's own address on the compose bridge, port
+  8000 (no published port).
 * **processes**: ``redis-server`` (the compose file's flags) on a free port, ``python -m
   controller run``, ``python -m worker``, ``python -m api``, on scratch folders in /var/tmp.
 * **embedded**: ``python -m launcher`` (one process, no Redis), for reference.
@@ -21,7 +24,7 @@ container with a process, not two builds of Python (``--python venv`` takes this
 checkout's ``.venv`` instead; a pyenv build without PGO/LTO runs pure Python ~30% slower).
 
 Every stack is new for each round; modes alternate their order from round to round. One
-client (httpx from this host to 127.0.0.1) times, per stack: N sequential ``POST
+client (httpx on this host, at each mode's address) times, per stack: N sequential ``POST
 /api/v1/projects`` answered 201 with a ready project; ``GET /api/v1/projects`` with the
 projects filled up (``process_async``) and all ready; one upload of a file on disk (body sent
 with ``sendfile`` by ``upload_bench.upload``) until the ``upload.completed`` event arrives on
@@ -32,11 +35,11 @@ against host processes (target <= 10%). Prints numbers; never asserts on time.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -64,6 +67,8 @@ FIGURES = [("create p50", "ms", "create_p50"), ("create p99", "ms", "create_p99"
 class Stack:
     """One way of running the services; ``port`` is where the API answers on 127.0.0.1."""
 
+    host = "127.0.0.1"
+
     def __init__(self, base: Path, python: str = sys.executable) -> None:
         self.base, self.port, self.python = base, free_port(), python
         base.mkdir(parents=True)
@@ -71,7 +76,7 @@ class Stack:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def spawn(self, name: str, *command: str, env: dict[str, str] | None = None) -> None:
         with open(self.base / f"{name}.log", "wb") as log:  # each in its own group: stop() reaches its children
@@ -120,9 +125,20 @@ class Embedded(Stack):
         wait(self.healthy, 180, interval=0.2)
 
 
+def own_address() -> str:
+    """This host's address on its network (not loopback): where other machines reach it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("198.51.100.1", 9))  # no packet is sent: this only picks the route's source address
+        return str(probe.getsockname()[0])
+
+
 class Containers(Stack):
+    """The published port at this host's own address, as a client on another machine reaches it:
+    the engine's iptables rules forward it to the container in the kernel."""
+
     def __init__(self, base: Path, images: dict[str, str]) -> None:
         super().__init__(base)
+        self.host = own_address()
         self.port = int(BENCH_ENV["AUTEUR_API_PORT"])
         (base / "specs").mkdir()  # made here, by this user, not by the engine as root
         self.env = {**os.environ, **images, **BENCH_ENV, "AUTEUR_SPECS": str(base / "specs")}
@@ -147,20 +163,27 @@ class Containers(Stack):
             print(f"  WARNING: compose down -v exited {done.returncode}: {done.stderr[-1000:]}", file=sys.stderr)
 
 
-class Bridge(Containers):
-    """The same containers, reached at the backend's address on the compose bridge: the kernel's
-    path, as clients on other machines get it (published ports are DNAT-ed by iptables), where
-    loopback clients of a published port go through the engine's userspace docker-proxy."""
+class Loopback(Containers):
+    """The published port on 127.0.0.1: a client on this host, which the engine serves through its
+    userspace ``docker-proxy`` (every byte copied once more, by one more process)."""
 
-    @functools.cached_property
-    def url(self) -> str:  # type: ignore[override]
+    def __init__(self, base: Path, images: dict[str, str]) -> None:
+        super().__init__(base, images)
+        self.host = "127.0.0.1"
+
+
+class Bridge(Containers):
+    """The backend's own address on the compose bridge, port 8000: no published port at all."""
+
+    def start(self) -> None:
+        super().start()
         ids = self.compose("ps", "-q", "backend").stdout.split()
         fmt = "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"
-        address = subprocess.run(["docker", "inspect", "-f", fmt, ids[0]], capture_output=True, text=True, check=True).stdout.strip()
-        return f"http://{address}:8000"
+        self.host = subprocess.run(["docker", "inspect", "-f", fmt, ids[0]], capture_output=True, text=True, check=True).stdout.strip()
+        self.port = 8000
 
 
-CONTAINER_MODES: dict[str, type[Containers]] = {"containers": Containers, "bridge": Bridge}
+CONTAINER_MODES: dict[str, type[Containers]] = {"containers": Containers, "loopback": Loopback, "bridge": Bridge}
 HOST_MODES: dict[str, type[Stack]] = {"processes": Processes, "embedded": Embedded}
 
 
@@ -254,10 +277,11 @@ def measure(stack: Stack, args: argparse.Namespace, source: Path) -> dict[str, f
 
     if args.upload_mib:
         new_content(source)  # a new oid for each upload (and the file in the page cache)
+        os.sync()
         events = Events(stack.url)
         try:
             started = time.perf_counter()
-            stored_s, answer = upload(stack.port, "bench-00000", source, "renders")
+            stored_s, answer = upload(stack.port, "bench-00000", source, "renders", stack.host)
             at, kind = events.wait(answer["uploads"][0]["upload_id"], 1800)
         finally:
             events.ws.close()
@@ -292,13 +316,13 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200, help="timed GET /api/v1/projects")
     parser.add_argument("--upload-mib", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--modes", default="containers,bridge,processes,embedded")
+    parser.add_argument("--modes", default="containers,loopback,bridge,processes,embedded")
     parser.add_argument("--python", default="image", help="image (default), venv, or an interpreter for the host processes")
     parser.add_argument("--tmp", default=os.environ.get("BENCH_TMP", "/var/tmp"))
     args = parser.parse_args()
     modes = args.modes.split(",")
     if set(modes) - {*CONTAINER_MODES, *HOST_MODES} or args.creates < 1:
-        parser.error("--modes takes containers, bridge, processes, embedded; --creates must be at least 1")
+        parser.error("--modes takes containers, loopback, bridge, processes, embedded; --creates must be at least 1")
     images = image_env() if set(modes) & set(CONTAINER_MODES) or args.python == "image" else {}
     base = Path(tempfile.mkdtemp(prefix="auteur-container-bench-", dir=args.tmp))
     results: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
@@ -315,6 +339,7 @@ def main() -> int:
             for mode in modes if round_ % 2 == 0 else modes[::-1]:
                 folder = base / f"{mode}-{round_}"
                 stack = CONTAINER_MODES[mode](folder, images) if mode in CONTAINER_MODES else HOST_MODES[mode](folder, python)
+                os.sync()  # the last mode's upload written back first: it would slow this mode's fsyncs
                 started = time.monotonic()
                 try:
                     stack.start()

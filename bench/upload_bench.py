@@ -65,8 +65,8 @@ def vm_kib(pid: int, field: str) -> int:
     return 0
 
 
-def upload(port: int, project: str, path: Path, asset_type: str) -> tuple[float, dict]:
-    """POST the file as multipart with sendfile; (seconds to the 200, the answer)."""
+def upload(port: int, project: str, path: Path, asset_type: str, host: str = "127.0.0.1") -> tuple[float, dict]:
+    """POST the file as multipart with sendfile to ``host:port``; (seconds to the 200, the answer)."""
     head = (
         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="files"; filename="{path.name}"\r\n'
         "Content-Type: application/octet-stream\r\n\r\n"
@@ -74,12 +74,12 @@ def upload(port: int, project: str, path: Path, asset_type: str) -> tuple[float,
     tail = f"\r\n--{BOUNDARY}--\r\n".encode()
     size = path.stat().st_size
     request = (
-        f"POST /api/v1/projects/{project}/assets?asset_type={asset_type} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"POST /api/v1/projects/{project}/assets?asset_type={asset_type} HTTP/1.1\r\nHost: {host}:{port}\r\n"
         f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {len(head) + size + len(tail)}\r\n"
         "Connection: close\r\n\r\n"
     ).encode()
     started = time.perf_counter()
-    with socket.create_connection(("127.0.0.1", port)) as sock, open(path, "rb") as src:
+    with socket.create_connection((host, port)) as sock, open(path, "rb") as src:
         sock.sendall(request + head)
         offset = 0
         while offset < size:

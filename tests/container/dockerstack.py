@@ -35,7 +35,8 @@ class DockerStack:
         self.env = {k: v for k, v in os.environ.items() if k != "MAKEFLAGS"}
         self.specs = base / "specs"  # the stack's spec folder on the host: the tests' own
         self.env.update(COMPOSE_PROJECT_NAME=self.name, AUTEUR_SPECS=str(self.specs), AUTEUR_RESYNC_SECONDS="5",
-                        AUTEUR_WORKER_HEARTBEAT_SECONDS="2", AUTEUR_SETTLE_SECONDS="0.5", AUTEUR_GRACE_SECONDS="0.5")  # fmt: skip
+                        AUTEUR_WORKER_HEARTBEAT_SECONDS="2", AUTEUR_SETTLE_SECONDS="0.5", AUTEUR_GRACE_SECONDS="0.5",
+                        AUTEUR_PROBE_INTERVAL="2s")  # fmt: skip
         self.compose_cmd = launcher_docker.compose_command()
         assert self.compose_cmd, "compose v2 is installed by make install"
 
