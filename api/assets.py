@@ -40,6 +40,7 @@ from auteur.events import IdMaker
 from auteur.jobs import JobQueue
 from auteur.layout import KEEP, TRACKED_ROOTS, TYPE_FOLDERS, asset_type_of
 from auteur.media import enqueue_poster, is_video, poster_needed, stored_in_lfs
+from auteur.paths import MalformedPath, UnsafePath, path_parts, resolve_under
 
 log = logging.getLogger("auteur.api.assets")
 
@@ -139,16 +140,16 @@ def ask_for_posters(jobs: JobQueue, project_id: str, root: Path, assets: list[As
 def resolve_asset(root: Path, relpath: str) -> str:
     """The real path of a file under ``root``'s ``assets/`` or ``outputs/``; 400 for a
     malformed path, 404 for one that is missing or leads elsewhere (e.g. a symlink)."""
-    parts = relpath.split("/")
-    if relpath.startswith("/") or "\0" in relpath or any(p in ("", ".", "..") for p in parts):
+    try:
+        parts = path_parts(relpath)
+    except MalformedPath:
         bad_request(f"invalid asset path {relpath!r}: use the project-relative path the listing shows", "path")
     if len(parts) < 2 or parts[0] not in TRACKED_ROOTS:
         not_found(f"no asset {relpath!r}: assets live under assets/ or outputs/", "path")
-    real_top = os.path.realpath(root / parts[0])
-    real = os.path.realpath(os.path.join(root, *parts))
-    if real_top != os.path.join(os.path.realpath(root), parts[0]) or not real.startswith(real_top + os.sep):
+    try:
+        return resolve_under(root, relpath, within=parts[0])
+    except UnsafePath:
         not_found(f"no asset {relpath!r}", "path")
-    return real
 
 
 _RANGE = re.compile(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", re.IGNORECASE)
