@@ -30,13 +30,14 @@ import anyio.to_thread
 import falcon
 import falcon.asgi
 import msgspec
-from dulwich.index import Index, IndexEntry
+from dulwich.index import IndexEntry
 
 from api.config import ApiConfig
 from api.errors import ApiError, bad_request, conflict, invalid, not_found
 from api.index import ProjectIndex
 from api.uploads import UPLOAD_METRICS, UploadReceiver, UploadResponse, result_of, too_large
 from auteur.events import IdMaker
+from auteur.gitindex import recorded_entries, same_stat
 from auteur.jobs import JobQueue
 from auteur.layout import KEEP, TRACKED_ROOTS, TYPE_FOLDERS, asset_type_of
 from auteur.media import enqueue_poster, is_video, poster_needed, stored_in_lfs
@@ -64,24 +65,7 @@ class AssetInfo(msgspec.Struct, kw_only=True):
 # -- listing ------------------------------------------------------------------------
 
 
-IndexStats = dict[str, tuple[int, tuple[int, int]]]
-
-
-def _index_stats(git_index: str) -> IndexStats:
-    """path -> (size, mtime) of every entry the controller recorded; {} if unreadable."""
-    try:
-        entries = Index(git_index).items()
-    except Exception:  # missing, or torn by a crash: nothing counts as committed
-        return {}
-    found: IndexStats = {}
-    for key, entry in entries:
-        if isinstance(entry, IndexEntry):
-            mtime = entry.mtime if isinstance(entry.mtime, tuple) else divmod(int(entry.mtime * 1e9), 10**9)
-            found[os.fsdecode(key)] = (entry.size, (int(mtime[0]), int(mtime[1])))
-    return found
-
-
-def list_assets(root: Path, large_file_bytes: int, committed: IndexStats) -> list[AssetInfo]:
+def list_assets(root: Path, large_file_bytes: int, committed: dict[str, IndexEntry]) -> list[AssetInfo]:
     """Every regular file under ``root``'s tracked folders, sorted by path (no symlink followed)."""
     found: list[AssetInfo] = []
     stack = [top for top in TRACKED_ROOTS]
@@ -107,7 +91,7 @@ def list_assets(root: Path, large_file_bytes: int, committed: IndexStats) -> lis
             found.append(AssetInfo(
                 path=path, asset_type=asset_type_of(path), size=st.st_size, mtime=st.st_mtime,
                 lfs=stored_in_lfs(path, st.st_size, large_file_bytes),
-                committed=recorded == (st.st_size & 0xFFFFFFFF, divmod(st.st_mtime_ns, 10**9)),
+                committed=recorded is not None and same_stat(recorded, st),
             ))  # fmt: skip
     found.sort(key=lambda a: a.path)
     return found
@@ -245,7 +229,7 @@ class AssetsResource(ProjectFiles):
         posters = project.get("status") not in _NO_POSTERS
 
         def scan() -> list[AssetInfo]:
-            assets = list_assets(root, threshold, _index_stats(str(root / ".git" / "index")))
+            assets = list_assets(root, threshold, recorded_entries(root / ".git" / "index"))
             if posters:
                 ask_for_posters(self.config.jobs, str(project["id"]), root, assets)
             return assets
