@@ -24,7 +24,7 @@ from auteur.layout import MANIFEST
 from auteur.names import project_id
 from auteur.settings import Settings
 from auteur.specs import Spec, SpecError, read_spec, spec_stem
-from auteur.status import Condition, Phase, ProjectStatus, SpecProblem, StatusStore
+from auteur.status import HIDDEN_FIELDS, Condition, Phase, ProjectStatus, SpecProblem, StatusStore
 from controller import steps
 from controller.fingerprints import fingerprint
 from controller.gitinit import clear_interrupted_locks
@@ -76,7 +76,7 @@ def _clear_condition(status: ProjectStatus, kind: str) -> None:
     status.conditions = [c for c in status.conditions if c.type != kind]
 
 
-_SILENT = frozenset({"last_reconcile", "fingerprint", "missing_since"})
+_SILENT = frozenset({"last_reconcile", *HIDDEN_FIELDS})
 
 
 def _visible(status: ProjectStatus | None) -> dict[str, object] | None:
