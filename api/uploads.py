@@ -37,13 +37,13 @@ from api.errors import ApiError, invalid
 from api.staging import StagedFile
 from auteur.atomic import fsync_dir
 from auteur.events import Event, IdMaker
+from auteur.jobs import INGEST_JOB
 from auteur.layout import TYPE_FOLDERS
 from auteur.uploads import UploadRecord, UploadState, UploadStore, filename_problem, new_upload_id
 
 log = logging.getLogger("auteur.api.uploads")
 
 FIELD = "files"
-INGEST_JOB = "worker.jobs.ingest"
 # Progress events: at most one per interval, unless this fraction of the body arrived since the last.
 _PROGRESS_SECONDS = 0.25
 _PROGRESS_FRACTION = 0.05

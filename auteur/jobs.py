@@ -18,6 +18,10 @@ from typing import Any, Protocol
 
 log = logging.getLogger("auteur.jobs")
 
+# The ingest job, by name: enqueued by the API for every stored upload and by the
+# controller for uploads stored but not ingested yet; ``worker.jobs.ingest`` runs it.
+INGEST_JOB = "worker.jobs.ingest"
+
 
 class JobQueue(Protocol):
     def enqueue(self, name: str, *, job_id: str, kwargs: dict[str, Any]) -> str: ...
