@@ -35,7 +35,7 @@ from dulwich.index import IndexEntry
 from api.config import ApiConfig
 from api.errors import ApiError, bad_request, conflict, invalid, not_found
 from api.index import ProjectIndex
-from api.uploads import UPLOAD_METRICS, UploadReceiver, UploadResponse, result_of, too_large
+from api.uploads import UploadMetrics, UploadReceiver, UploadResponse, result_of, too_large
 from auteur.events import IdMaker
 from auteur.gitindex import recorded_entries, same_stat
 from auteur.jobs import JobQueue
@@ -220,6 +220,10 @@ class ProjectFiles:
 class AssetsResource(ProjectFiles):
     """``GET`` lists a project's files; ``POST`` uploads into ``asset_type``'s folder."""
 
+    def __init__(self, config: ApiConfig, index: ProjectIndex, uploads: UploadMetrics) -> None:
+        super().__init__(config, index)
+        self.uploads = uploads
+
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str) -> None:
         project, root = self.project(project_id)
         if root is None:
@@ -249,7 +253,7 @@ class AssetsResource(ProjectFiles):
             status = exc.status_code
             raise
         finally:
-            UPLOAD_METRICS.observe(result_of(status), time.monotonic() - started)
+            self.uploads.observe(result_of(status), time.monotonic() - started)
 
     def _receiver(self, req: falcon.asgi.Request, project_id: str) -> UploadReceiver:
         """Every check that needs no body: project, asset_type, content type, size, space."""
@@ -267,7 +271,7 @@ class AssetsResource(ProjectFiles):
         if not (req.content_type or "").lower().startswith("multipart/form-data"):
             raise ApiError(415, f"send the files as multipart/form-data in the field 'files' (got {req.content_type!r})",
                            code="unsupported_media_type", field="Content-Type")  # fmt: skip
-        receiver = UploadReceiver(self.config, self.ids, project_id, asset_type, total=req.content_length)
+        receiver = UploadReceiver(self.config, self.ids, project_id, asset_type, total=req.content_length, metrics=self.uploads)
         limit = self.config.max_upload_bytes
         if req.content_length is not None:
             if req.content_length > limit:

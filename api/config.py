@@ -39,8 +39,6 @@ class ApiConfig:
     free_bytes: Callable[[Path], int] = field(default=free_bytes_of)
     max_json_bytes: int = 64 * 1024
     cors_origins: tuple[str, ...] = ()
-    # Extra Prometheus text from other parts of this process (the controller, in embedded mode).
-    metrics_sources: list[Callable[[], str]] = field(default_factory=list)
     # Where uploads stand, for every replica (Redis mode); the records on the volume rule.
     uploads: UploadView = field(default_factory=NoUploadView)
     # Whether Redis is reachable (None: not used, the embedded default).
