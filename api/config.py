@@ -55,7 +55,7 @@ class ApiConfig:
         """The API as a service of its own: with ``REDIS_URL`` its jobs go through RQ and
         its events through the Redis stream; without it, everything stays in-process."""
         settings = from_env()
-        origins = tuple(o for o in os.environ.get("AUTEUR_CORS_ORIGINS", "").split(",") if o)
+        origins = settings.cors_origins
         if settings.redis_url:
             from auteur.redisbus import RedisBus
             from auteur.rqjobs import RQJobs
