@@ -30,16 +30,18 @@ import anyio.to_thread
 import falcon
 import falcon.asgi
 import msgspec
-from dulwich.index import Index, IndexEntry
+from dulwich.index import IndexEntry
 
 from api.config import ApiConfig
 from api.errors import ApiError, bad_request, conflict, invalid, not_found
 from api.index import ProjectIndex
-from api.uploads import UPLOAD_METRICS, UploadReceiver, UploadResponse, result_of, too_large
+from api.uploads import UploadMetrics, UploadReceiver, UploadResponse, result_of, too_large
 from auteur.events import IdMaker
+from auteur.gitindex import recorded_entries, same_stat
 from auteur.jobs import JobQueue
 from auteur.layout import KEEP, TRACKED_ROOTS, TYPE_FOLDERS, asset_type_of
 from auteur.media import enqueue_poster, is_video, poster_needed, stored_in_lfs
+from auteur.paths import MalformedPath, UnsafePath, path_parts, resolve_under
 
 log = logging.getLogger("auteur.api.assets")
 
@@ -63,24 +65,7 @@ class AssetInfo(msgspec.Struct, kw_only=True):
 # -- listing ------------------------------------------------------------------------
 
 
-IndexStats = dict[str, tuple[int, tuple[int, int]]]
-
-
-def _index_stats(git_index: str) -> IndexStats:
-    """path -> (size, mtime) of every entry the controller recorded; {} if unreadable."""
-    try:
-        entries = Index(git_index).items()
-    except Exception:  # missing, or torn by a crash: nothing counts as committed
-        return {}
-    found: IndexStats = {}
-    for key, entry in entries:
-        if isinstance(entry, IndexEntry):
-            mtime = entry.mtime if isinstance(entry.mtime, tuple) else divmod(int(entry.mtime * 1e9), 10**9)
-            found[os.fsdecode(key)] = (entry.size, (int(mtime[0]), int(mtime[1])))
-    return found
-
-
-def list_assets(root: Path, large_file_bytes: int, committed: IndexStats) -> list[AssetInfo]:
+def list_assets(root: Path, large_file_bytes: int, committed: dict[str, IndexEntry]) -> list[AssetInfo]:
     """Every regular file under ``root``'s tracked folders, sorted by path (no symlink followed)."""
     found: list[AssetInfo] = []
     stack = [top for top in TRACKED_ROOTS]
@@ -106,7 +91,7 @@ def list_assets(root: Path, large_file_bytes: int, committed: IndexStats) -> lis
             found.append(AssetInfo(
                 path=path, asset_type=asset_type_of(path), size=st.st_size, mtime=st.st_mtime,
                 lfs=stored_in_lfs(path, st.st_size, large_file_bytes),
-                committed=recorded == (st.st_size & 0xFFFFFFFF, divmod(st.st_mtime_ns, 10**9)),
+                committed=recorded is not None and same_stat(recorded, st),
             ))  # fmt: skip
     found.sort(key=lambda a: a.path)
     return found
@@ -139,16 +124,16 @@ def ask_for_posters(jobs: JobQueue, project_id: str, root: Path, assets: list[As
 def resolve_asset(root: Path, relpath: str) -> str:
     """The real path of a file under ``root``'s ``assets/`` or ``outputs/``; 400 for a
     malformed path, 404 for one that is missing or leads elsewhere (e.g. a symlink)."""
-    parts = relpath.split("/")
-    if relpath.startswith("/") or "\0" in relpath or any(p in ("", ".", "..") for p in parts):
+    try:
+        parts = path_parts(relpath)
+    except MalformedPath:
         bad_request(f"invalid asset path {relpath!r}: use the project-relative path the listing shows", "path")
     if len(parts) < 2 or parts[0] not in TRACKED_ROOTS:
         not_found(f"no asset {relpath!r}: assets live under assets/ or outputs/", "path")
-    real_top = os.path.realpath(root / parts[0])
-    real = os.path.realpath(os.path.join(root, *parts))
-    if real_top != os.path.join(os.path.realpath(root), parts[0]) or not real.startswith(real_top + os.sep):
+    try:
+        return resolve_under(root, relpath, within=parts[0])
+    except UnsafePath:
         not_found(f"no asset {relpath!r}", "path")
-    return real
 
 
 _RANGE = re.compile(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", re.IGNORECASE)
@@ -235,6 +220,10 @@ class ProjectFiles:
 class AssetsResource(ProjectFiles):
     """``GET`` lists a project's files; ``POST`` uploads into ``asset_type``'s folder."""
 
+    def __init__(self, config: ApiConfig, index: ProjectIndex, uploads: UploadMetrics) -> None:
+        super().__init__(config, index)
+        self.uploads = uploads
+
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str) -> None:
         project, root = self.project(project_id)
         if root is None:
@@ -244,7 +233,7 @@ class AssetsResource(ProjectFiles):
         posters = project.get("status") not in _NO_POSTERS
 
         def scan() -> list[AssetInfo]:
-            assets = list_assets(root, threshold, _index_stats(str(root / ".git" / "index")))
+            assets = list_assets(root, threshold, recorded_entries(root / ".git" / "index"))
             if posters:
                 ask_for_posters(self.config.jobs, str(project["id"]), root, assets)
             return assets
@@ -264,7 +253,7 @@ class AssetsResource(ProjectFiles):
             status = exc.status_code
             raise
         finally:
-            UPLOAD_METRICS.observe(result_of(status), time.monotonic() - started)
+            self.uploads.observe(result_of(status), time.monotonic() - started)
 
     def _receiver(self, req: falcon.asgi.Request, project_id: str) -> UploadReceiver:
         """Every check that needs no body: project, asset_type, content type, size, space."""
@@ -282,7 +271,7 @@ class AssetsResource(ProjectFiles):
         if not (req.content_type or "").lower().startswith("multipart/form-data"):
             raise ApiError(415, f"send the files as multipart/form-data in the field 'files' (got {req.content_type!r})",
                            code="unsupported_media_type", field="Content-Type")  # fmt: skip
-        receiver = UploadReceiver(self.config, self.ids, project_id, asset_type, total=req.content_length)
+        receiver = UploadReceiver(self.config, self.ids, project_id, asset_type, total=req.content_length, metrics=self.uploads)
         limit = self.config.max_upload_bytes
         if req.content_length is not None:
             if req.content_length > limit:

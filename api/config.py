@@ -39,8 +39,6 @@ class ApiConfig:
     free_bytes: Callable[[Path], int] = field(default=free_bytes_of)
     max_json_bytes: int = 64 * 1024
     cors_origins: tuple[str, ...] = ()
-    # Extra Prometheus text from other parts of this process (the controller, in embedded mode).
-    metrics_sources: list[Callable[[], str]] = field(default_factory=list)
     # Where uploads stand, for every replica (Redis mode); the records on the volume rule.
     uploads: UploadView = field(default_factory=NoUploadView)
     # Whether Redis is reachable (None: not used, the embedded default).
@@ -57,7 +55,7 @@ class ApiConfig:
         """The API as a service of its own: with ``REDIS_URL`` its jobs go through RQ and
         its events through the Redis stream; without it, everything stays in-process."""
         settings = from_env()
-        origins = tuple(o for o in os.environ.get("AUTEUR_CORS_ORIGINS", "").split(",") if o)
+        origins = settings.cors_origins
         if settings.redis_url:
             from auteur.redisbus import RedisBus
             from auteur.rqjobs import RQJobs

@@ -3,7 +3,8 @@
 ``install_error_handlers(app)`` is called by ``api.app.create_app``; resources raise
 :class:`ApiError` (or any ``falcon.HTTPError``) through the helpers below, and decode
 request bodies with :func:`decode_json` so msgspec's messages become clear 4xx
-answers naming the field. Unknown exceptions become a 500 that leaks nothing.
+answers naming the field (worded by ``auteur.validation``, as spec errors are).
+Unknown exceptions become a 500 that leaks nothing.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import falcon
 import falcon.asgi
 import msgspec
 
+from auteur.validation import explain_validation
+
 log = logging.getLogger("auteur.api")
 
 T = TypeVar("T")
 
 _PARAM = re.compile(r'^The "([^"]+)" (?:parameter|header)')
-_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
 _encoder = msgspec.json.Encoder()
 
 
@@ -74,49 +76,6 @@ def bad_request(message: str, field: str | None = None, *, code: str = "bad_requ
 
 
 # -- request bodies --------------------------------------------------------------
-
-
-def _field_names(kind: type[Any]) -> list[str]:
-    info = msgspec.inspect.type_info(kind)
-    return [f.encode_name for f in info.fields] if isinstance(info, msgspec.inspect.StructType) else []
-
-
-def _enum_values(kind: type[Any], field: str) -> list[str]:
-    info = msgspec.inspect.type_info(kind)
-    if not isinstance(info, msgspec.inspect.StructType):
-        return []
-    for f in info.fields:
-        if f.encode_name == field:
-            types = f.type.types if isinstance(f.type, msgspec.inspect.UnionType) else (f.type,)
-            for t in types:
-                if isinstance(t, msgspec.inspect.EnumType):
-                    return [str(m.value) for m in t.cls]
-    return []
-
-
-def explain_validation(exc: msgspec.ValidationError, kind: type[Any] | None = None) -> tuple[str | None, str]:
-    """Turn msgspec's message into ``(field, message)`` people can act on."""
-    text = str(exc)
-    if text.startswith("Object contains unknown field `"):
-        field = text.split("`")[1]
-        allowed = ", ".join(_field_names(kind)) if kind is not None else ""
-        return field, f"unknown field '{field}'" + (f" (allowed: {allowed})" if allowed else "")
-    if text.startswith("Object missing required field `"):
-        field = text.split("`")[1]
-        return field, f"{field} is required"
-    match = _PATH.search(text)
-    if match is None:
-        return None, text
-    at, problem = match.group(1), text[: match.start()]
-    if not at:
-        return None, problem
-    if "got `null`" in problem:
-        return at, f"{at} is required"
-    if problem.startswith("Invalid enum value") and kind is not None:
-        values = _enum_values(kind, at)
-        if values:
-            return at, f"{problem}; expected one of {', '.join(values)}"
-    return at, problem
 
 
 def decode_json(data: bytes, kind: type[T]) -> T:

@@ -27,7 +27,7 @@ import falcon.asgi
 import msgspec
 
 from api.config import ApiConfig
-from api.metrics import API_METRICS, ApiMetrics
+from api.metrics import ApiMetrics
 from auteur.bus import Subscription
 from auteur.events import Event, Journal, id_key
 
@@ -72,7 +72,7 @@ class _Covered:
 class EventsResource:
     """One WebSocket per client; the journal is opened lazily and only read (``since``)."""
 
-    def __init__(self, config: ApiConfig, index: ProjectIndex, metrics: ApiMetrics = API_METRICS) -> None:
+    def __init__(self, config: ApiConfig, index: ProjectIndex, metrics: ApiMetrics) -> None:
         self.config, self.index, self.metrics = config, index, metrics
         self._journal: Journal | None = None
 
@@ -128,7 +128,7 @@ class EventsResource:
         except OSError:
             last = None
         event = Event(id=last or "0-0", type=RESYNC, at=self.config.clock(), data={"reason": reason})
-        self.metrics.resyncs.inc(reason=reason)
+        self.metrics.resyncs.labels(reason=reason).inc()
         log.info("events: resync for a client (%s)", reason)
         await self._send(ws, event)
         return _Covered(upto=id_key(event.id))
@@ -171,7 +171,7 @@ class EventsResource:
     async def _send(self, ws: falcon.asgi.WebSocket, event: Event) -> None:
         await ws.send_text(_encode(event).decode())
         if event.type != KEEPALIVE:
-            self.metrics.events_sent.inc(type=event.type)
+            self.metrics.events_sent.labels(type=event.type).inc()
 
 
 async def _drain_incoming(ws: falcon.asgi.WebSocket) -> None:

@@ -21,18 +21,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import falcon
 import falcon.asgi
 import msgspec
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from api.config import ApiConfig
-from api.metrics import API_METRICS, ApiMetrics, format_labels
-from api.uploads import UPLOAD_METRICS
 from auteur.layout import HEARTBEAT
 
 if TYPE_CHECKING:  # only its type: the index module is not needed at run time
     from api.index import ProjectIndex
 
 log = logging.getLogger("auteur.api.health")
-
-PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 T = TypeVar("T")
 
@@ -118,24 +116,12 @@ class LiveResource:
 
 
 class MetricsResource:
-    """``GET /metrics``: Prometheus text for everything in this process."""
+    """``GET /metrics``: the app's registry (this API, and the controller in embedded mode)
+    in the Prometheus text format."""
 
-    def __init__(self, config: ApiConfig, index: ProjectIndex, metrics: ApiMetrics = API_METRICS) -> None:
-        self.config, self.index, self.metrics = config, index, metrics
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        parts = [self.metrics.render_prometheus(), render_projects(self.index)]
-        for source in [*self.config.metrics_sources, UPLOAD_METRICS.render_prometheus]:
-            try:
-                parts.append(source())
-            except Exception:
-                log.exception("a metrics source failed")
-        resp.content_type = PROMETHEUS_TEXT
-        resp.text = "".join(part if part.endswith("\n") or not part else part + "\n" for part in parts)
-
-
-def render_projects(index: ProjectIndex) -> str:
-    """``auteur_projects{status=...}``: projects by status, from the index (never a folder scan)."""
-    lines = ["# HELP auteur_projects Projects by status.", "# TYPE auteur_projects gauge"]
-    lines += [f"auteur_projects{format_labels((('status', key),))} {value}" for key, value in sorted(index.counts().items())]
-    return "\n".join(lines) + "\n"
+        resp.content_type = CONTENT_TYPE_PLAIN_0_0_4
+        resp.data = generate_latest(self.registry)

@@ -16,11 +16,11 @@ import msgspec
 
 from api.assets import AssetInfo
 from api.config import ApiConfig
-from api.schemas import COMPONENTS, PROJECT_HIDDEN_FIELDS
+from api.schemas import COMPONENTS
 from api.uploads import UploadResponse
 from auteur.events import Event
 from auteur.layout import TYPE_FOLDERS
-from auteur.status import Phase
+from auteur.status import HIDDEN_FIELDS, Phase
 
 REF = "#/components/schemas/{name}"
 Json = dict[str, Any]
@@ -194,9 +194,9 @@ def build_document(server_url: str | None = None) -> Json:
     # The assets and events modules own their answers' structs: document those very structs.
     _, components = msgspec.json.schema_components((*COMPONENTS, AssetInfo, UploadResponse, Event), ref_template=REF)
     project = components["Project"]
-    for name in PROJECT_HIDDEN_FIELDS:
+    for name in HIDDEN_FIELDS:
         project["properties"].pop(name, None)
-    project["required"] = [f for f in project.get("required", []) if f not in PROJECT_HIDDEN_FIELDS]
+    project["required"] = [f for f in project.get("required", []) if f not in HIDDEN_FIELDS]
     document: Json = {
         "openapi": "3.1.0",
         "info": {

@@ -22,6 +22,7 @@ import falcon.asgi
 from api.assets import ProjectFiles, resolve_asset, send_file
 from api.errors import not_found
 from auteur.media import POSTERS_DIR, is_video, poster_relpath
+from auteur.paths import UnsafePath, resolve_under
 
 
 def resolve_poster(root: Path, video_relpath: str) -> str:
@@ -35,12 +36,10 @@ def resolve_poster(root: Path, video_relpath: str) -> str:
         regular = False
     if not regular or not is_video(video_relpath):
         not_found(f"no video {video_relpath!r}", "path")
-    real_root = os.path.realpath(root)
-    posters = os.path.join(real_root, *POSTERS_DIR)
-    real = os.path.realpath(os.path.join(root, *poster_relpath(video_relpath).split("/")))
-    if os.path.realpath(os.path.join(root, *POSTERS_DIR)) != posters or not real.startswith(posters + os.sep):
+    try:
+        return resolve_under(root, poster_relpath(video_relpath), within="/".join(POSTERS_DIR))
+    except UnsafePath:
         not_found(f"no poster for {video_relpath!r}", "path")
-    return real
 
 
 class PosterResource(ProjectFiles):

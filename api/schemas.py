@@ -44,10 +44,6 @@ class Project(ProjectStatus, kw_only=True):
     ``processing`` while the controller has not reported on a new spec yet)."""
 
 
-# Internal bookkeeping of ProjectStatus that ProjectStatus.public() leaves out.
-PROJECT_HIDDEN_FIELDS = ("fingerprint", "missing_since")
-
-
 class GitStatus(msgspec.Struct, kw_only=True):
     """``GET /api/v1/projects/{id}/git/status``: what the controller recorded, no hashing."""
 

@@ -12,7 +12,6 @@ answer is 202.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from pathlib import Path
 
@@ -27,43 +26,30 @@ from api.index import ProjectIndex
 from api.schemas import RequestPending, TrashItem
 from api.waiting import wait_for_status
 from auteur import mailbox
-from auteur.layout import TRASH_DIR
 from auteur.mailbox import RequestResult
 from auteur.status import ProjectStatus
+from auteur.trash import find_entry, read_entries
 
-_decoder = msgspec.json.Decoder(TrashItem)
 _encoder = msgspec.json.Encoder()
 NOT_IN_TRASH = "nothing in the trash matches"
 
 
 def trash_records(state_dir: Path, retention_seconds: float | None = None) -> list[TrashItem]:
-    """Every complete trash entry (record and folder both there), newest first."""
-    root = state_dir / TRASH_DIR
-    found = []
-    try:
-        names = os.listdir(root)
-    except FileNotFoundError:
-        return []
-    for name in names:
-        if not name.endswith(".json") or name.startswith("."):
-            continue
-        try:
-            record = _decoder.decode((root / name).read_bytes())
-        except (OSError, msgspec.DecodeError):
-            continue
-        if (root / record.entry).is_dir():
-            if retention_seconds is not None:
-                record.expires_at = record.deleted_at + retention_seconds
-            found.append(record)
-    return sorted(found, key=lambda r: r.deleted_at, reverse=True)
+    """Every complete trash entry (``auteur.trash.read_entries``), newest first, with
+    when it expires if the retention is given."""
+    items = []
+    for entry in read_entries(state_dir):
+        expires_at = entry.deleted_at + retention_seconds if retention_seconds is not None else None
+        items.append(TrashItem(**msgspec.structs.asdict(entry), expires_at=expires_at))
+    return items
 
 
 def find_record(records: list[TrashItem], ref: str) -> TrashItem:
     """An entry by its entry name, project id or project name (newest first), like the controller."""
-    for record in records:
-        if ref in (record.entry, record.id, record.name):
-            return record
-    not_found(f"{NOT_IN_TRASH} {ref!r}", "entry")
+    record = find_entry(records, ref)
+    if record is None:
+        not_found(f"{NOT_IN_TRASH} {ref!r}", "entry")
+    return record
 
 
 async def submit_and_wait(config: ApiConfig, action: str, entry: str) -> RequestResult | RequestPending:

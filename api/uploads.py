@@ -13,7 +13,7 @@ If the queue is unreachable (Redis down) the upload still succeeds: its record s
 Progress is published as ``upload.progress`` events and written to the shared view
 of uploads (``ApiConfig.uploads``: a Redis hash per project in Redis mode).
 
-``UPLOAD_METRICS`` is rendered by ``api.health`` into ``/metrics``.
+What uploads measure (``UploadMetrics``) goes on the app's registry, to ``/metrics``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,19 +30,20 @@ import falcon
 import falcon.asgi
 import falcon.media
 import msgspec
+from prometheus_client import CollectorRegistry, Counter, Summary
 
 from api.config import ApiConfig
 from api.errors import ApiError, invalid
 from api.staging import StagedFile
 from auteur.atomic import fsync_dir
 from auteur.events import Event, IdMaker
+from auteur.jobs import INGEST_JOB
 from auteur.layout import TYPE_FOLDERS
 from auteur.uploads import UploadRecord, UploadState, UploadStore, filename_problem, new_upload_id
 
 log = logging.getLogger("auteur.api.uploads")
 
 FIELD = "files"
-INGEST_JOB = "worker.jobs.ingest"
 # Progress events: at most one per interval, unless this fraction of the body arrived since the last.
 _PROGRESS_SECONDS = 0.25
 _PROGRESS_FRACTION = 0.05
@@ -70,45 +70,21 @@ class UploadResponse(msgspec.Struct, kw_only=True):
 
 
 class UploadMetrics:
-    """Counters for ``/metrics``: bytes received, requests by result, time taken."""
+    """For ``/metrics``: bytes received, requests by result, time taken; registered on
+    the app's registry by ``api.app.create_app``."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.bytes_total = 0
-        self.results: dict[str, int] = {}
-        self.seconds_sum = 0.0
-        self.seconds_count = 0
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.bytes = Counter("auteur_upload_bytes_total", "Bytes of file content received by uploads.", registry=registry)
+        self.results = Counter("auteur_uploads_total", "Upload requests by result.", ["result"], registry=registry)
+        self.seconds = Summary("auteur_upload_duration_seconds", "Time from the start of an upload request to its answer.",
+                               registry=registry)  # fmt: skip
 
     def add_bytes(self, count: int) -> None:
-        with self._lock:
-            self.bytes_total += count
+        self.bytes.inc(count)
 
     def observe(self, result: str, seconds: float) -> None:
-        with self._lock:
-            self.results[result] = self.results.get(result, 0) + 1
-            self.seconds_sum += seconds
-            self.seconds_count += 1
-
-    def render_prometheus(self) -> str:
-        with self._lock:
-            results = dict(sorted(self.results.items()))
-            total, seconds, count = self.bytes_total, self.seconds_sum, self.seconds_count
-        lines = [
-            "# HELP auteur_upload_bytes_total Bytes of file content received by uploads.",
-            "# TYPE auteur_upload_bytes_total counter",
-            f"auteur_upload_bytes_total {total}",
-            "# HELP auteur_uploads_total Upload requests by result.",
-            "# TYPE auteur_uploads_total counter",
-            *(f'auteur_uploads_total{{result="{name}"}} {value}' for name, value in results.items()),
-            "# HELP auteur_upload_duration_seconds Time from the start of an upload request to its answer.",
-            "# TYPE auteur_upload_duration_seconds summary",
-            f"auteur_upload_duration_seconds_sum {seconds:.6f}",
-            f"auteur_upload_duration_seconds_count {count}",
-        ]
-        return "\n".join(lines) + "\n"
-
-
-UPLOAD_METRICS = UploadMetrics()
+        self.results.labels(result=result).inc()
+        self.seconds.observe(seconds)
 
 
 def result_of(status: int) -> str:
@@ -142,6 +118,7 @@ class UploadReceiver:
     project_id: str
     asset_type: str
     total: int | None = None
+    metrics: UploadMetrics | None = None  # None: not counted (unit tests)
     received: int = 0
     staged: list[_Staged] = field(default_factory=list)
     store: UploadStore = field(init=False)
@@ -210,7 +187,8 @@ class UploadReceiver:
                 if self.received > limit:
                     raise too_large(limit)
                 await staged.file.write(chunk)
-                UPLOAD_METRICS.add_bytes(len(chunk))
+                if self.metrics is not None:
+                    self.metrics.add_bytes(len(chunk))
                 self._progress(staged)
             staged.oid = await staged.file.finish()
         except OSError as exc:

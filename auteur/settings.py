@@ -1,25 +1,45 @@
 """Settings shared by every component, read from the environment.
 
-Tests build :class:`Settings` directly; processes call :func:`from_env`.
+Tests build :class:`Settings` directly; processes call :func:`from_env`, which hands
+the ``AUTEUR_*`` variables (and ``REDIS_URL``) to ``msgspec.convert`` with
+``strict=False``, so ``"8000"`` becomes an int and a bad value is refused with the
+variable's name (:class:`SettingsError`).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
+from auteur.validation import explain_validation
 
-class Settings(msgspec.Struct, kw_only=True):
-    """Where things live and how patient the controller is."""
+
+def env_name(field: str) -> str:
+    """The environment variable of a setting: ``api_port`` -> ``AUTEUR_API_PORT``
+    (``redis_url`` is the usual ``REDIS_URL``)."""
+    return "REDIS_URL" if field == "redis_url" else f"AUTEUR_{field.upper()}"
+
+
+class Settings(msgspec.Struct, kw_only=True, rename=env_name):
+    """Where things live and how patient the controller is.
+
+    Each field is read from its variable (:func:`env_name`); ``rename`` names the
+    variables for ``msgspec.convert`` only, so code and tests use the field names.
+    """
 
     specs: Path = Path("specs")
     workspace: Path = Path("workspace")
     redis_url: str | None = None
+    api_host: str = "0.0.0.0"
     api_port: int = 8000
     web_port: int = 3000
     api_url: str | None = None
+    # Origins allowed to call the API from a browser, besides the gallery's (comma-separated).
+    cors_origins: tuple[str, ...] = ()
     resync_seconds: float = 60.0
     settle_seconds: float = 2.0
     grace_seconds: float = 2.0
@@ -40,26 +60,39 @@ class Settings(msgspec.Struct, kw_only=True):
         return self.api_url or f"http://localhost:{self.api_port}"
 
 
-def _float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value else default
+class SettingsError(ValueError):
+    """An environment variable whose value cannot be used; the message names it."""
 
 
-def from_env() -> Settings:
-    """Build settings from ``AUTEUR_*`` variables, with DESIGN.md's defaults."""
-    env = os.environ
-    return Settings(
-        specs=Path(env.get("AUTEUR_SPECS", "./specs")).absolute(),
-        workspace=Path(env.get("AUTEUR_WORKSPACE", "./workspace")).absolute(),
-        redis_url=env.get("REDIS_URL") or None,
-        api_port=int(env.get("AUTEUR_API_PORT", "8000")),
-        web_port=int(env.get("AUTEUR_WEB_PORT", "3000")),
-        api_url=env.get("AUTEUR_API_URL") or None,
-        resync_seconds=_float("AUTEUR_RESYNC_SECONDS", 60.0),
-        settle_seconds=_float("AUTEUR_SETTLE_SECONDS", 2.0),
-        grace_seconds=_float("AUTEUR_GRACE_SECONDS", 2.0),
-        trash_retention_seconds=_float("AUTEUR_TRASH_RETENTION_SECONDS", 7 * 24 * 3600.0),
-        large_file_bytes=int(env.get("AUTEUR_LARGE_FILE_BYTES", str(10 * 1024 * 1024))),
-        workers=int(env.get("AUTEUR_WORKERS", "4")),
-        worker_heartbeat_seconds=max(1, int(env.get("AUTEUR_WORKER_HEARTBEAT_SECONDS", "10"))),
+_VARIABLES = {env_name(f.name): f.name for f in msgspec.structs.fields(Settings)}
+_LISTS = frozenset({"cors_origins"})  # comma-separated in the environment
+
+
+def _paths(kind: type[Any], value: Any) -> Any:
+    if kind is Path and isinstance(value, str):
+        return Path(value)
+    raise NotImplementedError
+
+
+def from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from the environment (``os.environ`` unless given), with
+    DESIGN.md's defaults; an empty variable counts as unset. Raises
+    :class:`SettingsError` naming the variable whose value is not of its type."""
+    env = os.environ if environ is None else environ
+    subset: dict[str, Any] = {}
+    for variable, field in _VARIABLES.items():
+        value = env.get(variable, "")
+        if value:
+            subset[variable] = [v.strip() for v in value.split(",") if v.strip()] if field in _LISTS else value
+    try:
+        settings = msgspec.convert(subset, Settings, strict=False, dec_hook=_paths)
+    except msgspec.ValidationError as exc:
+        name, problem = explain_validation(exc, Settings)
+        shown = f"{name}={env.get(name)!r}" if name in _VARIABLES else "the environment"
+        raise SettingsError(f"{shown}: {problem}") from None
+    return msgspec.structs.replace(
+        settings,
+        specs=settings.specs.absolute(),
+        workspace=settings.workspace.absolute(),
+        worker_heartbeat_seconds=max(1, settings.worker_heartbeat_seconds),
     )

@@ -17,6 +17,7 @@ import msgspec
 import yaml
 
 from auteur.names import InvalidName, check_name, project_id
+from auteur.validation import explain_validation
 
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -91,21 +92,6 @@ def spec_stem(filename: str) -> str:
     return filename
 
 
-def _field_of(error: msgspec.ValidationError) -> tuple[str | None, str]:
-    text = str(error)
-    marker = " - at `$."
-    if marker in text:
-        problem, _, where = text.partition(marker)
-        return where.rstrip("`").split("[")[0].split(".")[0], problem
-    if text.startswith("Object contains unknown field `"):
-        field = text.split("`")[1]
-        return field, "unknown field (allowed: name, quality, description)"
-    if text.startswith("Object missing required field `"):
-        field = text.split("`")[1]
-        return field, "required field is missing"
-    return None, text
-
-
 def decode_spec(data: bytes, filename: str) -> Spec:
     """Parse and validate spec bytes; the format comes from the file's suffix."""
     if len(data) > MAX_SPEC_BYTES:
@@ -124,11 +110,9 @@ def decode_spec(data: bytes, filename: str) -> Spec:
     try:
         spec = msgspec.convert(raw, Spec)
     except msgspec.ValidationError as exc:
-        field, problem = _field_of(exc)
-        if field is None and problem.startswith("Invalid name"):
+        field, problem = explain_validation(exc, Spec)
+        if field is None and problem.startswith("Invalid name"):  # from __post_init__, which names no field
             field = "name"
-        if problem.startswith("Invalid enum value"):
-            problem = f"{problem}; expected one of draft, standard, premium"
         raise SpecError(filename, field, problem) from None
     stem = spec_stem(filename)
     if spec.name != stem and spec.name != _nfc(stem):

@@ -7,14 +7,12 @@ of many racing creates of one name exactly one wins.
 
 from __future__ import annotations
 
-import fcntl
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from auteur.atomic import create_exclusive, write_atomic
 from auteur.layout import LOCKS_DIR
+from auteur.locks import hold_lock
 from auteur.names import project_id
 from auteur.specs import Spec, is_spec_file, spec_stem
 
@@ -27,18 +25,6 @@ class SpecExists(Exception):
         super().__init__(f"a project with this name already exists (spec file '{existing}')")
 
 
-@contextmanager
-def _specs_lock(state_dir: Path) -> Iterator[None]:
-    path = state_dir / LOCKS_DIR / "specs.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def spec_files_for(specs_dir: Path, key: str) -> list[str]:
     """Every spec file in ``specs_dir`` whose stem maps to ``key``."""
     return sorted(name for name in os.listdir(specs_dir) if is_spec_file(name) and project_id(spec_stem(name)) == key)
@@ -47,7 +33,7 @@ def spec_files_for(specs_dir: Path, key: str) -> list[str]:
 def create_spec(specs_dir: Path, state_dir: Path, spec: Spec) -> Path:
     """Create ``specs/<name>.yaml``; raise :class:`SpecExists` if the id is taken."""
     specs_dir.mkdir(parents=True, exist_ok=True)
-    with _specs_lock(state_dir):
+    with hold_lock(state_dir / LOCKS_DIR / "specs.lock"):
         existing = spec_files_for(specs_dir, spec.id)
         if existing:
             raise SpecExists(existing[0])

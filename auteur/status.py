@@ -43,6 +43,11 @@ class SpecProblem(msgspec.Struct, kw_only=True):
     message: str
 
 
+# The controller's own bookkeeping in ProjectStatus: kept on the volume, never shown
+# (``ProjectStatus.public``, the API's schema) nor counted as a change worth an event.
+HIDDEN_FIELDS = ("fingerprint", "missing_since")
+
+
 class ProjectStatus(msgspec.Struct, kw_only=True):
     """What the controller last saw and did for one project. New fields need defaults."""
 
@@ -81,8 +86,8 @@ class ProjectStatus(msgspec.Struct, kw_only=True):
     def public(self) -> dict[str, object]:
         """The status as shown to people (internal bookkeeping left out)."""
         data: dict[str, object] = msgspec.to_builtins(self)
-        data.pop("fingerprint", None)
-        data.pop("missing_since", None)
+        for name in HIDDEN_FIELDS:
+            data.pop(name, None)
         return data
 
 

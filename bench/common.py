@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -63,19 +65,13 @@ class ControllerProcess:
     def pids(self) -> list[int]:
         """The controller and its pool processes."""
         assert self.proc is not None
-        found = [self.proc.pid]
-        for pid in os.listdir("/proc"):
-            if pid.isdigit():
-                try:
-                    stat = Path(f"/proc/{pid}/stat").read_text()
-                except OSError:
-                    continue
-                ppid = int(stat.rsplit(")", 1)[1].split()[1])
-                if ppid in found and int(pid) not in found:
-                    found.append(int(pid))
-        return found
+        try:
+            return [self.proc.pid, *(child.pid for child in psutil.Process(self.proc.pid).children(recursive=True))]
+        except psutil.NoSuchProcess:
+            return [self.proc.pid]
 
     def peak_rss_mb(self) -> dict[int, float]:
+        # The kernel's high-water mark (VmHWM): psutil reports only the current RSS.
         out = {}
         for pid in self.pids():
             try:
@@ -88,13 +84,12 @@ class ControllerProcess:
 
     def cpu_seconds(self) -> float:
         total = 0.0
-        tick = os.sysconf("SC_CLK_TCK")
         for pid in self.pids():
             try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
+                times = psutil.Process(pid).cpu_times()
+            except psutil.NoSuchProcess:
                 continue
-            total += (int(fields[11]) + int(fields[12])) / tick
+            total += times.user + times.system
         return total
 
 

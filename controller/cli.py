@@ -274,5 +274,9 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = settings_mod.from_env()
+    try:
+        settings = settings_mod.from_env()
+    except settings_mod.SettingsError as exc:
+        print(f"auteur: {exc}", file=sys.stderr)
+        return 2
     return COMMANDS[args.command or "run"](settings, args)

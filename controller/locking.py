@@ -2,18 +2,18 @@
 
 Called by ``controller.reconciling`` (the project lock, also taken by the CLI and
 by workers running controller steps) and ``controller.running`` (leadership).
-``flock`` locks vanish with their process, so a ``kill -9`` never leaves one held.
+Both are ``auteur.locks`` file locks, so a ``kill -9`` never leaves one held.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from auteur.layout import CONTROLLER_LOCK, LOCKS_DIR
+from auteur.locks import hold_lock, try_lock
 
 _BUSY, _IDLE = b"busy", b"idle"
 
@@ -22,22 +22,13 @@ _BUSY, _IDLE = b"busy", b"idle"
 def project_lock(state_dir: Path, project_id: str) -> Iterator[bool]:
     """Hold the project's lock. Yields True when the previous holder died while holding
     it (a ``kill -9``): the caller should clear what it may have left (git ``.lock`` files)."""
-    path = state_dir / LOCKS_DIR / f"{project_id}.lock"
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with hold_lock(state_dir / LOCKS_DIR / f"{project_id}.lock") as fd:
         interrupted = os.pread(fd, 4, 0) == _BUSY
         os.pwrite(fd, _BUSY, 0)
         try:
             yield interrupted
         finally:
             os.pwrite(fd, _IDLE, 0)
-    finally:
-        os.close(fd)
 
 
 class Leadership:
@@ -49,11 +40,8 @@ class Leadership:
         self.fd: int | None = None
 
     def try_acquire(self) -> bool:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        fd = try_lock(self.path)
+        if fd is None:
             return False
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())

@@ -20,12 +20,12 @@ import msgspec
 
 from auteur.events import Event, Journal
 from auteur.specs import spec_stem
-from auteur.status import Condition, Phase, ProjectStatus, SpecProblem, StatusStore
+from auteur.status import HIDDEN_FIELDS, Condition, Phase, ProjectStatus, SpecProblem, StatusStore
 from controller.converging import Absence, Observation, Outcome
 from controller.steps import Attempt
 
 # Bookkeeping that changes on every pass without anything a person would see changing.
-_SILENT = frozenset({"last_reconcile", "fingerprint", "missing_since"})
+_SILENT = frozenset({"last_reconcile", *HIDDEN_FIELDS})
 # A project coming (back) under management is shown as processing while its folder is worked on.
 _SHOWN_PROCESSING = (Phase.PENDING, Phase.UNMANAGED, Phase.DELETING)
 

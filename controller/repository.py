@@ -28,6 +28,7 @@ from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
 from dulwich.reflog import format_reflog_line
 from dulwich.refs import DiskRefsContainer, Ref
 
+from auteur.gitindex import same_stat
 from controller import lfs
 from controller.gitinit import RepositoryError, clear_stale_locks, ensure_repository
 
@@ -128,7 +129,7 @@ class _Snapshot:
     def visit(self, rel: str, dir_fd: int, name: str, st: os.stat_result, exempt: bool) -> None:
         key = os.fsencode(rel)
         old = self.old.get(key)
-        if old is not None and _same_stat(old, st):
+        if old is not None and same_stat(old, st):
             self.new[key] = old
             self.lfs_files += st.st_size > 0 and self.is_lfs(rel, st.st_size)
             return
@@ -248,17 +249,6 @@ def _read_head(git_dir: Path, refs: DiskRefsContainer) -> tuple[ObjectID, Commit
     except KeyError:  # history lost: the next commit starts again from a root
         return sha, None
     return sha, commit if isinstance(commit, Commit) else None
-
-
-def _same_stat(entry: IndexEntry, st: os.stat_result) -> bool:
-    return (
-        entry.flags == entry.extended_flags == 0  # no stage, intent-to-add or skip-worktree
-        and entry.size == st.st_size & 0xFFFFFFFF
-        and entry.mtime == divmod(st.st_mtime_ns, 1_000_000_000)
-        and entry.ctime == divmod(st.st_ctime_ns, 1_000_000_000)
-        and entry.ino == st.st_ino & 0xFFFFFFFF
-        and entry.mode == (0o100755 if st.st_mode & stat.S_IXUSR else 0o100644)
-    )
 
 
 def _read_small(fd: int, st: os.stat_result) -> bytes:

@@ -26,7 +26,7 @@ from anyio.lowlevel import EventLoopToken
 from auteur import mailbox
 from auteur.atomic import write_atomic
 from auteur.events import Journal
-from auteur.jobs import JobQueue
+from auteur.jobs import INGEST_JOB, JobQueue
 from auteur.layout import HEARTBEAT
 from auteur.redisbus import RedisBus
 from auteur.rqjobs import RQJobs
@@ -40,8 +40,6 @@ from controller.restoring import REQUESTS_KEY, handle_requests
 from controller.watching import Watcher
 
 log = logging.getLogger("auteur.controller")
-
-INGEST_JOB = "worker.jobs.ingest"
 
 
 @dataclass

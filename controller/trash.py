@@ -18,7 +18,7 @@ import msgspec
 
 from auteur.atomic import write_atomic
 from auteur.layout import TRASH_DIR
-from auteur.trash import TrashEntry
+from auteur.trash import TrashEntry, find_entry, read_entries
 
 __all__ = ["Trash", "TrashEntry", "TrashError"]
 
@@ -27,11 +27,9 @@ class TrashError(Exception):
     """A trash operation that cannot be done; the message says why."""
 
 
-_decoder = msgspec.json.Decoder(TrashEntry)
-
-
 class Trash:
     def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
         self.root = state_dir / TRASH_DIR
         self.root.mkdir(parents=True, exist_ok=True)
 
@@ -42,24 +40,14 @@ class Trash:
         return record
 
     def entries(self) -> list[TrashEntry]:
-        found = []
-        for name in os.listdir(self.root):
-            if not name.endswith(".json") or name.startswith("."):
-                continue
-            try:
-                record = _decoder.decode((self.root / name).read_bytes())
-            except (OSError, msgspec.DecodeError, msgspec.ValidationError):
-                continue
-            if (self.root / record.entry).is_dir():
-                found.append(record)
-        return sorted(found, key=lambda r: r.deleted_at, reverse=True)
+        return read_entries(self.state_dir)
 
     def find(self, ref: str) -> TrashEntry:
         """An entry by its entry name, project id or project name (newest first)."""
-        for record in self.entries():
-            if ref in (record.entry, record.id, record.name):
-                return record
-        raise TrashError(f"nothing in the trash matches {ref!r}")
+        record = find_entry(self.entries(), ref)
+        if record is None:
+            raise TrashError(f"nothing in the trash matches {ref!r}")
+        return record
 
     def path(self, record: TrashEntry) -> Path:
         return self.root / record.entry

@@ -1,6 +1,8 @@
 """Wires the parts together in one process and serves them until SIGTERM/Ctrl-C.
 
-Called by ``python -m launcher`` (``make up``) and by the end-to-end tests.
+Called by ``python -m launcher`` (``make up``) and by the end-to-end tests. The
+process has one Prometheus registry: the API's metrics and, through
+:class:`ControllerCollector`, the controller's, all on the API's ``/metrics``.
 """
 
 from __future__ import annotations
@@ -8,10 +10,14 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import anyio
 import uvicorn
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
+from prometheus_client.registry import Collector
 
 from api.app import create_app
 from api.config import ApiConfig
@@ -25,36 +31,39 @@ from worker import jobs as worker_jobs
 log = logging.getLogger("auteur.launcher")
 
 
-def controller_metrics(controller: Controller) -> str:
-    """The controller's counters in Prometheus text, for the API's ``/metrics``."""
-    m = controller.metrics
-    lines = [
-        "# HELP controller_runtime_reconcile_total Reconciliations per result.",
-        "# TYPE controller_runtime_reconcile_total counter",
-    ]
-    lines += [f'controller_runtime_reconcile_total{{controller="project",result="{k}"}} {v}' for k, v in m.reconcile_total.items()]
-    lines += [
-        "# HELP controller_runtime_reconcile_errors_total Reconciliation errors.",
-        "# TYPE controller_runtime_reconcile_errors_total counter",
-        f'controller_runtime_reconcile_errors_total{{controller="project"}} {m.errors_total}',
-        "# HELP controller_runtime_reconcile_time_seconds Time spent reconciling.",
-        "# TYPE controller_runtime_reconcile_time_seconds summary",
-        f'controller_runtime_reconcile_time_seconds_sum{{controller="project"}} {m.reconcile_seconds_sum:.6f}',
-        f'controller_runtime_reconcile_time_seconds_count{{controller="project"}} {m.reconcile_seconds_count}',
-        "# HELP workqueue_depth Keys waiting in the work queue.",
-        "# TYPE workqueue_depth gauge",
-        f'workqueue_depth{{name="project"}} {len(controller.queue)}',
-        "# HELP workqueue_active Keys being reconciled now.",
-        "# TYPE workqueue_active gauge",
-        f'workqueue_active{{name="project"}} {controller.queue.active}',
-        "# HELP auteur_resync_total Full resync passes.",
-        "# TYPE auteur_resync_total counter",
-        f"auteur_resync_total {m.resyncs_total}",
-        "# HELP auteur_resync_last_seconds Duration of the last resync pass.",
-        "# TYPE auteur_resync_last_seconds gauge",
-        f"auteur_resync_last_seconds {m.resync_last_seconds:.6f}",
-    ]
-    return "\n".join(lines) + "\n"
+class ControllerCollector(Collector):
+    """The controller's figures, read when ``/metrics`` is scraped (controller-runtime's
+    names where it has one): reconciles by result, errors, time spent, the work queue,
+    resync passes."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+
+    def describe(self) -> Iterator[Metric]:
+        return self._families(with_samples=False)
+
+    def collect(self) -> Iterator[Metric]:
+        return self._families(with_samples=True)
+
+    def _families(self, *, with_samples: bool) -> Iterator[Metric]:
+        m, queue = self.controller.metrics, self.controller.queue
+        reconciles = CounterMetricFamily("controller_runtime_reconcile", "Reconciliations per result.", labels=["controller", "result"])
+        errors = CounterMetricFamily("controller_runtime_reconcile_errors", "Reconciliation errors.", labels=["controller"])
+        took = SummaryMetricFamily("controller_runtime_reconcile_time_seconds", "Time spent reconciling.", labels=["controller"])
+        depth = GaugeMetricFamily("workqueue_depth", "Keys waiting in the work queue.", labels=["name"])
+        active = GaugeMetricFamily("workqueue_active", "Keys being reconciled now.", labels=["name"])
+        resyncs = CounterMetricFamily("auteur_resync", "Full resync passes.")
+        last = GaugeMetricFamily("auteur_resync_last_seconds", "Duration of the last resync pass.")
+        if with_samples:
+            for result, count in m.reconcile_total.items():
+                reconciles.add_metric(["project", result], count)
+            errors.add_metric(["project"], m.errors_total)
+            took.add_metric(["project"], count_value=m.reconcile_seconds_count, sum_value=m.reconcile_seconds_sum)
+            depth.add_metric(["project"], len(queue))
+            active.add_metric(["project"], queue.active)
+            resyncs.add_metric([], m.resyncs_total)
+            last.add_metric([], m.resync_last_seconds)
+        yield from (reconciles, errors, took, depth, active, resyncs, last)
 
 
 @dataclass
@@ -84,13 +93,15 @@ class EmbeddedStack:
             jobs=self.jobs,
             bus=self.bus,
             wait_timeout=self.wait_timeout,
-            metrics_sources=[lambda: controller_metrics(self.controller)],
         )
         self.web_socket = self._bind_web()
         bound = self.web_socket.getsockname()[1]
         if bound != self.settings.web_port:  # a free port: the gallery's real origin is allowed too
             self.config.cors_origins = (*self.config.origins(), f"http://localhost:{bound}", f"http://127.0.0.1:{bound}")
-        self.app = create_app(self.config)
+        # One registry for this process: the API's metrics and the controller's.
+        self.registry = CollectorRegistry()
+        self.registry.register(ControllerCollector(self.controller))
+        self.app = create_app(self.config, registry=self.registry)
         port = self.api_port if self.api_port is not None else self.settings.api_port
         self.api_server = uvicorn.Server(
             uvicorn.Config(self.app, host=self.host, port=port, log_level="warning", lifespan="on", ws_max_size=1 << 20)

@@ -3,14 +3,13 @@
 The embedded launcher (``make up``) serves it in-process instead.
 """
 
-import os
-
 import uvicorn
+
+from auteur.settings import from_env
 
 
 def main() -> None:
-    port = int(os.environ.get("AUTEUR_WEB_PORT", "3000"))
-    uvicorn.run("web.asgi:app", host="0.0.0.0", port=port, log_level="info", proxy_headers=True)
+    uvicorn.run("web.asgi:app", host="0.0.0.0", port=from_env().web_port, log_level="info", proxy_headers=True)
 
 
 main()

@@ -45,6 +45,7 @@ from dulwich.repo import Repo
 from auteur import faults, mailbox
 from auteur.atomic import fsync_dir
 from auteur.layout import TYPE_FOLDERS
+from auteur.paths import UnsafePath, resolve_under
 from auteur.settings import Settings
 from auteur.status import StatusStore
 from auteur.uploads import UploadRecord, UploadState, UploadStore, filename_problem
@@ -173,9 +174,11 @@ class Ingest:
         folder = target.parent
         if not os.path.isdir(folder):
             os.makedirs(folder, exist_ok=True)  # the reconcile that follows adds its .gitkeep
-        expected = os.path.join(os.path.realpath(root), *record.path.split("/")[:-1])
-        if os.path.realpath(folder) != expected:
-            raise PermanentIngestError(f"'{record.path.rsplit('/', 1)[0]}' is not a plain folder inside the project")
+        within = record.path.rsplit("/", 1)[0]
+        try:
+            resolve_under(root, record.path, within=within)
+        except UnsafePath as exc:
+            raise PermanentIngestError(f"'{within}' is not a plain folder inside the project ({exc.problem})") from exc
         if os.path.isdir(target) and not os.path.islink(target):
             raise PermanentIngestError(f"a folder named {record.path!r} is in the way")
         try:

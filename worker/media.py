@@ -32,6 +32,7 @@ from auteur import mailbox
 from auteur.atomic import fsync_dir
 from auteur.layout import TRACKED_ROOTS
 from auteur.media import POSTER_JOB, VIDEO_EXTENSIONS, is_video, poster_failed_relpath, poster_is_current, poster_relpath
+from auteur.paths import MalformedPath, UnsafePath, path_parts, resolve_under
 from auteur.settings import Settings
 from controller.locking import project_lock
 from controller.ownership import Owners
@@ -68,9 +69,10 @@ def poster(project_id: str, path: str) -> dict[str, Any]:
 def check_video_path(relpath: str) -> None:
     """Raise PosterError unless ``relpath`` is a plain project-relative path to a video
     under ``assets/`` or ``outputs/``."""
-    parts = relpath.split("/")
-    if relpath.startswith("/") or "\0" in relpath or any(p in ("", ".", "..") for p in parts):
-        raise PosterError(f"not a project-relative path: {relpath!r}")
+    try:
+        parts = path_parts(relpath)
+    except MalformedPath:
+        raise PosterError(f"not a project-relative path: {relpath!r}") from None
     if len(parts) < 2 or parts[0] not in TRACKED_ROOTS:
         raise PosterError(f"{relpath!r} is not under assets/ or outputs/")
     if not is_video(relpath):
@@ -79,11 +81,10 @@ def check_video_path(relpath: str) -> None:
 
 def _inside(root: Path, relpath: str) -> str:
     """The real path of ``root/relpath``, refusing anything that leaves ``root`` (symlinks)."""
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(os.path.join(root, *relpath.split("/")))
-    if not real.startswith(real_root + os.sep):
-        raise PosterError(f"{relpath!r} leads outside the project")
-    return real
+    try:
+        return resolve_under(root, relpath)
+    except UnsafePath:
+        raise PosterError(f"{relpath!r} leads outside the project") from None
 
 
 def make_poster(settings: Settings, project_id: str, path: str, *, ffmpeg: str | None = None) -> dict[str, Any]:

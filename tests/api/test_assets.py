@@ -17,8 +17,8 @@ from urllib.parse import quote
 import pytest
 from helpers import assert_clean_repository, git, wait_for
 
-from api.uploads import UPLOAD_METRICS
 from auteur.events import Event
+from tests.api.conftest import metric_value
 
 MiB = 1 << 20
 BOUNDARY = "test-boundary-5b1e9d"
@@ -139,7 +139,7 @@ def test_upload_video_and_audio_end_in_lfs_and_download_back(stack, client, tmp_
     video = tmp_path / "shot_010 (v2).mp4"
     video_oid = write_random(video, 100 * MiB)
     audio = os.urandom(48_000)
-    bytes_before = UPLOAD_METRICS.bytes_total
+    bytes_before = metric_value(client, "auteur_upload_bytes_total")
 
     with open(video, "rb") as handle:
         answer = client.post(
@@ -188,8 +188,8 @@ def test_upload_video_and_audio_end_in_lfs_and_download_back(stack, client, tmp_
     assert ranged.headers["content-range"] == f"bytes {5 * MiB}-{6 * MiB - 1}/{100 * MiB}"
     assert ranged.headers["content-length"] == str(MiB)
 
-    assert UPLOAD_METRICS.bytes_total - bytes_before == 100 * MiB + len(audio)
-    assert 'auteur_uploads_total{result="stored"}' in UPLOAD_METRICS.render_prometheus()
+    assert metric_value(client, "auteur_upload_bytes_total") - bytes_before == 100 * MiB + len(audio)
+    assert metric_value(client, "auteur_uploads_total", result="stored") == 1
     progress = bus.of("upload.progress")
     assert progress and progress[-1].data["received"] == 100 * MiB + len(audio)
     assert all(e.project == {"id": "film"} for e in progress)
@@ -298,7 +298,7 @@ def test_too_large_is_413_with_or_without_content_length(stack, client):
     answer = post_raw(client, "film", chunks())
     assert answer.status_code == 413, answer.text
     assert snapshot_tree(root, stack.settings.state / "uploads") == before
-    assert 'auteur_uploads_total{result="too_large"}' in UPLOAD_METRICS.render_prometheus()
+    assert metric_value(client, "auteur_uploads_total", result="too_large") == 2
 
 
 def test_more_than_the_free_space_is_507_and_leaves_nothing(stack, client):

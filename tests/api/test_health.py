@@ -6,11 +6,14 @@ import os
 import re
 import time
 
+import falcon.testing
 import msgspec
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from api.metrics import Counter, Histogram, Registry
-from tests.api.conftest import wait_for
+from api.app import create_app
+from api.config import ApiConfig
+from tests.api.conftest import metric_value, wait_for
 
 GALLERY = "http://localhost:3000"
 
@@ -130,7 +133,8 @@ def test_metrics_in_prometheus_text(stack, client):
     assert re.search(r'controller_runtime_reconcile_total\{controller="project",result="success"\} [1-9]', text)
     assert 'auteur_projects{status="failed"} 0' in text
     assert re.search(r'auteur_api_requests_total\{code="200",method="GET",route="/health/live"\} [1-9]', text)
-    assert 'auteur_api_request_duration_seconds_bucket{method="GET",route="/health/live",le="+Inf"}' in text
+    # The text format sorts labels (prometheus-client): read the bucket as Prometheus would.
+    assert metric_value(client, "auteur_api_request_duration_seconds_bucket", le="+Inf", method="GET", route="/health/live") >= 1
     # Every sample line parses: name{labels} value.
     sample = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"]*")*\})? \S+$')
     bad = [line for line in text.splitlines() if line and not line.startswith("#") and not sample.match(line)]
@@ -145,28 +149,49 @@ def test_unknown_routes_share_one_series(client):
     assert "/no/such/thing" not in text
 
 
-def test_registry_renders_counters_and_histograms():
-    registry = Registry()
-    counter = registry.register(Counter("x_total", "X."))
-    hist = registry.register(Histogram("y_seconds", "Y.", buckets=(0.1, 1.0)))
-    assert isinstance(counter, Counter) and isinstance(hist, Histogram)
-    counter.inc(kind='a"b')
-    counter.inc(2, kind='a"b')
-    hist.observe(0.05)
-    hist.observe(0.5)
-    hist.observe(5)
-    assert registry.render_prometheus().splitlines() == [
-        "# HELP x_total X.",
-        "# TYPE x_total counter",
-        'x_total{kind="a\\"b"} 3',
-        "# HELP y_seconds Y.",
-        "# TYPE y_seconds histogram",
-        'y_seconds_bucket{le="0.1"} 1',
-        'y_seconds_bucket{le="1"} 2',
-        'y_seconds_bucket{le="+Inf"} 3',
-        "y_seconds_sum 5.55",
-        "y_seconds_count 3",
-    ]
+def test_metrics_parse_as_prometheus_does_with_the_same_names(stack, client):
+    (stack.settings.specs / "parsed.yaml").write_text("name: parsed\n")
+    wait_for(lambda: metric_value(client, "auteur_projects", status="ready") == 1, what="the project counted ready")
+    client.get("/health/live")
+    families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
+    kinds = {name: f.type for name, f in families.items()}
+    assert kinds | EXPECTED_KINDS == kinds, "a family is missing or changed its type"
+    took = {s.name: s.value for s in families["controller_runtime_reconcile_time_seconds"].samples}
+    assert took["controller_runtime_reconcile_time_seconds_count"] >= 1
+    assert took["controller_runtime_reconcile_time_seconds_sum"] > 0
+    assert metric_value(client, "auteur_api_request_duration_seconds_count", method="GET", route="/health/live") >= 1
+    assert metric_value(client, "workqueue_depth", name="project") == 0
+    assert metric_value(client, "auteur_resync_total") >= 1
+
+
+# Every family /metrics has always had, by the name Prometheus stores it under, and its type.
+EXPECTED_KINDS = {
+    "controller_runtime_reconcile": "counter",
+    "controller_runtime_reconcile_errors": "counter",
+    "controller_runtime_reconcile_time_seconds": "summary",
+    "workqueue_depth": "gauge",
+    "workqueue_active": "gauge",
+    "auteur_resync": "counter",
+    "auteur_resync_last_seconds": "gauge",
+    "auteur_projects": "gauge",
+    "auteur_api_requests": "counter",
+    "auteur_api_request_duration_seconds": "histogram",
+    "auteur_api_websocket_clients": "gauge",
+    "auteur_api_events_sent": "counter",
+    "auteur_api_events_resyncs": "counter",
+    "auteur_upload_bytes": "counter",
+    "auteur_uploads": "counter",
+    "auteur_upload_duration_seconds": "summary",
+}
+
+
+def test_each_app_has_a_registry_of_its_own(api_settings):
+    first = falcon.testing.TestClient(create_app(ApiConfig(settings=api_settings)))
+    second = falcon.testing.TestClient(create_app(ApiConfig(settings=api_settings)))
+    for _ in range(3):
+        first.simulate_get("/health/live")
+    assert 'auteur_api_requests_total{code="200",method="GET",route="/health/live"} 3.0' in first.simulate_get("/metrics").text
+    assert "/health/live" not in second.simulate_get("/metrics").text
 
 
 @pytest.mark.parametrize("path", ["/health", "/api/v1/projects", "/nowhere"])

@@ -85,3 +85,12 @@ def test_health_follows_the_heartbeat(cli, tmp_path):
     assert stale.returncode == 1 and "old" in stale.stderr
     (state / "heartbeat.json").write_text(json.dumps({"pid": 1, "at": time.time(), "queue": 0}))
     assert "running" in cli("health").stdout
+
+
+def test_a_bad_setting_is_named_and_nothing_runs(tmp_path):
+    env = dict(os.environ, AUTEUR_SPECS=str(tmp_path / "specs"), AUTEUR_WORKSPACE=str(tmp_path / "workspace"),
+               PYTHONPATH=str(ROOT), AUTEUR_RESYNC_SECONDS="every minute")  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "controller", "init"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "auteur: AUTEUR_RESYNC_SECONDS='every minute': Expected `float`, got `str`"
+    assert not (tmp_path / "workspace").exists()
