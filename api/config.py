@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auteur.bus import EventBus, LocalBus
+from auteur.heartbeat import CONTROLLER_MAX_AGE
 from auteur.jobs import InProcessJobs, JobQueue
 from auteur.settings import Settings, from_env
 from auteur.uploadviews import NoUploadView, UploadView
@@ -46,7 +47,7 @@ class ApiConfig:
     # Whether Redis is reachable (None: not used, the embedded default).
     redis_ping: Callable[[], bool] | None = None
     # /health: the controller counts as running while its heartbeat is younger than this.
-    heartbeat_max_age: float = 15.0
+    heartbeat_max_age: float = CONTROLLER_MAX_AGE
     # /health: a probe (workspace, Redis, worker) slower than this counts as failed.
     probe_timeout: float = 5.0
     # The events WebSocket sends a keepalive frame after this many idle seconds.

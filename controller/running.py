@@ -20,12 +20,12 @@ import anyio
 import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
-import msgspec
 from anyio.lowlevel import EventLoopToken
 
-from auteur import requests
+from auteur import heartbeat, requests
 from auteur.atomic import write_atomic
 from auteur.events import Journal
+from auteur.heartbeat import CONTROLLER_BEAT_SECONDS, Heartbeat
 from auteur.jobs import JobQueue
 from auteur.layout import HEARTBEAT
 from auteur.redisbus import RedisBus
@@ -273,11 +273,18 @@ class Controller:
     async def _heartbeat(self) -> None:
         while True:
             m = self.metrics
-            beat = {"pid": os.getpid(), "at": self.clock(), "queue": len(self.queue), "active": self.queue.active,
-                    "resyncs": m.resyncs_total, "resync_last_seconds": m.resync_last_seconds,
-                    "reconciles": m.reconcile_seconds_count, "watches": self.watcher.count if self.watcher else 0}  # fmt: skip
-            await anyio.to_thread.run_sync(write_atomic, self.settings.state / HEARTBEAT, msgspec.json.encode(beat))
-            await anyio.sleep(5)
+            beat = Heartbeat(
+                at=self.clock(),
+                pid=os.getpid(),
+                queue=len(self.queue),
+                active=self.queue.active,
+                resyncs=m.resyncs_total,
+                resync_last_seconds=m.resync_last_seconds,
+                reconciles=m.reconcile_seconds_count,
+                watches=self.watcher.count if self.watcher else 0,
+            )
+            await anyio.to_thread.run_sync(write_atomic, self.settings.state / HEARTBEAT, heartbeat.encode(beat))
+            await anyio.sleep(CONTROLLER_BEAT_SECONDS)
 
 
 class _Stopping(Exception):
