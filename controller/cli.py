@@ -1,9 +1,11 @@
 """The command line: ``auteur`` / ``python -m controller`` and the make targets.
 
-Runs the loop (``run``), one reconcile pass (``reconcile``), and the project
-commands behind ``make project-*``. Commands that change a project write or remove
-its spec and wait for the controller; when no controller is running they do the
-reconcile themselves, so ``make project-create`` works on a bare checkout.
+Runs the loop (``run``: the ``controller`` service's entry point, which takes its
+Redis parts from ``redisbackend.backends_for``), one reconcile pass
+(``reconcile``), and the project commands behind ``make project-*``. Commands that
+change a project write or remove its spec and wait for the controller; when no
+controller is running they do the reconcile themselves, so ``make project-create``
+works on a bare checkout.
 """
 
 from __future__ import annotations
@@ -64,7 +66,11 @@ class _Progress:
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    controller = Controller(settings)
+    """The controller service: its Redis parts (if ``REDIS_URL`` says so) come from ``redisbackend``."""
+    from redisbackend import backends_for  # here: the other commands never load redis or rq
+
+    backends = backends_for(settings)
+    controller = Controller(settings, stream=backends.stream, requeue=backends.requeue)
     anyio.run(run_controller, controller)
     return 0
 

@@ -1,7 +1,7 @@
 """The control loop: leadership, watches, workers, resync and heartbeat.
 
-Called by the CLI (``auteur-controller run``, ``make up``) and by the embedded
-launcher. Events only enqueue keys; worker tasks run ``Reconciler.reconcile`` in
+Called by the CLI (``auteur run``: ``controller.cli`` gives it the Redis parts in
+Redis mode) and by the embedded launcher. Events only enqueue keys; worker tasks run ``Reconciler.reconcile`` in
 threads, one key at a time per key, different keys in parallel.
 """
 
@@ -24,12 +24,11 @@ from anyio.lowlevel import EventLoopToken
 
 from auteur import heartbeat, requests
 from auteur.atomic import write_atomic
+from auteur.bus import EventStream
 from auteur.events import Journal
 from auteur.heartbeat import CONTROLLER_BEAT_SECONDS, Heartbeat
 from auteur.jobs import JobQueue
 from auteur.layout import HEARTBEAT
-from auteur.redisbus import RedisBus
-from auteur.rqjobs import RQJobs
 from auteur.settings import Settings
 from auteur.uploads import UploadStore
 from controller.forwarding import Forwarder
@@ -57,8 +56,19 @@ class Metrics:
 
 
 class Controller:
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time,
-                 jitter: Callable[[], float] | None = None) -> None:  # fmt: skip
+    """One controller process's loop. ``stream`` and ``requeue`` are Redis mode's
+    (``auteur.backends.Backends``): where the journal is forwarded, and where unfinished
+    uploads go back at every resync; without them, journal listeners publish in process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        jitter: Callable[[], float] | None = None,
+        stream: EventStream | None = None,
+        requeue: JobQueue | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock
         self.jitter = jitter or (lambda: random.uniform(-0.1, 0.1))
@@ -68,11 +78,8 @@ class Controller:
         self.metrics = Metrics()
         self.leadership = Leadership(settings.state)
         # Redis mode: events go on to the stream, staged uploads back onto the queue.
-        self.forwarder: Forwarder | None = None
-        self.jobs: JobQueue | None = None
-        if settings.redis_url:
-            self.forwarder = Forwarder(self.journal, RedisBus(settings.redis_url))
-            self.jobs = RQJobs(settings.redis_url, heartbeat_seconds=settings.worker_heartbeat_seconds)
+        self.forwarder = Forwarder(self.journal, stream) if stream is not None else None
+        self.jobs = requeue
         self.watcher: Watcher | None = None
         self._stop = threading.Event()
         self._resync_now = threading.Event()  # set from the watch thread on an inotify overflow

@@ -1,7 +1,10 @@
-"""``python -m worker``: an RQ worker on queue ``default`` (the ``worker`` service).
+"""``python -m worker``: the process that runs the queue's jobs (the ``worker`` service).
 
+The entry point of Redis mode's worker: it builds the backends once
+(``redisbackend.backends_for``), gives the jobs of this process their context
+(``worker.jobs.configure``) and runs the RQ worker (``redisbackend.worker``).
 ``python -m worker health`` exits 0 while a worker on this host is registered in
-Redis with a fresh heartbeat (the compose health check).
+Redis with a fresh heartbeat.
 """
 
 from __future__ import annotations
@@ -9,26 +12,25 @@ from __future__ import annotations
 import logging
 import sys
 
-from auteur.redisbus import RedisBus, connect
-from auteur.rqjobs import RQJobs
 from auteur.settings import from_env
-from auteur.uploadviews import RedisUploadView
+from redisbackend import backends_for
 from worker import jobs
-from worker.service import health, make_worker
 
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = from_env()
-    if not settings.redis_url:
+    backends = backends_for(settings)
+    if backends.worker is None:
         print("REDIS_URL is not set: in the embedded default, jobs run inside `python -m launcher`", file=sys.stderr)
         return 2
     if argv[1:2] == ["health"]:
-        return health(settings)
+        alive, line = backends.worker.health()
+        print(line, file=sys.stdout if alive else sys.stderr)
+        return 0 if alive else 1
     # Posters for ingested videos go back on the queue, like any job.
-    queue = RQJobs(settings.redis_url, heartbeat_seconds=settings.worker_heartbeat_seconds)
-    jobs.configure(settings, RedisBus(settings.redis_url), view=RedisUploadView(connect(settings.redis_url)), queue=queue)
-    make_worker(settings).work(with_scheduler=True)
+    jobs.configure(settings, backends.bus, view=backends.uploads, queue=backends.jobs)
+    backends.worker.work()
     return 0
 
 

@@ -1,6 +1,8 @@
 """The ``worker`` service: an RQ worker on queue ``default``, and its health check.
 
-Run by ``python -m worker`` (``worker.__main__``). rq's forking worker, tuned so
+``RQWorkerService`` is ``auteur.jobs.JobWorker`` for Redis mode: built by
+``redisbackend.backends_for``, run by ``python -m worker`` (``worker.__main__``).
+rq's forking worker, tuned so
 its liveness can be judged quickly: it renews its registration every
 ``AUTEUR_WORKER_HEARTBEAT_SECONDS`` whether idle or busy, and registers again when
 Redis lost the registration (a restarted server without persistence), so
@@ -12,17 +14,15 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import time
 
 from rq import Worker, worker_registration
 from rq.utils import now
 
-from auteur.redisbus import connect
-from auteur.rqjobs import beat_age, fresh_seconds
-from auteur.settings import Settings
+from auteur.heartbeat import worker_max_age
+from redisbackend.connection import connect
+from redisbackend.jobs import QUEUE, heartbeat_of
 
-QUEUE = "default"
 # Waiting for Redis to come back: retry at least this often (rq's default grows to 60 s).
 MAX_RECONNECT_SECONDS = 5.0
 
@@ -73,28 +73,32 @@ class AuteurWorker(Worker):
             scheduler.acquire_locks(auto_start=True)
 
 
-def make_worker(settings: Settings) -> AuteurWorker:
-    assert settings.redis_url
-    beat = settings.worker_heartbeat_seconds
-    # rq heartbeats after each blocking dequeue of ``worker_ttl - 15`` seconds while
-    # idle, and every ``job_monitoring_interval`` while a job runs.
-    return AuteurWorker([QUEUE], connection=connect(settings.redis_url), worker_ttl=beat + 15, job_monitoring_interval=beat)
+class RQWorkerService:
+    """The worker process of Redis mode, and the health check of the one on this host."""
 
+    def __init__(self, url: str, *, heartbeat_seconds: int) -> None:
+        self.url, self.heartbeat_seconds = url, heartbeat_seconds
 
-def health(settings: Settings) -> int:
-    """0 while a worker on this host is registered with a fresh heartbeat."""
-    assert settings.redis_url
-    host = socket.gethostname()
-    try:
-        workers = Worker.all(connection=connect(settings.redis_url))
-    except Exception as exc:
-        print(f"worker: Redis unreachable: {exc}", file=sys.stderr)
-        return 1
-    fresh, current = fresh_seconds(settings.worker_heartbeat_seconds), time.time()
-    for worker in workers:
-        age = beat_age(worker, current)
-        if worker.hostname == host and age is not None and age < fresh:
-            print(f"worker: {worker.name} running (heartbeat {age:.1f}s ago)")
-            return 0
-    print("worker: no live worker on this host", file=sys.stderr)
-    return 1
+    def work(self) -> None:
+        """Run jobs until SIGTERM; rq's scheduler (in the same process group) runs the retries."""
+        self.make_worker().work(with_scheduler=True)
+
+    def make_worker(self) -> AuteurWorker:
+        beat = self.heartbeat_seconds
+        # rq heartbeats after each blocking dequeue of ``worker_ttl - 15`` seconds while
+        # idle, and every ``job_monitoring_interval`` while a job runs.
+        return AuteurWorker([QUEUE], connection=connect(self.url), worker_ttl=beat + 15, job_monitoring_interval=beat)
+
+    def health(self) -> tuple[bool, str]:
+        """Whether a worker on this host is registered with a fresh heartbeat."""
+        host = socket.gethostname()
+        try:
+            workers = Worker.all(connection=connect(self.url))
+        except Exception as exc:
+            return False, f"worker: Redis unreachable: {exc}"
+        max_age, current = worker_max_age(self.heartbeat_seconds), time.time()
+        for worker in workers:
+            beat = heartbeat_of(worker)
+            if worker.hostname == host and beat is not None and beat.is_fresh(current, max_age):
+                return True, f"worker: {worker.name} running (heartbeat {beat.age(current):.1f}s ago)"
+        return False, "worker: no live worker on this host"

@@ -1,4 +1,4 @@
-"""The Redis-backed bus, job queue and journal forwarder against a real redis-server."""
+"""The Redis stream bus (``redisbackend.bus``) and the journal forwarder on it, against a real redis-server."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import pytest
 from helpers import wait_for
 
 from auteur.events import Event, IdMaker, Journal
-from auteur.redisbus import RedisBus
-from auteur.rqjobs import RQJobs
 from controller.forwarding import Forwarder
+from redisbackend.bus import STREAM, RedisBus
 
 
 def event(make: IdMaker, n: int) -> Event:
@@ -45,28 +44,6 @@ def test_publish_reports_failure_while_redis_is_down_and_the_forwarder_catches_u
     assert forwarder.cursor() == first.id, "nothing is marked published while Redis is down"
     redis_server.start()  # same port, empty: a restarted server without persistence
     wait_for(lambda: forwarder.cursor() == during[-1].id, 20, what="backlog published")
-    entries = bus.redis.xrange("auteur:events")
-    published = [e[1][b"e"] for e in entries]
+    published = [fields[b"e"] for _id, fields in bus.redis.xrange(STREAM)]
     assert len(published) == 3 and all(e.id.encode() in raw for e, raw in zip(during, published, strict=True))
     forwarder.stop()
-
-
-def test_jobs_enqueue_idempotently_by_name(redis_server):
-    jobs = RQJobs(redis_server.url)
-    assert jobs.enqueue("worker.jobs.ingest", job_id="ingest-x", kwargs={"upload_id": "x"}) == "ingest-x"
-    jobs.enqueue("worker.jobs.ingest", job_id="ingest-x", kwargs={"upload_id": "x"})
-    assert jobs.depth() == 1
-    assert not jobs.worker_alive(), "no worker registered yet"
-
-
-def test_a_job_lost_in_a_partition_is_enqueued_again(redis_server):
-    """A worker's pop took the job off the queue as its connection broke: the job says
-    ``queued`` but sits in no queue. Enqueueing it again must put it back, once."""
-    jobs = RQJobs(redis_server.url)
-    jobs.enqueue("worker.jobs.ingest", job_id="ingest-lost", kwargs={"upload_id": "lost"})
-    assert jobs.redis.lpop(jobs.queue.key) == b"ingest-lost"  # what the worker's BLPOP did
-    assert jobs.depth() == 0
-    jobs.enqueue("worker.jobs.ingest", job_id="ingest-lost", kwargs={"upload_id": "lost"})
-    assert jobs.queue.job_ids == ["ingest-lost"]
-    jobs.enqueue("worker.jobs.ingest", job_id="ingest-lost", kwargs={"upload_id": "lost"})
-    assert jobs.queue.job_ids == ["ingest-lost"], "a job still queued is left alone"
