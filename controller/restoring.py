@@ -1,8 +1,8 @@
 """Requests only the controller carries out: restoring and purging trash entries.
 
-Called by ``controller.running`` (the ``@requests`` key, when a request file lands in
-``workspace/.auteur/requests/``) and by the CLI when no controller runs. Each
-function takes the ``Reconciler`` whose stores and locks it uses.
+Called by the controller's workers (``controller.workers``: the ``@requests`` key,
+when a request file lands in ``workspace/.auteur/requests/``) and by the CLI when no
+controller runs. Each function takes the ``Reconciler`` whose stores and locks it uses.
 """
 
 from __future__ import annotations
