@@ -39,6 +39,8 @@ class RedisBus:
         self._reader: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = threading.Event()
+        # Set once the reader knows where it starts: what is published after that reaches subscribers.
+        self.reading = threading.Event()
         self.connected = False
 
     def publish(self, event: Event) -> bool:
@@ -75,6 +77,7 @@ class RedisBus:
                 if last == "$":  # pin "now" to a concrete id, so a reconnect resumes from it
                     info = reader.xinfo_stream(STREAM) if reader.exists(STREAM) else None
                     last = info["last-generated-id"] if info else "0-0"
+                    self.reading.set()
                 replies: Any = reader.xread({STREAM: last}, block=1000, count=500)
                 self.connected, delay = True, 0.2
                 for _stream, entries in replies or ():
