@@ -34,6 +34,7 @@ FROM system AS app
 COPY --from=deps /opt/auteur /opt/auteur
 WORKDIR /app
 COPY auteur ./auteur
+COPY redisbackend ./redisbackend
 COPY controller ./controller
 COPY api ./api
 COPY worker ./worker
@@ -41,7 +42,7 @@ COPY web ./web
 COPY launcher ./launcher
 COPY scripts ./scripts
 COPY pyproject.toml ./
-RUN /opt/auteur/bin/python -m compileall -q auteur controller api worker web launcher
+RUN /opt/auteur/bin/python -m compileall -q auteur redisbackend controller api worker web launcher
 # The services run as uid 10001; the entrypoint starts as root only to hand the mounted
 # /workspace and /specs folders to that user, then becomes it (scripts/container-entrypoint.sh).
 ENV PATH=/opt/auteur/bin:$PATH \

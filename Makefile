@@ -72,9 +72,9 @@ test: $(STAMP) ## run the test suite (installs missing Debian packages and start
 	if [ -n "$$started" ]; then scripts/host.sh dockerd-stop "$$started"; fi; \
 	exit $$status
 
-lint: $(STAMP) ## ruff, mypy (strict on auteur and controller) and import-linter
+lint: $(STAMP) ## ruff, mypy (strict on auteur, redisbackend and controller) and import-linter
 	$(BIN)/ruff check .
-	$(BIN)/mypy auteur controller api worker web launcher
+	$(BIN)/mypy auteur redisbackend controller api worker web launcher
 	$(BIN)/lint-imports
 
 bench: $(STAMP) ## run the benchmarks (prints numbers; see BENCHMARKS.md)

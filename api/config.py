@@ -1,7 +1,8 @@
 """What the API depends on, injected through one object (falcon's asgilook style).
 
-Built by ``api.app.create_app`` from the environment, or by tests and the
-launcher with fakes, clocks and shared buses passed in.
+Built by ``api.app.create_app`` from the environment (``from_environment``: the
+API's wiring, the one module of ``api`` that reaches ``redisbackend``), or by tests
+and the launcher with fakes, clocks and shared buses passed in.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auteur.bus import EventBus, LocalBus
+from auteur.heartbeat import CONTROLLER_MAX_AGE
 from auteur.jobs import InProcessJobs, JobQueue
 from auteur.settings import Settings, from_env
 from auteur.uploadviews import NoUploadView, UploadView
@@ -44,7 +46,7 @@ class ApiConfig:
     # Whether Redis is reachable (None: not used, the embedded default).
     redis_ping: Callable[[], bool] | None = None
     # /health: the controller counts as running while its heartbeat is younger than this.
-    heartbeat_max_age: float = 15.0
+    heartbeat_max_age: float = CONTROLLER_MAX_AGE
     # /health: a probe (workspace, Redis, worker) slower than this counts as failed.
     probe_timeout: float = 5.0
     # The events WebSocket sends a keepalive frame after this many idle seconds.
@@ -56,16 +58,11 @@ class ApiConfig:
         its events through the Redis stream; without it, everything stays in-process."""
         settings = from_env()
         origins = settings.cors_origins
-        if settings.redis_url:
-            from auteur.redisbus import RedisBus
-            from auteur.rqjobs import RQJobs
-            from auteur.uploadviews import RedisUploadView
+        # Imported here, so the embedded stack and tests, which build the config themselves, never load redis or rq.
+        from redisbackend import backends_for
 
-            bus = RedisBus(settings.redis_url)
-            jobs = RQJobs(settings.redis_url, heartbeat_seconds=settings.worker_heartbeat_seconds)
-            return cls(settings=settings, jobs=jobs, bus=bus, uploads=RedisUploadView(bus.redis), redis_ping=bus.ping,
-                       cors_origins=origins)  # fmt: skip
-        return cls(settings=settings, cors_origins=origins)
+        b = backends_for(settings)
+        return cls(settings=settings, jobs=b.jobs, bus=b.bus, uploads=b.uploads, redis_ping=b.ping, cors_origins=origins)
 
     def origins(self) -> tuple[str, ...]:
         if self.cors_origins:

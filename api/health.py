@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import falcon
 import falcon.asgi
-import msgspec
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from api.config import ApiConfig
+from auteur import heartbeat
 from auteur.layout import HEARTBEAT
 
 if TYPE_CHECKING:  # only its type: the index module is not needed at run time
@@ -95,16 +95,16 @@ class HealthResource:
 
     async def _controller(self) -> tuple[str, dict[str, Any] | None]:
         """``running`` while the controller's heartbeat (rewritten every 5 s) is fresh."""
+        path = self.config.settings.state / HEARTBEAT
         try:
-            data = await self._probe((self.config.settings.state / HEARTBEAT).read_bytes)
-            beat = msgspec.json.decode(data)
-            age = self.config.clock() - float(beat["at"])
-        except Exception:
+            beat = await self._probe(lambda: heartbeat.read(path))
+        except Exception:  # the probe timed out: a hung volume
+            beat = None
+        if beat is None:
             return "not running", None
-        summary = {"pid": beat.get("pid"), "age_seconds": round(age, 3), "queue": beat.get("queue")}
-        # A heartbeat far in the future is as suspect as an old one (a clock jump).
-        fresh = -self.config.heartbeat_max_age <= age <= self.config.heartbeat_max_age
-        return ("running" if fresh else "not running"), summary
+        now = self.config.clock()
+        summary = {"pid": beat.pid, "age_seconds": round(beat.age(now), 3), "queue": beat.queue}
+        return ("running" if beat.is_fresh(now, self.config.heartbeat_max_age) else "not running"), summary
 
 
 class LiveResource:

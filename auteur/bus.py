@@ -1,8 +1,9 @@
-"""The event bus interface, and the in-process bus of the embedded default.
+"""The event bus interfaces, and the in-process bus of the embedded default.
 
 Publishers (the controller's journal listener, the API's upload handler, workers)
 call ``publish`` from any thread; each WebSocket subscribes and awaits events.
-The Redis-backed bus implements the same interface.
+The Redis-backed bus (``redisbackend.bus``) implements the same interface, and
+``EventStream`` too: the controller forwards its journal to it (``controller.forwarding``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ class EventBus(Protocol):
     def publish(self, event: Event) -> object: ...
 
     def subscribe(self) -> Subscription: ...
+
+
+class EventStream(Protocol):
+    """A stream shared by every process that can be away: ``publish`` says whether the event got there."""
+
+    def publish(self, event: Event) -> bool: ...
 
 
 class Subscription:

@@ -3,8 +3,9 @@
 The API enqueues jobs **by name** (``"worker.jobs.ingest"``) so it never imports
 ``worker``; the runner resolves the name when the job runs. Job ids are
 deterministic, so enqueueing the same work twice runs it once. The RQ-backed
-queue implements the same interface. A failed job is retried later by a timer,
-never by a pool thread sleeping.
+queue (``redisbackend.jobs``) implements the same interface, and its worker
+service (``redisbackend.worker``, run by ``python -m worker``) is a ``JobWorker``.
+A failed job is retried later by a timer, never by a pool thread sleeping.
 """
 
 from __future__ import annotations
@@ -29,6 +30,16 @@ class JobQueue(Protocol):
     def worker_alive(self) -> bool: ...
 
     def depth(self) -> int: ...
+
+
+class JobWorker(Protocol):
+    """A process of its own that runs the queue's jobs (Redis mode: ``python -m worker``)."""
+
+    def work(self) -> None: ...
+
+    def health(self) -> tuple[bool, str]:
+        """Whether a worker on this host is alive, and a line saying so (the compose health check)."""
+        ...
 
 
 def resolve(name: str) -> Callable[..., Any]:

@@ -1,9 +1,11 @@
 """The command line: ``auteur`` / ``python -m controller`` and the make targets.
 
-Runs the loop (``run``), one reconcile pass (``reconcile``), and the project
-commands behind ``make project-*``. Commands that change a project write or remove
-its spec and wait for the controller; when no controller is running they do the
-reconcile themselves, so ``make project-create`` works on a bare checkout.
+Runs the loop (``run``: the ``controller`` service's entry point, which takes its
+Redis parts from ``redisbackend.backends_for``), one reconcile pass
+(``reconcile``), and the project commands behind ``make project-*``. Commands that
+change a project write or remove its spec and wait for the controller; when no
+controller is running they do the reconcile themselves, so ``make project-create``
+works on a bare checkout.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ import time
 from collections.abc import Callable, Sequence
 
 import anyio
-import msgspec
 
-from auteur import mailbox
+from auteur import heartbeat, mailbox
 from auteur import settings as settings_mod
 from auteur.events import Journal
+from auteur.heartbeat import CONTROLLER_MAX_AGE
 from auteur.layout import HEARTBEAT
 from auteur.mailbox import RequestResult
 from auteur.names import InvalidName, check_name, project_id
@@ -64,7 +66,11 @@ class _Progress:
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    controller = Controller(settings)
+    """The controller service: its Redis parts (if ``REDIS_URL`` says so) come from ``redisbackend``."""
+    from redisbackend import backends_for  # here: the other commands never load redis or rq
+
+    backends = backends_for(settings)
+    controller = Controller(settings, stream=backends.stream, requeue=backends.requeue)
     anyio.run(run_controller, controller)
     return 0
 
@@ -205,16 +211,15 @@ def cmd_trash(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_health(settings: Settings, args: argparse.Namespace) -> int:
     """Exit 0 while some controller keeps the workspace's heartbeat fresh (the compose health check)."""
-    try:
-        beat = msgspec.json.decode((settings.state / HEARTBEAT).read_bytes())
-        age = time.time() - float(beat["at"])
-    except (OSError, msgspec.DecodeError, KeyError, TypeError, ValueError):
+    beat = heartbeat.read(settings.state / HEARTBEAT)
+    if beat is None:
         print("controller: no heartbeat", file=sys.stderr)
         return 1
-    if age > args.max_age:
-        print(f"controller: heartbeat is {age:.0f}s old", file=sys.stderr)
+    now = time.time()
+    if not beat.is_fresh(now, args.max_age):
+        print(f"controller: heartbeat is {beat.age(now):.0f}s old", file=sys.stderr)
         return 1
-    print(f"controller: running (pid {beat.get('pid')}, heartbeat {age:.1f}s ago, queue {beat.get('queue')})")
+    print(f"controller: running (pid {beat.pid}, heartbeat {beat.age(now):.1f}s ago, queue {beat.queue})")
     return 0
 
 
@@ -253,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("trash", help="list the trash")
     sub.add_parser("init", help="create the workspace and specs folders")
     p = sub.add_parser("health", help="exit 0 while a controller's heartbeat is fresh")
-    p.add_argument("--max-age", type=float, default=15.0)
+    p.add_argument("--max-age", type=float, default=CONTROLLER_MAX_AGE)
     return parser
 
 

@@ -1,7 +1,7 @@
 """Cheap fingerprints of a project: file stats, never contents.
 
 Called by ``controller.reconciling`` (recorded after each converge) and by the
-resync in ``controller.running``, which fully reconciles only the projects whose
+resync in ``controller.resyncing``, which fully reconciles only the projects whose
 fingerprint differs from the recorded one.
 """
 

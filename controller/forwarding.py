@@ -1,10 +1,10 @@
 """Forwards the controller's event journal to the Redis stream, nothing lost.
 
-Called by ``controller.running`` when ``REDIS_URL`` is set. The journal on the
-volume is the record; a cursor file remembers the last event published. New events
-wake the forwarder; while Redis is down they wait in the journal and are published,
-in order, as soon as it returns (level-triggered: the cursor, not the wake-up, says
-what is left).
+Started by ``controller.running`` when it is given a stream (Redis mode:
+``redisbackend.bus.RedisBus``). The journal on the volume is the record; a cursor
+file remembers the last event published. New events wake the forwarder; while Redis
+is down they wait in the journal and are published, in order, as soon as it returns
+(level-triggered: the cursor, not the wake-up, says what is left).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import collections
 import logging
 import threading
 from pathlib import Path
-from typing import Protocol
 
 from auteur.atomic import write_atomic
+from auteur.bus import EventStream
 from auteur.events import Event, Journal, id_key
 
 log = logging.getLogger("auteur.forwarding")
@@ -23,12 +23,8 @@ log = logging.getLogger("auteur.forwarding")
 CURSOR = "published"
 
 
-class Publisher(Protocol):
-    def publish(self, event: Event) -> bool: ...
-
-
 class Forwarder:
-    def __init__(self, journal: Journal, publisher: Publisher, retry_seconds: float = 1.0) -> None:
+    def __init__(self, journal: Journal, publisher: EventStream, retry_seconds: float = 1.0) -> None:
         self.journal, self.publisher = journal, publisher
         self.retry_seconds = retry_seconds
         self.cursor_path: Path = journal.root / CURSOR

@@ -1,9 +1,10 @@
 """The work queue: deduplicated keys, one worker per key, retries with backoff.
 
-Called by ``controller.running``: watchers and the resync ``add`` keys; worker
-tasks ``get`` a key, run the reconcile in a thread and report the outcome with
-``done``. Fresh events go ahead of resync work, so a startup pass over 10,000
-projects never starves a spec someone just dropped.
+Built by ``controller.running``: watchers (through ``controller.inbox``) and the
+resync (``controller.resyncing``) ``add`` keys; worker tasks (``controller.workers``)
+``get`` a key, run the reconcile in a thread and report the outcome with ``done``.
+Fresh events go ahead of resync work, so a startup pass over 10,000 projects never
+starves a spec someone just dropped.
 """
 
 from __future__ import annotations

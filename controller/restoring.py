@@ -1,9 +1,9 @@
 """The controller's side of ``auteur.mailbox``: restoring and purging trash entries, and
 workers' announcements (journal the event, reconcile the project first if asked).
 
-Called by ``controller.running`` (the ``@requests`` key, when a request file lands in
-``workspace/.auteur/requests/``) and by the CLI when no controller runs. Each
-function takes the ``Reconciler`` whose stores and locks it uses.
+Called by the controller's workers (``controller.workers``: the ``@requests`` key,
+when a request file lands in ``workspace/.auteur/requests/``) and by the CLI when no
+controller runs. Each function takes the ``Reconciler`` whose stores and locks it uses.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
 """Wires the parts together in one process and serves them until SIGTERM/Ctrl-C.
 
-Called by ``python -m launcher`` (``make up``) and by the end-to-end tests. The
-process has one Prometheus registry: the API's metrics and, through
-:class:`ControllerCollector`, the controller's, all on the API's ``/metrics``.
+Called by ``python -m launcher`` (``make up``) and by the end-to-end tests. This is
+the embedded default, whatever ``REDIS_URL`` says: its backends are
+``auteur.backends.Backends.embedded`` (the in-process bus and job runner), shared
+by the controller's journal, the API and the jobs of this process. The process has
+one Prometheus registry: the API's metrics and, through :class:`ControllerCollector`,
+the controller's, all on the API's ``/metrics``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from prometheus_client.registry import Collector
 
 from api.app import create_app
 from api.config import ApiConfig
+from auteur.backends import Backends
 from auteur.bus import LocalBus
 from auteur.jobs import InProcessJobs
 from auteur.settings import Settings
@@ -84,14 +88,21 @@ class EmbeddedStack:
     wait_timeout: float = 30.0
 
     def __post_init__(self) -> None:
+        if self.settings.redis_url:
+            log.warning("REDIS_URL is set, but the launcher runs everything in this process; the compose stack uses Redis")
+        backends = Backends.embedded(bus=self.bus, jobs=self.jobs)
+        # No stream, no requeue: the journal's listener publishes to the bus, and jobs
+        # that die with this process are recovered at its next start (below).
         self.controller = Controller(self.settings)
         self.controller.journal.listeners.append(self.bus.publish)
-        worker_jobs.configure(self.settings, queue=self.jobs)  # the ingest job enqueues video posters here
-        self.jobs.enqueue("worker.jobs.recover_uploads", job_id="recover-uploads", kwargs={})  # what a crash left
+        # the ingest job enqueues video posters on the same runner
+        worker_jobs.configure(self.settings, view=backends.uploads, queue=backends.jobs)
+        backends.jobs.enqueue("worker.jobs.recover_uploads", job_id="recover-uploads", kwargs={})  # what a crash left
         self.config = ApiConfig(
             settings=self.settings,
-            jobs=self.jobs,
-            bus=self.bus,
+            jobs=backends.jobs,
+            bus=backends.bus,
+            uploads=backends.uploads,
             wait_timeout=self.wait_timeout,
         )
         self.web_socket = self._bind_web()

@@ -292,7 +292,19 @@ def write_env(values: dict[str, str]) -> None:
     os.replace(tmp, ENV_FILE)
 
 
-CONTEXT = ("auteur", "controller", "api", "worker", "web", "launcher", "scripts", "pyproject.toml", "Dockerfile", ".dockerignore")
+CONTEXT = (
+    "auteur",
+    "redisbackend",
+    "controller",
+    "api",
+    "worker",
+    "web",
+    "launcher",
+    "scripts",
+    "pyproject.toml",
+    "Dockerfile",
+    ".dockerignore",
+)
 
 
 def inputs_digest(base_id: str, test: bool) -> str:

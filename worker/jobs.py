@@ -3,17 +3,21 @@
 
 Run by the job queue (``auteur.jobs.InProcessJobs`` in the embedded default, an
 RQ worker with Redis). Plain module-level functions taking ids, as rq wants: they
-re-read everything from the volume. Settings come from ``configure`` (called by
-``launcher.embedded`` and ``python -m worker``, which also gives the Redis view of
-uploads); a worker process that was not configured reads the environment. Jobs tell
-the controller what they did through ``auteur.mailbox``; they publish nothing. A video's ingest asks for its poster frame: through
-the queue ``configure`` was given (RQ's when ``REDIS_URL`` is set), else at once.
+re-read everything from the volume. What they need besides (settings, the shared
+view of uploads, the queue for follow-up work) is one ``JobContext`` per process,
+given once by its entry point through ``configure`` (``launcher.embedded``,
+``python -m worker``; tests ``reset`` after their own). In a process that was not
+configured, jobs read the settings from the environment, keep no shared view and do
+follow-up work at once. Jobs publish nothing: they tell the controller what they did
+(``auteur.mailbox``). A video's ingest asks for its poster
+frame through the context's queue, else makes it at once.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from auteur.jobs import JobQueue, resolve
@@ -32,53 +36,62 @@ ORPHAN_SECONDS = 15 * 60.0
 KEEP_FINISHED_SECONDS = 7 * 24 * 3600.0
 
 
-_settings: Settings | None = None
-_view: UploadView = NoUploadView()
-_queue: JobQueue | None = None
+@dataclass(frozen=True)
+class JobContext:
+    """What the jobs of one process share; built by its entry point from its backends."""
+
+    settings: Settings
+    uploads: UploadView = field(default_factory=NoUploadView)
+    # Where follow-up work (posters) is enqueued; None: this is a worker already, do it at once.
+    queue: JobQueue | None = None
+
+
+# Set by ``configure`` and ``reset`` only: the one piece of process state the jobs share.
+_context: JobContext | None = None
 
 
 def configure(settings: Settings, view: UploadView | None = None, *, queue: JobQueue | None = None) -> None:
     """Give the jobs of this process their settings, view of uploads, and the queue they
     enqueue follow-up work on (posters)."""
-    global _settings, _view, _queue
-    _settings, _view, _queue = settings, view or NoUploadView(), queue
+    global _context
+    _context = JobContext(settings, view or NoUploadView(), queue)
+
+
+def reset() -> None:
+    """Forget what ``configure`` gave (tests): jobs read the environment again."""
+    global _context
+    _context = None
+
+
+def context() -> JobContext:
+    """What ``configure`` gave, else the environment's settings with nothing else."""
+    return _context if _context is not None else JobContext(from_env())
 
 
 def current_settings() -> Settings:
-    """What ``configure`` gave, else the environment's."""
-    return _settings if _settings is not None else from_env()
-
-
-def _current_queue(settings: Settings) -> JobQueue | None:
-    global _queue
-    if _queue is None and settings.redis_url:
-        from auteur.rqjobs import RQJobs
-
-        _queue = RQJobs(settings.redis_url, heartbeat_seconds=settings.worker_heartbeat_seconds)
-    return _queue
+    return context().settings
 
 
 def ingest(upload_id: str) -> dict[str, Any]:
     """Move a stored upload into its project and commit it; returns the record's summary.
     A video that is in gets its poster frame asked for."""
-    settings = current_settings()
-    summary = Ingest(settings, view=_view).run(upload_id)
+    ctx = context()
+    summary = Ingest(ctx.settings, view=ctx.uploads).run(upload_id)
     if summary.get("status") == "completed" and isinstance(summary.get("path"), str) and is_video(summary["path"]):
-        _ask_for_poster(settings, str(summary["project_id"]), summary["path"])
+        _ask_for_poster(ctx, str(summary["project_id"]), summary["path"])
     return summary
 
 
-def _ask_for_poster(settings: Settings, project_id: str, path: str) -> None:
+def _ask_for_poster(ctx: JobContext, project_id: str, path: str) -> None:
     """Enqueue the poster job for this version of the video if its poster is missing or
     stale; without a queue, make it now (this is a worker already). Never fails the ingest."""
     try:
-        owner = Owners(settings.state).get(project_id)
-        mtime_ns = poster_needed(settings.workspace / owner.folder, path) if owner is not None else None
+        owner = Owners(ctx.settings.state).get(project_id)
+        mtime_ns = poster_needed(ctx.settings.workspace / owner.folder, path) if owner is not None else None
         if mtime_ns is None:
             return
-        queue = _current_queue(settings)
-        if queue is not None:
-            enqueue_poster(queue, project_id, path, mtime_ns)
+        if ctx.queue is not None:
+            enqueue_poster(ctx.queue, project_id, path, mtime_ns)
         else:
             resolve(POSTER_JOB)(project_id=project_id, path=path)
     except Exception:  # a poster is a nicety: the upload stands without it (the next listing asks again)
@@ -88,8 +101,7 @@ def _ask_for_poster(settings: Settings, project_id: str, path: str) -> None:
 def recover_uploads(older_than: float = ORPHAN_SECONDS) -> dict[str, Any]:
     """Finish what a crash interrupted: ingest every stored or half-ingested upload again,
     remove staging folders of uploads that never completed, forget old finished records."""
-    settings = current_settings()
-    store = UploadStore(settings.state)
+    store = UploadStore(context().settings.state)
     now = time.time()
     ingested = []
     for record in store.unfinished():

@@ -1,4 +1,4 @@
-"""The control loop end to end: watches, queue, resync, leadership, crashes."""
+"""The control loop (``controller.running`` and the modules it composes) end to end: watches, queue, resync, leadership, crashes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import anyio
@@ -84,7 +83,7 @@ def test_two_controllers_one_active_one_standby(fast):
     with first as a:
         wait_for(lambda: a.started.is_set(), what="first active")
         with second as b:
-            time.sleep(0.5)
+            wait_for(b.standby.is_set, what="second in standby: it tried the lock and was refused")
             assert a.is_leader and not b.is_leader
             write_spec(fast, "solo.yaml", "name: solo\n")
             wait_for(lambda: ready(fast, "solo"), what="ready")
@@ -153,15 +152,22 @@ def test_sigterm_finishes_in_flight_work_and_exits_cleanly(tmp_path):
     wait_for(lambda: (settings.state / "heartbeat.json").exists(), what="heartbeat")
     for i in range(30):
         (tmp_path / "specs" / f"t{i}.yaml").write_text(f"name: t{i}\n")
-    time.sleep(0.2)
+
+    def projects() -> list[Path]:
+        return [p for p in settings.workspace.iterdir() if not p.name.startswith(".")] if settings.workspace.is_dir() else []
+
+    wait_for(projects, what="a reconcile under way (its folder made)")
     proc.send_signal(signal.SIGTERM)
     proc.wait(60)
     out = log.read_text()
     assert proc.returncode == 0, out
     assert "finishing in-flight work" in out and "controller stopped" in out
-    for status in StatusStore(settings.state).read_all():
-        if status.status is Phase.READY:
-            assert_clean_repository(settings.workspace / status.name)
+    # Every reconcile that had begun was finished: no folder is left half-made.
+    statuses = {s.name: s for s in StatusStore(settings.state).read_all()}
+    for folder in projects():
+        status = statuses.get(folder.name)
+        assert status is not None and status.status is Phase.READY, f"{folder.name} left half-made: {status}"
+        assert_clean_repository(folder)
 
 
 def test_restore_and_purge_requests_are_carried_out_by_the_running_controller(fast):

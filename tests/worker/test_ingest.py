@@ -210,7 +210,7 @@ def test_recovery_ingests_what_was_stored_and_removes_orphans(settings, root, bu
     try:
         summary = jobs.recover_uploads()
     finally:
-        jobs.configure(settings)
+        jobs.reset()
     assert summary == {"ingested": 1, "orphans": 1, "forgotten": 0}
     assert store.read(record.upload_id).status is UploadState.COMPLETED
     assert not store.staging_dir(orphan).exists() and store.staging_dir(fresh).exists()

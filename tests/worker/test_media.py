@@ -127,7 +127,7 @@ def configured(settings):
     queue = Queue()
     jobs.configure(settings, queue=queue)
     yield queue
-    jobs.configure(settings)
+    jobs.reset()
 
 
 def test_an_ingested_video_enqueues_its_poster_by_name(settings, root, configured, tmp_path):
@@ -152,7 +152,7 @@ def test_without_a_queue_the_ingest_makes_the_poster_itself(settings, root, tmp_
         clip = make_video(tmp_path / "clip.mp4", seconds=0.5, size="64x64").read_bytes()
         assert jobs.ingest(stage(settings, CLIP, clip))["status"] == "completed"
     finally:
-        jobs.configure(settings)
+        jobs.reset()
     assert (root / poster_relpath(CLIP)).read_bytes()[:2] == b"\xff\xd8"
 
 

@@ -12,9 +12,9 @@ import httpx
 from helpers import Events, assert_clean_repository, git, wait_for
 
 from auteur.names import project_id
-from auteur.redisbus import connect
 from auteur.uploads import UploadState, UploadStore
-from auteur.uploadviews import RedisUploadView
+from redisbackend.connection import connect
+from redisbackend.uploadviews import RedisUploadView
 
 
 def test_upload_through_replica_a_is_ingested_by_a_worker_and_events_reach_replica_b(stack):

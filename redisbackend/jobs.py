@@ -1,6 +1,8 @@
 """The RQ-backed job queue (queue ``default``), used when ``REDIS_URL`` is set.
 
-Called by the API (uploads) and the controller (re-enqueueing staged work). Jobs go
+Implements ``auteur.jobs.JobQueue``; built by ``redisbackend.backends_for``.
+Called by the API (uploads), workers (posters) and the controller (re-enqueueing
+staged work). Jobs go
 by name, with deterministic ids: enqueueing work that is queued or running already
 does nothing, so enqueueing is idempotent; failures retry as declared.
 
@@ -29,31 +31,28 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.worker import BaseWorker
 
-from auteur.redisbus import connect
+from auteur.heartbeat import Heartbeat, worker_max_age
+from redisbackend.connection import connect
 
-log = logging.getLogger("auteur.rqjobs")
+log = logging.getLogger("auteur.redisbackend.jobs")
 
+QUEUE = "default"
 RETRY = Retry(max=3, interval=[2, 10, 30])
 DEFAULT_HEARTBEAT_SECONDS = 10
 _ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
 
-def fresh_seconds(heartbeat_seconds: float) -> float:
-    """How old a worker's last heartbeat may be while it still counts as alive:
-    three missed beats, and a few seconds for a busy machine."""
-    return 3 * heartbeat_seconds + 5
-
-
-def beat_age(worker: BaseWorker, now: float) -> float | None:
+def heartbeat_of(worker: BaseWorker) -> Heartbeat | None:
+    """The worker's last beat as rq registered it; None before its first."""
     beat = worker.last_heartbeat
-    return None if beat is None else now - beat.timestamp()
+    return None if beat is None else Heartbeat(at=beat.timestamp(), pid=worker.pid)
 
 
 class RQJobs:
-    def __init__(self, url: str, queue: str = "default", *, heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS) -> None:
+    def __init__(self, url: str, queue: str = QUEUE, *, heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS) -> None:
         self.redis = connect(url)
         self.queue = Queue(queue, connection=self.redis)
-        self.fresh = fresh_seconds(heartbeat_seconds)
+        self.max_age = worker_max_age(heartbeat_seconds)
 
     def enqueue(self, name: str, *, job_id: str, kwargs: dict[str, Any]) -> str:
         try:
@@ -85,8 +84,8 @@ class RQJobs:
         if status != JobStatus.STARTED or not job.worker_name:
             return None
         worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=self.redis)
-        age = beat_age(worker, time.time()) if worker is not None else None
-        if worker is None or (age is not None and age >= self.fresh):
+        beat = heartbeat_of(worker) if worker is not None else None
+        if worker is None or (beat is not None and not beat.is_fresh(time.time(), self.max_age)):
             return f"was started by worker {job.worker_name}, which is gone"
         if worker.get_current_job_id() != job.id:
             return f"was started by worker {job.worker_name}, which is busy with something else"
@@ -98,7 +97,7 @@ class RQJobs:
         except redis.RedisError:
             return False
         now = time.time()
-        return any((age := beat_age(worker, now)) is not None and age < self.fresh for worker in workers)
+        return any((beat := heartbeat_of(worker)) is not None and beat.is_fresh(now, self.max_age) for worker in workers)
 
     def depth(self) -> int:
         try:

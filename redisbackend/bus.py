@@ -1,11 +1,12 @@
 """The Redis-backed event bus: a capped Redis stream shared by every process.
 
-Used when ``REDIS_URL`` is set. Publishers (the controller's journal forwarder, API
-replicas, workers) ``XADD`` to one stream; each process runs one reader thread that
-``XREAD``s it and fans events out to its local subscribers (the WebSockets). While
-Redis is away, ``publish`` reports failure (the controller keeps its journal and
-catches up later) and the reader retries with backoff, resuming after the last id
-it saw.
+Implements ``auteur.bus.EventBus`` and ``EventStream``; built by
+``redisbackend.backends_for`` when ``REDIS_URL`` is set. Publishers (the
+controller's journal forwarder, API replicas, workers) ``XADD`` to one stream; each
+process runs one reader thread that ``XREAD``s it and fans events out to its local
+subscribers (the WebSockets). While Redis is away, ``publish`` reports failure (the
+controller keeps its journal and catches up later) and the reader retries with
+backoff, resuming after the last id it saw.
 """
 
 from __future__ import annotations
@@ -20,16 +21,13 @@ import redis
 
 from auteur.bus import LocalBus, Subscription
 from auteur.events import Event
+from redisbackend.connection import connect
 
-log = logging.getLogger("auteur.redisbus")
+log = logging.getLogger("auteur.redisbackend.bus")
 
 STREAM = "auteur:events"
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Event)
-
-
-def connect(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=10)
 
 
 class RedisBus:
@@ -41,6 +39,8 @@ class RedisBus:
         self._reader: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = threading.Event()
+        # Set once the reader knows where it starts: what is published after that reaches subscribers.
+        self.reading = threading.Event()
         self.connected = False
 
     def publish(self, event: Event) -> bool:
@@ -77,6 +77,7 @@ class RedisBus:
                 if last == "$":  # pin "now" to a concrete id, so a reconnect resumes from it
                     info = reader.xinfo_stream(STREAM) if reader.exists(STREAM) else None
                     last = info["last-generated-id"] if info else "0-0"
+                    self.reading.set()
                 replies: Any = reader.xread({STREAM: last}, block=1000, count=500)
                 self.connected, delay = True, 0.2
                 for _stream, entries in replies or ():

@@ -1,8 +1,7 @@
-"""The worker service, the job queue's view of it, and the shared upload view, against a real redis-server."""
+"""The worker service (``python -m worker``, ``redisbackend.worker``) and the job queue's view of it, against a real redis-server."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -12,12 +11,8 @@ from pathlib import Path
 import pytest
 from helpers import wait_for
 from processes import alive, kill_tree
-from rq import Queue
-from rq.job import Job, JobStatus
 
-from auteur.redisbus import connect
-from auteur.rqjobs import RQJobs
-from auteur.uploadviews import RedisUploadView, key_of
+from redisbackend.jobs import RQJobs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,28 +59,3 @@ def test_a_live_worker_is_seen_a_killed_one_is_not_and_one_survives_a_redis_rest
             kill_tree(proc.pid)
         proc.wait(10)
 
-
-def test_a_job_started_by_a_dead_worker_is_enqueued_again(redis_server):
-    jobs = RQJobs(redis_server.url, heartbeat_seconds=1)
-    jobs.enqueue("worker.jobs.ingest", job_id="ingest-y", kwargs={"upload_id": "y"})
-    queue = Queue("default", connection=connect(redis_server.url))
-    job = Job.fetch(queue.pop_job_id(), connection=queue.connection)  # a worker took it...
-    job.worker_name = "gone-for-good"
-    job.set_status(JobStatus.STARTED)
-    job.save()
-    assert jobs.depth() == 0
-    jobs.enqueue("worker.jobs.ingest", job_id="ingest-y", kwargs={"upload_id": "y"})  # ...and died
-    assert jobs.depth() == 1 and Job.fetch("ingest-y", connection=queue.connection).get_status() == JobStatus.QUEUED
-
-
-def test_the_upload_view_is_a_hash_per_project_and_never_raises(redis_server):
-    view = RedisUploadView(connect(redis_server.url))
-    view.update("film", "u1", {"status": "uploading", "received": 10, "total": 100})
-    view.update("film", "u1", {"status": "completed", "commit": "abc"})
-    view.update("film", "u2", {"status": "stored"})
-    raw = redis_server.client().hgetall(key_of("film"))
-    assert key_of("film") == "upload:project:film" and set(raw) == {b"u1", b"u2"}
-    assert json.loads(raw[b"u1"])["status"] == "completed" and view.read("film")["u2"]["status"] == "stored"
-    assert 0 < redis_server.client().ttl(key_of("film")) <= 7 * 86400
-    redis_server.stop()
-    view.update("film", "u3", {"status": "stored"})  # logged and dropped: the record on the volume rules

@@ -1,0 +1,56 @@
+"""The controller's heartbeat: ``workspace/.auteur/heartbeat.json``, rewritten every 5 s.
+
+Run by ``controller.running`` as one task while this process leads. The file is an
+``auteur.heartbeat.Heartbeat`` (when, pid, the queue, the last resync, the watches),
+written atomically; ``/health``, ``auteur health`` and the compose health check read it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+
+from auteur import heartbeat
+from auteur.atomic import write_atomic
+from auteur.heartbeat import CONTROLLER_BEAT_SECONDS, Heartbeat
+from auteur.layout import HEARTBEAT
+from controller.metrics import Metrics
+from controller.queueing import WorkQueue
+
+
+class HeartbeatWriter:
+    def __init__(
+        self,
+        state: Path,
+        queue: WorkQueue,
+        metrics: Metrics,
+        *,
+        clock: Callable[[], float],
+        watches: Callable[[], int],
+        period: float = CONTROLLER_BEAT_SECONDS,
+    ) -> None:
+        self.path = state / HEARTBEAT
+        self.queue, self.metrics, self.clock, self.watches, self.period = queue, metrics, clock, watches, period
+
+    def snapshot(self) -> Heartbeat:
+        m = self.metrics
+        return Heartbeat(
+            at=self.clock(),
+            pid=os.getpid(),
+            queue=len(self.queue),
+            active=self.queue.active,
+            resyncs=m.resyncs_total,
+            resync_last_seconds=m.resync_last_seconds,
+            reconciles=m.reconcile_seconds_count,
+            watches=self.watches(),
+        )
+
+    async def run(self) -> None:
+        """Beat until cancelled."""
+        while True:
+            await anyio.to_thread.run_sync(write_atomic, self.path, heartbeat.encode(self.snapshot()))
+            await anyio.sleep(self.period)
