@@ -100,9 +100,12 @@ def test_a_symlink_out_of_the_project_is_refused(settings, root, tmp_path):
 
 def test_the_job_reports_a_permanent_problem_instead_of_raising(settings, root):
     jobs.configure(settings)
-    assert media.poster(project_id="no-such-film", path=CLIP)["status"] == "failed"
-    make_video(root / CLIP, seconds=0.2, size="64x64")
-    assert media.poster(project_id="film", path=CLIP)["status"] == "made"
+    try:
+        assert media.poster(project_id="no-such-film", path=CLIP)["status"] == "failed"
+        make_video(root / CLIP, seconds=0.2, size="64x64")
+        assert media.poster(project_id="film", path=CLIP)["status"] == "made"
+    finally:
+        jobs.reset()
 
 
 def stage(settings, path: str, data: bytes) -> str:
