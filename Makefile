@@ -15,7 +15,7 @@ DOCKER := $(PY) -m launcher.docker
 # Project commands go into this checkout's compose stack when it runs, else run here.
 CLI := $(DOCKER) cli
 
-.PHONY: help install up controller test lint bench reconcile project-list project-create project-delete project-restore project-purge workspace-init clean \
+.PHONY: help install up controller test lint format bench reconcile project-list project-create project-delete project-restore project-purge workspace-init clean \
 	stack stack-up stack-down stack-status docker-up docker-down docker-health docker-logs docker-restart docker-test
 
 help:
@@ -72,10 +72,15 @@ test: $(STAMP) ## run the test suite (installs missing Debian packages and start
 	if [ -n "$$started" ]; then scripts/host.sh dockerd-stop "$$started"; fi; \
 	exit $$status
 
-lint: $(STAMP) ## ruff, mypy (strict on auteur, redisbackend and controller) and import-linter
+lint: $(STAMP) ## ruff (lint and format check), mypy (strict on auteur, redisbackend and controller) and import-linter
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy auteur redisbackend controller api worker web launcher
 	$(BIN)/lint-imports
+
+format: $(STAMP) ## format the code (ruff format) and sort imports
+	$(BIN)/ruff check --select I --fix -q .
+	$(BIN)/ruff format .
 
 bench: $(STAMP) ## run the benchmarks (prints numbers; see BENCHMARKS.md)
 	$(PY) bench/run.py

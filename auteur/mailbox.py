@@ -8,7 +8,7 @@
 
 A request is a file under ``workspace/.auteur/requests/``, named so that names sort in
 the order they were written; the controller watches that folder and carries them out
-in that order (``controller.restoring``). Level-triggered like everything else: a
+in that order (``controller.mailroom``). Level-triggered like everything else: a
 request written while no controller runs is carried out when one starts.
 """
 

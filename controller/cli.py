@@ -33,7 +33,7 @@ from auteur.specstore import SpecExists, create_spec, remove_spec
 from auteur.status import Phase
 from controller.locking import Leadership
 from controller.reconciling import Next, Reconciler
-from controller.restoring import purge, restore
+from controller.mailroom import purge, restore
 from controller.running import Controller, run_controller
 
 

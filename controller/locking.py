@@ -1,7 +1,7 @@
 """File locks on the volume: one per project, and one for the active controller.
 
 Called by ``controller.reconciling`` (the project lock, also taken by the CLI and
-by workers running controller steps) and ``controller.running`` (leadership).
+by the ingest job, which converges under it) and ``controller.standby`` (leadership).
 Both are ``auteur.locks`` file locks, so a ``kill -9`` never leaves one held.
 """
 

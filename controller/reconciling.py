@@ -1,7 +1,7 @@
 """``Reconciler``: converge one project under its lock, then report what was seen.
 
-Called by the work queue in ``controller.running`` (in a worker thread), by the trash
-requests in ``controller.restoring`` and by the CLI. Level-triggered: it reads the whole
+Called by the work queue in ``controller.workers`` (in a worker thread), by the trash
+requests in ``controller.mailroom`` and by the CLI. Level-triggered: it reads the whole
 spec and the whole folder every time, whatever event scheduled it. Acting is
 ``controller.converging.converge`` (over ``controller.steps``); reporting is
 ``controller.reporting`` — the Reconciler's ``StatusRecorder`` is the only writer of

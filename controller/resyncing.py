@@ -23,7 +23,7 @@ from auteur.settings import Settings
 from controller.metrics import Metrics
 from controller.queueing import HIGH, LOW, WorkQueue
 from controller.reconciling import Reconciler
-from controller.restoring import REQUESTS_KEY
+from controller.mailroom import REQUESTS_KEY
 
 log = logging.getLogger("auteur.controller")
 

@@ -40,7 +40,7 @@ from controller.metrics import Metrics
 from controller.queueing import WorkQueue
 from controller.reconciling import Outcome, Reconciler
 from controller.requeueing import requeue_staged_uploads
-from controller.restoring import REQUESTS_KEY
+from controller.mailroom import REQUESTS_KEY
 from controller.resyncing import Resync
 from controller.shutdown import Shutdown, Stopping
 from controller.standby import wait_for_leadership

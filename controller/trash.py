@@ -1,7 +1,7 @@
 """The trash: deleted projects wait here, restorable, until purged.
 
-Called by ``controller.reconciling`` (moving a project whose spec is gone),
-``controller.running`` (expiring old entries) and the CLI (restore, purge).
+Called by ``controller.converging`` (moving a project whose spec is gone),
+``controller.resyncing`` (expiring old entries), ``controller.mailroom`` and the CLI (restore, purge).
 An entry is ``workspace/.auteur/trash/<entry>/`` (the project folder, moved by an
 atomic rename on the same volume) plus ``<entry>.json`` describing it, written
 before the move so a crash never leaves an entry nobody can explain.

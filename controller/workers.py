@@ -19,7 +19,7 @@ import anyio.to_thread
 from controller.metrics import Metrics
 from controller.queueing import WorkQueue
 from controller.reconciling import DONE, Next, Outcome, Reconciler
-from controller.restoring import REQUESTS_KEY, handle_requests
+from controller.mailroom import REQUESTS_KEY, handle_requests
 
 log = logging.getLogger("auteur.controller")
 

@@ -3,7 +3,7 @@
 The API's side is played by ``stage``: staged bytes, fsynced, and a ``stored``
 record, exactly what ``api.uploads`` leaves for the worker. The worker writes no
 status and no journal: what it tells the controller is read from the mailbox
-(``Told``), and the controller's side of it is ``controller.restoring``.
+(``Told``), and the controller's side of it is ``controller.mailroom``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from auteur.status import StatusStore
 from auteur.uploads import UploadRecord, UploadState, UploadStore, new_upload_id
 from controller import lfs
 from controller.reconciling import Reconciler
-from controller.restoring import handle_requests
+from controller.mailroom import handle_requests
 from worker import jobs
 from worker.ingesting import MAX_ATTEMPTS, Ingest
 
