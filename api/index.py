@@ -1,14 +1,18 @@
-"""The API's in-memory index of projects: id → the public project dict.
+"""The API's read model of projects: id → the project as the controller reported it.
 
-Built by ``api.app.create_app`` and shared by every resource. It is loaded from
-the status store at ``start()`` and kept fresh without re-reading every folder:
-a background task re-reads only the status files whose stat changed (every
-``interval`` seconds), spec files with no status yet appear as ``processing``
-("a project exists from the moment its spec does"), and events on the bus (when
-there is one) trigger an early re-read of the project they name. The API's own
-writes go in directly (``put``/``remove``), so it reads its own writes even while
-a scan that started before them is still running. The JSON of the list is cached
-as bytes, so listing 10,000 projects is a slice and a join.
+Built by ``api.app.create_app`` and shared by every resource. Entries are typed
+(``ProjectStatus``, shown through ``public()``). It is loaded from the status store at
+``start()`` and then fed by the controller's journal: every ``project.*`` event on
+the bus (the journal's own listener in the embedded default, the stream the
+controller forwards it to in Redis mode) carries the project as reported, and is
+applied as it arrives, in journal order. Spec files with no status yet appear as
+``processing`` ("a project exists from the moment its spec does"). A background
+pass re-reads only the status files whose stat changed, as the safety net under the
+events (a dropped connection, a replica started late), every ``interval`` seconds
+while no events come and ten times less often while they do. The API's own writes
+go in directly (``put``/``remove``) and win over a pass that started before them.
+The JSON of the list is cached as bytes, so listing 10,000 projects is a slice and a
+join.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from auteur.status import Phase, ProjectStatus, StatusStore
 
 log = logging.getLogger("auteur.api.index")
 
-Project = dict[str, Any]
+# A project as the API's answers show it: ``ProjectStatus.public()``.
+ProjectJson = dict[str, Any]
 
 _encoder = msgspec.json.Encoder()
 _LIVE = (Phase.PROCESSING.value, Phase.PENDING.value)
@@ -41,11 +46,15 @@ EVENTS_TRUSTED_SECONDS = 5.0
 
 
 def processing_project(key: str, spec_file: str, *, quality: str | None = None, description: str = "",
-                       generation: str | None = None, name: str | None = None) -> Project:  # fmt: skip
+                       generation: str | None = None, name: str | None = None) -> ProjectJson:  # fmt: skip
     """The entry of a spec the controller has not reported on yet."""
-    status = ProjectStatus(id=key, name=name or spec_stem(spec_file), status=Phase.PROCESSING, spec_file=spec_file,
-                           quality=quality, description=description, generation=generation)  # fmt: skip
-    return status.public()
+    return processing_status(key, spec_file, quality=quality, description=description, generation=generation, name=name).public()
+
+
+def processing_status(key: str, spec_file: str, *, quality: str | None = None, description: str = "",
+                      generation: str | None = None, name: str | None = None) -> ProjectStatus:  # fmt: skip
+    return ProjectStatus(id=key, name=name or spec_stem(spec_file), status=Phase.PROCESSING, spec_file=spec_file,
+                         quality=quality, description=description, generation=generation)  # fmt: skip
 
 
 @dataclass
@@ -53,19 +62,20 @@ class _Scan:
     """What one pass over the status store and the specs folder found (built in a thread)."""
 
     signatures: dict[str, Signature] = field(default_factory=dict)
-    changed: dict[str, Project | None] = field(default_factory=dict)
+    changed: dict[str, ProjectStatus | None] = field(default_factory=dict)
     spec_files: dict[str, list[str]] = field(default_factory=dict)
     new_ids: dict[str, str] = field(default_factory=dict)
-    new_specs: dict[str, Project] = field(default_factory=dict)
+    new_specs: dict[str, ProjectStatus] = field(default_factory=dict)
 
 
 class ProjectIndex:
-    def __init__(self, config: ApiConfig, *, interval: float = 0.5) -> None:
+    def __init__(self, config: ApiConfig, *, interval: float = 0.5, store: StatusStore | None = None) -> None:
         self.config = config
         self.settings = config.settings
         self.interval = interval
-        self.store = StatusStore(config.settings.state)
-        self._entries: dict[str, Project] = {}
+        self.store = store or StatusStore(config.settings.state)
+        self._entries: dict[str, ProjectStatus] = {}
+        self._public: dict[str, ProjectJson] = {}
         self._encoded: dict[str, bytes] = {}
         self._seen: dict[str, Signature] = {}
         self._spec_ids: dict[str, str] = {}  # spec file name -> id (a name never changes its id)
@@ -129,7 +139,9 @@ class ProjectIndex:
                 log.exception("refreshing the project index failed; trying again")
 
     async def _follow_events(self, subscription: Any) -> None:
-        """Re-read a project as soon as an event names it (only a hint: the files decide)."""
+        """Apply the journal's ``project.*`` events as they arrive: a created or updated
+        project is the event's own copy of its status; a deleted one is looked up again
+        (its spec may be back)."""
         try:
             while True:
                 event = await subscription.get()
@@ -138,7 +150,7 @@ class ProjectIndex:
                 key = event.project.get("id") if isinstance(event.project, dict) else None
                 if isinstance(key, str) and event.type.startswith("project."):
                     self._last_event = time.monotonic()
-                    self.refresh_one(key)
+                    self.apply_event(event.type, key, event.project)
                 if getattr(subscription, "overflowed", False) and subscription.queue.empty():
                     subscription = self.config.bus.subscribe()  # it was cut off; polling covered the gap
         except Exception:
@@ -168,7 +180,7 @@ class ProjectIndex:
                     found.signatures[name[:-5]] = (st.st_mtime_ns, st.st_ino, st.st_size)
         for key, sig in found.signatures.items():
             if seen.get(key) != sig:
-                found.changed[key] = self._read_public(key)
+                found.changed[key] = self._read_status(key)
         for name in _spec_files(self.settings.specs):
             owner = self._spec_ids.get(name)  # read-only here: the loop owns the cache
             if owner is None:
@@ -180,17 +192,16 @@ class ProjectIndex:
                 found.new_specs[key] = self._spec_project(key, names[0])
         return found
 
-    def _read_public(self, key: str) -> Project | None:
-        status = self.store.read(key)
-        return status.public() if status is not None else None
+    def _read_status(self, key: str) -> ProjectStatus | None:
+        return self.store.read(key)
 
-    def _spec_project(self, key: str, spec_file: str) -> Project:
+    def _spec_project(self, key: str, spec_file: str) -> ProjectStatus:
         try:
             spec = read_spec(self.settings.specs / spec_file)
         except SpecError:
-            return processing_project(key, spec_file)
-        return processing_project(key, spec_file, name=spec.name, quality=spec.quality.value,
-                                  description=spec.description, generation=spec.generation())  # fmt: skip
+            return processing_status(key, spec_file)
+        return processing_status(key, spec_file, name=spec.name, quality=spec.quality.value,
+                                 description=spec.description, generation=spec.generation())  # fmt: skip
 
     def _apply(self, scan: _Scan, started: int) -> None:
         """Merge a scan into the index, skipping ids the API itself wrote since it started."""
@@ -215,7 +226,7 @@ class ProjectIndex:
                 continue
             if key not in scan.spec_files:
                 self._drop(key)
-            elif self._entries[key].get("status") not in _LIVE:
+            elif self._entries[key].status.value not in _LIVE:
                 # The status file went away but a spec is there again: a new project.
                 self._set(key, self._spec_project(key, scan.spec_files[key][0]))
         for key, project in scan.new_specs.items():
@@ -224,14 +235,15 @@ class ProjectIndex:
 
     # -- changing entries ----------------------------------------------------------------
 
-    def _set(self, key: str, project: Project) -> None:
-        if self._entries.get(key) == project:
+    def _set(self, key: str, status: ProjectStatus) -> None:
+        public = status.public()
+        if self._public.get(key) == public:
             return
-        self._entries[key] = project
-        self._encoded[key] = _encoder.encode(project)
-        created, status = project.get("created_at"), project.get("status")
+        self._entries[key], self._public[key] = status, public
+        self._encoded[key] = _encoder.encode(public)
+        created = status.created_at
         # Not yet seen by the controller: the newest of all; unmanaged folders: the oldest.
-        sort_key = (str(created) if created else ("~" if status in _LIVE else ""), str(project.get("name") or ""))
+        sort_key = (created if created else ("~" if status.status.value in _LIVE else ""), status.name or "")
         if self._sort_keys.get(key) != sort_key:
             self._sort_keys[key] = sort_key
             self._order = None
@@ -239,6 +251,7 @@ class ProjectIndex:
 
     def _drop(self, key: str) -> None:
         if self._entries.pop(key, None) is not None:
+            self._public.pop(key, None)
             self._encoded.pop(key, None)
             self._sort_keys.pop(key, None)
             self._order = None
@@ -248,39 +261,56 @@ class ProjectIndex:
         self._seq += 1
         self._touched[key] = self._seq
 
-    def put(self, project: Project) -> None:
-        """The API's own write: visible at once, whatever a running scan read before."""
-        key = str(project["id"])
+    def put(self, project: ProjectJson | ProjectStatus) -> None:
+        """The API's own write: visible at once, whatever a running pass read before."""
+        status = project if isinstance(project, ProjectStatus) else msgspec.convert(project, ProjectStatus)
+        key = status.id
         self._touch(key)
-        spec_file = project.get("spec_file")
-        if isinstance(spec_file, str) and spec_file not in self._spec_files.get(key, ()):
+        spec_file = status.spec_file
+        if spec_file is not None and spec_file not in self._spec_files.get(key, ()):
             self._spec_ids[spec_file] = key
             self._spec_files[key] = sorted([*self._spec_files.get(key, ()), spec_file])
-        self._set(key, project)
+        self._set(key, status)
+
+    def apply_event(self, kind: str, key: str, project: ProjectJson) -> None:
+        """One journal event: ``project.created``/``project.updated`` carry the status as the
+        controller reported it; after ``project.deleted`` the files say what is left."""
+        if kind == "project.deleted":
+            self.refresh_one(key)
+            return
+        try:
+            status = msgspec.convert(project, ProjectStatus)
+        except msgspec.ValidationError:
+            log.warning("event %s for %s does not hold a project; reading its status file", kind, key)
+            self.refresh_one(key)
+            return
+        self._ensure_loaded()
+        self._touch(key)
+        self._set(key, status)
 
     def remove(self, key: str) -> None:
         self._touch(key)
         self._drop(key)
 
-    def refresh_one(self, key: str) -> Project | None:
+    def refresh_one(self, key: str) -> ProjectJson | None:
         """Re-read one project's status file (or its spec) now; returns the entry."""
         self._ensure_loaded()
         sig = signature(str(self.store.path(key)))
-        project = self._read_public(key) if sig is not None else None
-        if project is not None and sig is not None:
+        status = self._read_status(key) if sig is not None else None
+        if status is not None and sig is not None:
             self._touch(key)
             self._seen[key] = sig
-            self._set(key, project)
-            return project
+            self._set(key, status)
+            return self._public[key]
         # Spec files this index knows of (the last scan, plus the API's own writes);
         # one dropped in by hand since then shows up on the next scan.
         files = [n for n in self._spec_files.get(key, ()) if (self.settings.specs / n).exists()]
         if files:
             self._touch(key)
             current = self._entries.get(key)
-            if current is None or current.get("status") not in _LIVE:
+            if current is None or current.status.value not in _LIVE:
                 self._set(key, self._spec_project(key, files[0]))
-            return self._entries[key]
+            return self._public[key]
         if key in self._entries:  # unknown ids (a 404) leave no trace behind
             self._touch(key)
             self._seen.pop(key, None)
@@ -289,7 +319,12 @@ class ProjectIndex:
 
     # -- reading entries -----------------------------------------------------------------
 
-    def get(self, key: str) -> Project | None:
+    def get(self, key: str) -> ProjectJson | None:
+        self._ensure_loaded()
+        return self._public.get(key)
+
+    def status_of(self, key: str) -> ProjectStatus | None:
+        """The typed entry (do not modify it: ``put`` a changed copy)."""
         self._ensure_loaded()
         return self._entries.get(key)
 
@@ -306,16 +341,16 @@ class ProjectIndex:
             order = sorted(keys, key=lambda k: (keys[k][1], k))
             order.sort(key=lambda k: keys[k][0], reverse=True)  # stable: names stay in order within a time
             self._order = order
-        ids = self._order if status is None else [k for k in self._order if self._entries[k].get("status") == status]
+        ids = self._order if status is None else [k for k in self._order if self._entries[k].status.value == status]
         self._views[status] = (ids, None)
         return ids
 
-    def list(self, status: str | None = None, limit: int | None = None, offset: int = 0) -> list[Project]:
+    def list(self, status: str | None = None, limit: int | None = None, offset: int = 0) -> list[ProjectJson]:
         """Projects newest first (``created_at`` descending, then name)."""
         self._ensure_loaded()
         keys = self._ordered(status)
         end = None if limit is None else offset + limit
-        return [self._entries[k] for k in keys[offset:end]]
+        return [self._public[k] for k in keys[offset:end]]
 
     def list_json(self, status: str | None = None, limit: int | None = None, offset: int = 0) -> tuple[bytes, int]:
         """The JSON array for ``GET /api/v1/projects`` and the total before paging."""
@@ -334,9 +369,8 @@ class ProjectIndex:
         """Projects by status (for ``/metrics``)."""
         self._ensure_loaded()
         counts = {phase.value: 0 for phase in Phase}
-        for project in self._entries.values():
-            key = str(project.get("status"))
-            counts[key] = counts.get(key, 0) + 1
+        for entry in self._entries.values():
+            counts[entry.status.value] += 1
         return counts
 
     def __len__(self) -> int:

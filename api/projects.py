@@ -32,7 +32,7 @@ import msgspec
 
 from api.config import ApiConfig
 from api.errors import ApiError, conflict, decode_json, invalid, not_found
-from api.index import Project, ProjectIndex, processing_project
+from api.index import ProjectIndex, ProjectJson, processing_project
 from api.schemas import GitStatus, ProjectCreate, ProjectPatch, RequestPending
 from api.trash import submit_and_wait, trash_records
 from api.waiting import wait_for_status
@@ -65,7 +65,7 @@ async def read_json_body(req: falcon.asgi.Request, config: ApiConfig) -> bytes:
     return b"".join(chunks)
 
 
-def find_project(index: ProjectIndex, ref: str) -> tuple[str, Project]:
+def find_project(index: ProjectIndex, ref: str) -> tuple[str, ProjectJson]:
     """The project named in the URL: its id, or a name mapped to one; 404 otherwise."""
     for key in dict.fromkeys((ref, project_id(ref))):
         project = index.get(key) or index.refresh_one(key)
@@ -74,7 +74,7 @@ def find_project(index: ProjectIndex, ref: str) -> tuple[str, Project]:
     not_found(f"no project with id {ref!r}", "project_id")
 
 
-def respond_project(resp: falcon.asgi.Response, project: Project, status: int = 200) -> None:
+def respond_project(resp: falcon.asgi.Response, project: ProjectJson, status: int = 200) -> None:
     resp.status = status
     resp.content_type = falcon.MEDIA_JSON
     resp.data = _encoder.encode(project)
@@ -184,7 +184,7 @@ class ProjectsResource:
             return respond_project(resp, status.public())
         respond_project(resp, project, 202)
 
-    async def _edit_spec(self, key: str, project: Project, changes: dict[str, object]) -> Spec:
+    async def _edit_spec(self, key: str, project: ProjectJson, changes: dict[str, object]) -> Spec:
         files = await anyio.to_thread.run_sync(spec_files_for, self.settings.specs, key)
         if not files:
             conflict(f"project {key!r} has no spec file (status {project.get('status')}); there is nothing to change")

@@ -7,9 +7,11 @@ import hashlib
 import json
 import os
 import threading
+import time
 import unicodedata
 from pathlib import Path
 
+import anyio
 import falcon.testing
 import httpx
 import pytest
@@ -381,15 +383,67 @@ async def test_index_follows_status_files_and_specs(index, api_settings):
     assert index.counts()["ready"] == 1
 
 
-@pytest.mark.anyio
-async def test_index_keeps_its_own_writes_over_a_scan_that_started_before_them(index, api_settings):
-    from api.index import processing_project
+class GatedStore:
+    """A status store whose reads of one project wait for a gate: a pass over the volume
+    that is slow exactly where the test wants it (injected, nothing patched)."""
 
-    await index.refresh(force=True)
-    started = index._seq
-    stale = index._scan({}, set())  # sees no spec and no status for "fresh"
-    index.put(processing_project("fresh", "Fresh.yaml"))
-    index._apply(stale, started)
-    assert index.get("fresh")["status"] == "processing"
-    await index.refresh(force=True)  # a scan after the write: no spec on disk, so it is gone
+    def __init__(self, settings, key: str) -> None:
+        from auteur.status import StatusStore
+
+        self.inner, self.key = StatusStore(settings.state), key
+        self.reading, self.gate = threading.Event(), threading.Event()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def read(self, project_id: str):
+        if project_id == self.key:
+            self.reading.set()
+            assert self.gate.wait(30), "the test never opened the gate"
+        return self.inner.read(project_id)
+
+
+@pytest.mark.anyio
+async def test_index_keeps_its_own_writes_over_a_pass_that_started_before_them(api_settings):
+    from api.index import ProjectIndex, processing_project
+
+    api_settings.specs.mkdir(parents=True, exist_ok=True)
+    write_status(api_settings, "Other", status="ready", created_at="2026-01-01T00:00:00Z")
+    store = GatedStore(api_settings, "other")
+    index = ProjectIndex(ApiConfig(settings=api_settings), store=store)
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(index.refresh, True)
+        await anyio.to_thread.run_sync(store.reading.wait, 30)  # the pass has listed the volume: no "fresh" there
+        index.put(processing_project("fresh", "Fresh.yaml"))
+        store.gate.set()
+    assert index.get("fresh")["status"] == "processing" and index.get("other")["status"] == "ready"
+    await index.refresh(force=True)  # a pass after the write: no spec on disk, so it is gone
     assert index.get("fresh") is None
+
+
+@pytest.mark.anyio
+async def test_index_is_fed_by_the_journals_events(index, api_settings):
+    """An event's copy of the project, as the bus delivers it, is applied typed without a
+    read of the status file; after a deletion the volume says what is left."""
+    from auteur.events import Event
+    from auteur.status import ProjectStatus
+
+    async def published(kind: str, project: dict, until) -> None:
+        index.config.bus.publish(Event(id=f"{len(kind)}-{time.time_ns()}", type=kind, project=project, at=time.time()))
+        with anyio.fail_after(10):
+            while not until():
+                await anyio.sleep(0.01)
+
+    await index.start()
+    try:
+        reported = ProjectStatus(id="seven", name="Seven", status="ready", created_at="2026-01-03T00:00:00Z", asset_count=3)
+        await published("project.created", reported.public(), lambda: index.get("seven") is not None)
+        assert index.get("seven")["asset_count"] == 3 and index.status_of("seven").status.value == "ready"
+        assert not (api_settings.state / "status" / "seven.json").exists(), "nothing was read from the volume"
+        await published("project.updated", {**reported.public(), "status": "failed"}, lambda: index.get("seven")["status"] == "failed")
+        assert index.counts()["failed"] == 1
+        body, total = index.list_json()
+        assert total == 1 and json.loads(body)[0]["id"] == "seven"
+        await published("project.deleted", reported.public(), lambda: index.get("seven") is None)
+    finally:
+        await index.stop()
