@@ -32,8 +32,8 @@ from auteur.specs import Quality, Spec
 from auteur.specstore import SpecExists, create_spec, remove_spec
 from auteur.status import Phase
 from controller.locking import Leadership
-from controller.reconciling import Next, Reconciler
 from controller.mailroom import purge, restore
+from controller.reconciling import Next, Reconciler
 from controller.running import Controller, run_controller
 
 

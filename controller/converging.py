@@ -129,9 +129,14 @@ def _run(attempt: Attempt, steps: tuple[tuple[str, Step], ...]) -> Observation |
     return None
 
 
-def _fingerprint(attempt: Attempt) -> str:
+def _fingerprint(attempt: Attempt) -> str | None:
+    """The spec files' and the folder's fingerprint, or None when a spec file changed since
+    it was read (the next attempt must read it again, not skip as up to date)."""
+    spec_paths = [attempt.settings.specs / f for f in attempt.spec_files]
+    if attempt.spec_stat is not None and fingerprint(spec_paths, None) != attempt.spec_stat:
+        return None
     folder = attempt.settings.workspace / attempt.owner.folder if attempt.owner is not None else None
-    return fingerprint([attempt.settings.specs / f for f in attempt.spec_files], folder)
+    return fingerprint(spec_paths, folder)
 
 
 def _remove(attempt: Attempt, previous: ProjectStatus | None) -> Observation:

@@ -20,10 +20,10 @@ import anyio.to_thread
 
 from auteur import mailbox
 from auteur.settings import Settings
+from controller.mailroom import REQUESTS_KEY
 from controller.metrics import Metrics
 from controller.queueing import HIGH, LOW, WorkQueue
 from controller.reconciling import Reconciler
-from controller.mailroom import REQUESTS_KEY
 
 log = logging.getLogger("auteur.controller")
 

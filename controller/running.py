@@ -36,11 +36,11 @@ from controller.forwarding import Forwarder
 from controller.heartbeating import HeartbeatWriter
 from controller.inbox import Inbox
 from controller.locking import Leadership
+from controller.mailroom import REQUESTS_KEY
 from controller.metrics import Metrics
 from controller.queueing import WorkQueue
 from controller.reconciling import Outcome, Reconciler
 from controller.requeueing import requeue_staged_uploads
-from controller.mailroom import REQUESTS_KEY
 from controller.resyncing import Resync
 from controller.shutdown import Shutdown, Stopping
 from controller.standby import wait_for_leadership

@@ -25,6 +25,7 @@ from auteur.layout import FOLDERS, GITATTRIBUTES, GITIGNORE, KEEP, LEAF_FOLDERS,
 from auteur.settings import Settings
 from auteur.specs import Spec, SpecError, read_spec
 from controller import attributes, repository
+from controller.fingerprints import fingerprint
 from controller.ownership import Owner, Owners
 from controller.specindex import SpecIndex
 
@@ -68,6 +69,9 @@ class Attempt:
     spec_file: str | None = None
     duplicates: list[str] = field(default_factory=list)
     spec: Spec | None = None
+    # The spec files' stat when the spec was read: if it differs at the end (a PATCH raced
+    # this attempt), the attempt is not recorded as converged, and the next one reads again.
+    spec_stat: str | None = None
     owner: Owner | None = None
     sizes: dict[str, int] = field(default_factory=dict)
     strays: list[str] = field(default_factory=list)
@@ -114,6 +118,7 @@ def ensure_spec(attempt: Attempt) -> Result:
     """Ensures one valid spec speaks for the key (duplicates are noted, not used).
     Sets ``SpecFailed`` (permanent: ``InvalidSpec``) when the chosen file does not parse."""
     attempt.spec_file, attempt.duplicates = pick_spec(attempt.spec_files, attempt.owner, attempt.settings.specs)
+    attempt.spec_stat = fingerprint([attempt.settings.specs / f for f in attempt.spec_files], None)
     try:
         attempt.spec = read_spec(attempt.settings.specs / attempt.spec_file)
     except SpecError as exc:

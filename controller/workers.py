@@ -16,10 +16,10 @@ from collections.abc import Callable
 import anyio
 import anyio.to_thread
 
+from controller.mailroom import REQUESTS_KEY, handle_requests
 from controller.metrics import Metrics
 from controller.queueing import WorkQueue
 from controller.reconciling import DONE, Next, Outcome, Reconciler
-from controller.mailroom import REQUESTS_KEY, handle_requests
 
 log = logging.getLogger("auteur.controller")
 

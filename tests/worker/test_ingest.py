@@ -21,8 +21,8 @@ from auteur.events import Journal
 from auteur.status import StatusStore
 from auteur.uploads import UploadRecord, UploadState, UploadStore, new_upload_id
 from controller import lfs
-from controller.reconciling import Reconciler
 from controller.mailroom import handle_requests
+from controller.reconciling import Reconciler
 from worker import jobs
 from worker.ingesting import MAX_ATTEMPTS, Ingest
 
