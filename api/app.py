@@ -1,6 +1,8 @@
-"""``create_app(config)``: the Falcon ASGI application with every route declared here.
+"""``create_app(config)``: the Falcon ASGI application, its routes from the table in ``api.routes``.
 
-Called by ``api.asgi`` (uvicorn), the embedded launcher and the tests.
+Called by ``api.asgi`` (uvicorn), the embedded launcher and the tests. Each resource
+is built once and added to every route of its class (``suffix=``, as falcon's asgilook
+does); ``/openapi.json`` is generated from the same table.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from api.metrics import RequestMetrics
 from api.openapi import OpenApiResource
 from api.posters import PosterResource
 from api.projects import GitStatusResource, ProjectsResource
+from api.routes import ROUTES
 from api.trash import TrashResource
 
 
@@ -26,20 +29,23 @@ def create_app(config: ApiConfig | None = None) -> falcon.asgi.App[falcon.asgi.R
     app = falcon.asgi.App(cors_enable=False, middleware=[_Cors(config.origins())])
     install_error_handlers(app)
     index = ProjectIndex(config)
-    app.add_route("/api/v1/projects", ProjectsResource(config, index))
-    app.add_route("/api/v1/projects/{project_id}", ProjectsResource(config, index), suffix="item")
-    app.add_route("/api/v1/projects/{project_id}/git/status", GitStatusResource(config, index))
-    app.add_route("/api/v1/projects/{project_id}/assets", AssetsResource(config, index))
-    app.add_route("/api/v1/projects/{project_id}/assets/{path:path}", AssetFileResource(config, index))
-    app.add_route("/api/v1/projects/{project_id}/posters/{path:path}", PosterResource(config, index))
-    app.add_route("/api/v1/trash", TrashResource(config, index))
-    app.add_route("/api/v1/trash/{entry}", TrashResource(config, index), suffix="item")
-    app.add_route("/api/v1/trash/{entry}/restore", TrashResource(config, index), suffix="restore")
-    app.add_route("/api/v1/events", EventsResource(config, index))
-    app.add_route("/health", HealthResource(config, index))
-    app.add_route("/health/live", LiveResource())
-    app.add_route("/metrics", MetricsResource(config, index))
-    app.add_route("/openapi.json", OpenApiResource(config))
+    built: tuple[object, ...] = (
+        ProjectsResource(config, index),
+        GitStatusResource(config, index),
+        AssetsResource(config, index),
+        AssetFileResource(config, index),
+        PosterResource(config, index),
+        TrashResource(config, index),
+        EventsResource(config, index),
+        HealthResource(config, index),
+        LiveResource(),
+        MetricsResource(config, index),
+        OpenApiResource(config, ROUTES),
+    )
+    resources = {type(resource): resource for resource in built}
+    for route in ROUTES:
+        route.check()  # a responder without its documentation (or the reverse) never serves
+        app.add_route(route.template, resources[route.resource], suffix=route.suffix)
     app.add_middleware(_Startup(index))
     app.add_middleware(RequestMetrics())
     return app
