@@ -209,6 +209,13 @@ class ProjectsResource:
         key, project = find_project(self.index, project_id)
         if project.get("status") == Phase.UNMANAGED.value:
             conflict(f"{project.get('folder')!r} is a folder Auteur does not manage; it is never deleted through the API")
+        if project.get("status") == Phase.PROCESSING.value:
+            # The controller may be converging the spec it has just read (a create with process_async):
+            # with the spec removed and no status nor folder yet, this would answer 204 while it goes on
+            # to make the folder. Its first report comes first; the delete then goes as for any project.
+            reported, status = await wait_for_status(self.index.store, key, lambda s: s is not None, self.config.wait_timeout)
+            if reported and status is not None:
+                project = status.public()
         await anyio.to_thread.run_sync(remove_spec, self.settings.specs, key)
         self.index.put({**project, "status": Phase.DELETING.value})
         folder = self.settings.workspace / str(project["folder"]) if project.get("folder") else None

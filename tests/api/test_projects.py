@@ -275,6 +275,18 @@ def test_delete_moves_the_folder_to_the_trash(client, api_settings):
     assert_error(client.delete("/api/v1/projects/doomed"), 404, "project_id")
 
 
+def test_delete_right_after_an_async_create_leaves_no_project_behind(client, api_settings):
+    """The controller may be converging the spec it has just read: a delete that removed it and
+    answered 204 at once (no status, no folder yet) left a project that appeared afterwards."""
+    for round in range(10):
+        name = f"Fleeting {round}"
+        assert client.post("/api/v1/projects", json={"name": name, "process_async": True}).status_code == 201
+        response = client.delete(f"/api/v1/projects/fleeting-{round}")
+        assert response.status_code == 204, response.text
+        assert_error(client.get(f"/api/v1/projects/fleeting-{round}/git/status"), 404, "project_id")
+        assert not (api_settings.workspace / name).exists()
+
+
 def test_unknown_projects_and_routes_answer_404_in_the_error_shape(client):
     assert_error(client.get("/api/v1/projects/nope"), 404, "project_id", "nope")
     assert_error(client.delete("/api/v1/projects/nope"), 404, "project_id")
