@@ -189,6 +189,10 @@ class Reconciler:
             SpecProblem(file=f, field="name", message=f"duplicate: '{f}' maps to the same id '{key}' as '{winner}', which wins")
             for f in losers
         ]
+        # The spec files as they were when read: one replaced later (a PATCH racing this run) must not be
+        # recorded as converged, or the run it queues would find the fingerprint current and skip.
+        spec_paths = [self.settings.specs / f for f in files]
+        read_as = fingerprint(spec_paths, None)
         try:
             spec: Spec | None = read_spec(self.settings.specs / winner)
             problem: SpecError | None = None
@@ -199,7 +203,8 @@ class Reconciler:
         status.spec_file, status.duplicates, status.missing_since = winner, duplicates, None
         if spec is None:
             assert problem is not None
-            return self._fail(previous, status, "SpecFailed", "InvalidSpec", str(problem), now, permanent=True, key=key)
+            return self._fail(previous, status, "SpecFailed", "InvalidSpec", str(problem), now, permanent=True, key=key,
+                              read_as=read_as)  # fmt: skip
         _clear_condition(status, "SpecFailed")
         status.name, status.quality, status.description = spec.name, spec.quality.value, spec.description
         status.generation = spec.generation()
@@ -208,7 +213,8 @@ class Reconciler:
             owner = self._claim(key, spec, winner, folder, owner, now)
         except PermanentError as exc:
             status.folder = None
-            return self._fail(previous, status, "OwnershipFailed", "ForeignFolder", str(exc), now, permanent=True, key=key)
+            return self._fail(previous, status, "OwnershipFailed", "ForeignFolder", str(exc), now, permanent=True, key=key,
+                              read_as=read_as)  # fmt: skip
         _clear_condition(status, "OwnershipFailed")
         status.folder, status.created_at = owner.folder, owner.created_at
         # A new project is shown as processing by readers until its first status lands.
@@ -242,7 +248,8 @@ class Reconciler:
         status.last_error = None
         message = "converged" if not duplicates else f"converged; {len(duplicates)} duplicate spec file(s) ignored"
         _set_condition(status, "Ready", True, "Converged", message, now)
-        status.fingerprint = fingerprint([self.settings.specs / f for f in files], folder) if outcome is DONE else None
+        current = outcome is DONE and fingerprint(spec_paths, None) == read_as
+        status.fingerprint = fingerprint(spec_paths, folder) if current else None
         self._record(previous, status)
         return outcome
 
@@ -304,7 +311,7 @@ class Reconciler:
         return found if isinstance(found, str) else None
 
     def _fail(self, previous: ProjectStatus | None, status: ProjectStatus, kind: str, reason: str, message: str,
-              now: float, *, key: str, permanent: bool = False) -> Outcome:  # fmt: skip
+              now: float, *, key: str, permanent: bool = False, read_as: str | None = None) -> Outcome:  # fmt: skip
         status.status = Phase.FAILED
         status.last_error = message
         _set_condition(status, kind, False, reason, message, now)
@@ -312,7 +319,9 @@ class Reconciler:
         files = self.specs.files_for(key)
         owner = self.owners.get(key)
         folder = self.settings.workspace / owner.folder if owner else None
-        status.fingerprint = fingerprint([self.settings.specs / f for f in files], folder) if permanent else None
+        spec_paths = [self.settings.specs / f for f in files]
+        current = permanent and (read_as is None or fingerprint(spec_paths, None) == read_as)
+        status.fingerprint = fingerprint(spec_paths, folder) if current else None
         self._record(previous, status)
         return Outcome("stalled" if permanent else "retry", error=message)
 
