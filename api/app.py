@@ -1,6 +1,8 @@
-"""``create_app(config)``: the Falcon ASGI application with every route declared here.
+"""``create_app(config)``: the Falcon ASGI application, its routes from the table in ``api.routes``.
 
-Called by ``api.asgi`` (uvicorn), the embedded launcher and the tests.
+Called by ``api.asgi`` (uvicorn), the embedded launcher and the tests. Each resource
+is built once and added to every route of its class (``suffix=``, as falcon's asgilook
+does); ``/openapi.json`` is generated from the same table.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from api.metrics import ApiMetrics, ProjectCounts, RequestMetrics
 from api.openapi import OpenApiResource
 from api.posters import PosterResource
 from api.projects import GitStatusResource, ProjectsResource
+from api.routes import ROUTES
 from api.trash import TrashResource
 from api.uploads import UploadMetrics
 
@@ -35,20 +38,23 @@ def create_app(config: ApiConfig | None = None, *,
     metrics = ApiMetrics(registry)
     uploads = UploadMetrics(registry)
     registry.register(ProjectCounts(index))
-    app.add_route("/api/v1/projects", ProjectsResource(config, index))
-    app.add_route("/api/v1/projects/{project_id}", ProjectsResource(config, index), suffix="item")
-    app.add_route("/api/v1/projects/{project_id}/git/status", GitStatusResource(config, index))
-    app.add_route("/api/v1/projects/{project_id}/assets", AssetsResource(config, index, uploads))
-    app.add_route("/api/v1/projects/{project_id}/assets/{path:path}", AssetFileResource(config, index))
-    app.add_route("/api/v1/projects/{project_id}/posters/{path:path}", PosterResource(config, index))
-    app.add_route("/api/v1/trash", TrashResource(config, index))
-    app.add_route("/api/v1/trash/{entry}", TrashResource(config, index), suffix="item")
-    app.add_route("/api/v1/trash/{entry}/restore", TrashResource(config, index), suffix="restore")
-    app.add_route("/api/v1/events", EventsResource(config, index, metrics))
-    app.add_route("/health", HealthResource(config, index))
-    app.add_route("/health/live", LiveResource())
-    app.add_route("/metrics", MetricsResource(registry))
-    app.add_route("/openapi.json", OpenApiResource(config))
+    built: tuple[object, ...] = (
+        ProjectsResource(config, index),
+        GitStatusResource(config, index),
+        AssetsResource(config, index, uploads),
+        AssetFileResource(config, index),
+        PosterResource(config, index),
+        TrashResource(config, index),
+        EventsResource(config, index, metrics),
+        HealthResource(config, index),
+        LiveResource(),
+        MetricsResource(registry),
+        OpenApiResource(config, ROUTES),
+    )
+    resources = {type(resource): resource for resource in built}
+    for route in ROUTES:
+        route.check()  # a responder without its documentation (or the reverse) never serves
+        app.add_route(route.template, resources[route.resource], suffix=route.suffix)
     app.add_middleware(_Startup(index))
     app.add_middleware(RequestMetrics(metrics))
     return app

@@ -39,7 +39,10 @@ class ApiConfig:
     max_upload_bytes: int = 20 * GiB
     # Free bytes on the volume holding ``path`` (injected by tests to simulate a full disk).
     free_bytes: Callable[[Path], int] = field(default=free_bytes_of)
-    max_json_bytes: int = 64 * 1024
+    # Past this a JSON body answers 413 unread. The largest schema-valid body is about 120 KiB (a
+    # 10,000-character description of astral characters, each escaped as 12 bytes), and a body the
+    # schema refuses must get its 422: 1 MiB keeps both well clear.
+    max_json_bytes: int = 1 << 20
     cors_origins: tuple[str, ...] = ()
     # Where uploads stand, for every replica (Redis mode); the records on the volume rule.
     uploads: UploadView = field(default_factory=NoUploadView)

@@ -44,6 +44,10 @@ from auteur.status import Phase, ProjectStatus
 # Failures the controller does not retry (``Ready``'s reason names the failed condition).
 PERMANENT = {"OwnershipFailed": 409, "SpecFailed": 422}
 PHASES = tuple(p.value for p in Phase)
+# Bounds of the list's query parameters (documented in api.routes): a page holds at most as many
+# projects as the design's scale (leave limit out for all of them); an offset past the end is [].
+MAX_LIMIT = 10_000
+MAX_OFFSET = 999_999_999
 _encoder = msgspec.json.Encoder()
 
 
@@ -68,7 +72,8 @@ async def read_json_body(req: falcon.asgi.Request, config: ApiConfig) -> bytes:
 def find_project(index: ProjectIndex, ref: str) -> tuple[str, ProjectJson]:
     """The project named in the URL: its id, or a name mapped to one; 404 otherwise."""
     for key in dict.fromkeys((ref, project_id(ref))):
-        project = index.get(key) or index.refresh_one(key)
+        # Only an id names a status file: anything else (a name, a NUL byte, '..') is only looked up.
+        project = index.get(key) or (index.refresh_one(key) if key == project_id(key) else None)
         if project is not None:
             return key, project
     not_found(f"no project with id {ref!r}", "project_id")
@@ -101,8 +106,8 @@ class ProjectsResource:
         status = req.get_param("status")
         if status is not None and status not in PHASES:
             invalid(f"unknown status {status!r}; expected one of {', '.join(PHASES)}", "status")
-        limit = _count_param(req, "limit")
-        offset = _count_param(req, "offset") or 0
+        limit = _count_param(req, "limit", MAX_LIMIT)
+        offset = _count_param(req, "offset", MAX_OFFSET) or 0
         body, total = self.index.list_json(status, limit, offset)
         resp.set_header("X-Total-Count", str(total))
         resp.content_type = falcon.MEDIA_JSON
@@ -204,6 +209,13 @@ class ProjectsResource:
         key, project = find_project(self.index, project_id)
         if project.get("status") == Phase.UNMANAGED.value:
             conflict(f"{project.get('folder')!r} is a folder Auteur does not manage; it is never deleted through the API")
+        if project.get("status") == Phase.PROCESSING.value:
+            # The controller may be converging the spec it has just read (a create with process_async):
+            # with the spec removed and no status nor folder yet, this would answer 204 while it goes on
+            # to make the folder. Its first report comes first; the delete then goes as for any project.
+            reported, status = await wait_for_status(self.index.store, key, lambda s: s is not None, self.config.wait_timeout)
+            if reported and status is not None:
+                project = status.public()
         await anyio.to_thread.run_sync(remove_spec, self.settings.specs, key)
         self.index.put({**project, "status": Phase.DELETING.value})
         folder = self.settings.workspace / str(project["folder"]) if project.get("folder") else None
@@ -239,12 +251,13 @@ class ProjectsResource:
                 return
 
 
-def _count_param(req: falcon.asgi.Request, name: str) -> int | None:
+def _count_param(req: falcon.asgi.Request, name: str, maximum: int) -> int | None:
     raw = req.get_param(name)
     if raw is None:
         return None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
-        invalid(f"{name} must be a whole number from 0 to 999999999 (got {raw!r})", name)
+    # Digits only (no sign, no spaces), and at most as many as the maximum has, before int() sees it.
+    if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(maximum)) or int(raw) > maximum:
+        invalid(f"{name} must be a whole number from 0 to {maximum} (got {raw!r})", name)
     return int(raw)
 
 

@@ -67,7 +67,20 @@ class Spec(Strict):
         body = {"name": self.name, "quality": self.quality.value}
         if self.description:
             body["description"] = self.description
-        return yaml.safe_dump(body, allow_unicode=True, sort_keys=False).encode("utf-8")
+        return yaml.dump(body, Dumper=_SpecDumper, allow_unicode=True, sort_keys=False).encode("utf-8")
+
+
+class _SpecDumper(yaml.SafeDumper):
+    r"""PyYAML writes U+0085 (NEL) raw in plain and single-quoted scalars, where its own reader
+    takes it for a line break (``"a\x85b"`` came back as ``"a b"``); such a string is written
+    double-quoted instead, where NEL is escaped as ``\N``."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"' if "\x85" in value else None)
+
+
+_SpecDumper.add_representer(str, _represent_str)
 
 
 class SpecError(Exception):

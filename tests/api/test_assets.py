@@ -17,6 +17,7 @@ from urllib.parse import quote
 import pytest
 from helpers import assert_clean_repository, git, wait_for
 
+from api.uploads import MAX_PARTS
 from auteur.events import Event
 from tests.api.conftest import metric_value
 
@@ -228,6 +229,20 @@ def test_any_printable_name_is_kept_as_it_is(stack, client):
     assert answer.json()["uploads"][0]["filename"] == "take (2).wav"
 
 
+def test_a_filename_given_twice_keeps_the_later_part(stack, client):
+    root = stack.settings.workspace / create_project(client)
+    answer = post_raw(client, "film", body(part("take.wav", b"first"), part("other.wav", b"x"), part("take.wav", b"second")))
+    assert answer.status_code == 200, answer.text
+    uploads = answer.json()["uploads"]
+    assert [u["filename"] for u in uploads] == ["other.wav", "take.wav"]
+    wait_completed(stack, uploads)
+    assert (root / "assets/audio/take.wav").read_bytes() == b"second"
+    assert len(git(root, "log", "--format=%H", "--", "assets/audio/take.wav").split()) == 1
+    staged = stack.settings.state / "uploads"
+    assert sorted(p.name for p in staged.iterdir() if p.is_dir()) == [], "the replaced part left its staging behind"
+    assert_clean_repository(root)
+
+
 # -- refusals: nothing changes anywhere -------------------------------------------------------------
 
 BAD_NAMES = [
@@ -281,6 +296,20 @@ def test_unknown_project_and_wrong_content_type(stack, client):
     assert answer.status_code == 415
     answer = post_raw(client, "film", body())
     assert answer.status_code == 422 and "no files" in answer.json()["error"]["message"]
+
+
+def test_form_fields_other_than_files_and_too_many_parts_are_refused(stack, client):
+    root = stack.settings.workspace / create_project(client)
+    before = snapshot_tree(root, stack.settings.state / "uploads")
+    extra = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="comment"\r\n\r\nhello\r\n'.encode()
+    answer = post_raw(client, "film", body(part("a.wav", b"x"), extra))
+    assert answer.status_code == 422 and "'comment'" in answer.json()["error"]["message"], answer.text
+    answer = post_raw(client, "film", body(*(part(f"{i}.wav", b"x") for i in range(MAX_PARTS + 1))))
+    assert answer.status_code == 400, answer.text
+    assert snapshot_tree(root, stack.settings.state / "uploads") == before
+    answer = post_raw(client, "film", body(*(part(f"{i}.wav", b"x") for i in range(MAX_PARTS))))
+    assert answer.status_code == 200 and len(answer.json()["uploads"]) == MAX_PARTS
+    wait_completed(stack, answer.json()["uploads"])
 
 
 def test_too_large_is_413_with_or_without_content_length(stack, client):

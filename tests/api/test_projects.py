@@ -19,6 +19,7 @@ from helpers import git, wait_for
 
 from api.app import create_app
 from api.config import ApiConfig
+from api.projects import MAX_LIMIT, MAX_OFFSET
 from auteur.names import project_id
 
 SKIPPED = {".auteur/heartbeat.json"}
@@ -101,7 +102,10 @@ BAD_BODIES = [
     ("form content type", ("application/x-www-form-urlencoded", b"name=ok"), 415, None, ["application/json"]),
     ("text content type", ("text/plain", b'{"name": "ok"}'), 415, None, ["application/json"]),
     ("no content type", (None, b'{"name": "ok"}'), 415, None, ["application/json"]),
-    ("oversized body", ("application/json", json.dumps({"name": "ok", "description": "x" * 70_000}).encode()), 413, None, ["bytes"]),
+    ("oversized body", ("application/json", json.dumps({"name": "ok", "description": "x" * (2 << 20)}).encode()), 413, None, ["bytes"]),
+    # The largest valid description, every character escaped (12 bytes each): well within the limit.
+    ("escaped description too long", ("application/json", ('{"name": "ok", "description": "' + "\\ud83d\\ude00" * 10_001 + '"}').encode()),
+     422, "description", ["10000"]),
 ]
 
 
@@ -121,6 +125,16 @@ def test_bad_requests_are_refused_and_change_nothing(client, api_settings):
             raise AssertionError(f"{what}: {exc}") from None
         assert snapshot(api_settings) == before, f"{what}: something changed on disk"
     assert [p["id"] for p in client.get("/api/v1/projects").json()] == ["existing"]
+
+
+def test_any_valid_description_is_kept_exactly(client, api_settings):
+    """NEL (U+0085) once came back from the YAML spec as a space, so the create never converged;
+    10,000 astral characters, JSON-escaped as 12 bytes each, once made the body too large."""
+    for name, description in (("Nel", "a\x85b \x85"), ("Astral", "😀" * 10_000)):
+        raw = json.dumps({"name": name, "description": description}).encode()  # ASCII: every astral char escaped
+        answer = client.post("/api/v1/projects", content=raw, headers={"Content-Type": "application/json"})
+        assert answer.status_code == 201, answer.text[:300]
+        assert answer.json()["description"] == description and answer.json()["status"] == "ready"
 
 
 def test_duplicates_across_formats_case_and_unicode(client, api_settings):
@@ -263,12 +277,27 @@ def test_delete_moves_the_folder_to_the_trash(client, api_settings):
     assert_error(client.delete("/api/v1/projects/doomed"), 404, "project_id")
 
 
+def test_delete_right_after_an_async_create_leaves_no_project_behind(client, api_settings):
+    """The controller may be converging the spec it has just read: a delete that removed it and
+    answered 204 at once (no status, no folder yet) left a project that appeared afterwards."""
+    for round in range(10):
+        name = f"Fleeting {round}"
+        assert client.post("/api/v1/projects", json={"name": name, "process_async": True}).status_code == 201
+        response = client.delete(f"/api/v1/projects/fleeting-{round}")
+        assert response.status_code == 204, response.text
+        assert_error(client.get(f"/api/v1/projects/fleeting-{round}/git/status"), 404, "project_id")
+        assert not (api_settings.workspace / name).exists()
+
+
 def test_unknown_projects_and_routes_answer_404_in_the_error_shape(client):
     assert_error(client.get("/api/v1/projects/nope"), 404, "project_id", "nope")
     assert_error(client.delete("/api/v1/projects/nope"), 404, "project_id")
     assert_error(client.get("/api/v1/projects/nope/git/status"), 404, "project_id")
     assert_error(client.get("/api/v1/nothing-here"), 404, None, "/api/v1/nothing-here")
     assert_error(client.put("/api/v1/projects"), 405, None, "PUT")
+    # Only an id names a status file: a NUL byte or '..' is looked up, never opened.
+    for ref in ("%00", "a%00b", "%2E%2E", "..%5C..%5Cx"):
+        assert_error(client.get(f"/api/v1/projects/{ref}"), 404, "project_id")
 
 
 def test_list_filters_limit_and_offset(client, api_settings):
@@ -295,6 +324,11 @@ def test_list_filters_limit_and_offset(client, api_settings):
     assert_error(client.get("/api/v1/projects", params={"limit": "-1"}), 422, "limit")
     assert_error(client.get("/api/v1/projects", params={"limit": "ten"}), 422, "limit")
     assert_error(client.get("/api/v1/projects", params={"offset": "1.5"}), 422, "offset")
+    # The documented bounds (api.routes), enforced at exactly those values.
+    assert client.get("/api/v1/projects", params={"limit": MAX_LIMIT}).json() == everything
+    assert client.get("/api/v1/projects", params={"offset": MAX_OFFSET}).json() == []
+    assert_error(client.get("/api/v1/projects", params={"limit": MAX_LIMIT + 1}), 422, "limit", str(MAX_LIMIT))
+    assert_error(client.get("/api/v1/projects", params={"offset": 7727140237}), 422, "offset", str(MAX_OFFSET))
 
 
 def test_git_status_is_what_the_controller_recorded(client, api_settings):

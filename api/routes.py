@@ -1,0 +1,168 @@
+"""The route table: every URL of the API, the resource that answers it, and what it answers.
+
+``api.app.create_app`` adds each entry as a route (one resource object per class,
+several routes per resource through ``suffix``); ``api.openapi.build_document``
+generates ``/openapi.json`` from the same entries. Every status code an operation
+can answer and every constraint the resources enforce is declared here, next to
+the route: the contract fuzzer (``tests/api/test_contract.py``) holds the API to it.
+"""
+
+from __future__ import annotations
+
+from api.assets import AssetFileResource, AssetsResource
+from api.events import EventsResource
+from api.health import HealthResource, LiveResource, MetricsResource
+from api.openapi import Json, OpenApiResource, Route, array_of, errors, json_body, param, ref
+from api.posters import PosterResource
+from api.projects import MAX_LIMIT, MAX_OFFSET, GitStatusResource, ProjectsResource
+from api.trash import TrashResource
+from api.uploads import FIELD, MAX_PARTS
+from auteur.layout import TYPE_FOLDERS
+from auteur.status import Phase
+from auteur.uploads import MAX_FILENAME_BYTES
+
+PROJECT_ID = param("project_id", "path", {"type": "string"}, "The project's id (a name is accepted and mapped to its id)")
+ENTRY = param("entry", "path", {"type": "string"}, "A trash entry name, or a project id or name (the newest entry wins)")
+FILE_PATH = param("path", "path", {"type": "string"}, "Path inside the project, under assets/ or outputs/")
+VIDEO_PATH = param("path", "path", {"type": "string"}, "The video's path inside the project")
+RANGE = param("Range", "header", {"type": "string"}, "One range, e.g. bytes=0-1023 (several, or a malformed one: the whole file)")
+IF_NONE_MATCH = param("If-None-Match", "header", {"type": "string"}, "The ETag of the copy held")
+PROJECT = json_body(ref("Project"), "The project")
+WAITED = json_body(ref("Project"), "The controller has not converged within the timeout: the status so far")
+PENDING = json_body(ref("RequestPending"), "The controller has not answered yet; the request stays queued")
+JSON_BODY = (400, 413, 415, 422)
+STORAGE = 503  # every operation that reads or writes the volume can meet a refusing one
+
+UPLOAD_BODY = {
+    "type": "object", "required": [FIELD], "additionalProperties": False,
+    "properties": {FIELD: {
+        "type": "array", "minItems": 1, "maxItems": MAX_PARTS, "items": {"type": "string", "format": "binary"},
+        "description": "The files, each part with its filename: printable, no path separator, not starting with a dot, "
+                       f"at most {MAX_FILENAME_BYTES} bytes in UTF-8. A filename given twice: the later part replaces the earlier, "
+                       "as a second upload would. Any other form field answers 422.",
+    }},
+}  # fmt: skip
+
+
+def _download(summary: str, content: str, *params: Json, body: bool) -> Json:
+    """GET or HEAD of one stored file (``api.assets.send_file``): Range, ETag, 304."""
+    binary: Json = {"content": {content: {"schema": {}}}} if body else {}
+    return {
+        "summary": summary, "tags": ["assets"], "parameters": [PROJECT_ID, *params, RANGE, IF_NONE_MATCH],
+        "responses": {
+            "200": {"description": "The file" if body else "The file's headers", **binary},
+            "206": {"description": "The range asked for", **binary},
+            "304": {"description": "The copy held (If-None-Match with the file's ETag) is current"},
+            **errors(400, 404, 416, STORAGE),
+        },
+    }  # fmt: skip
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("/api/v1/projects", ProjectsResource, operations={
+        "get": {
+            "summary": "Projects with their status, newest first", "tags": ["projects"],
+            "parameters": [
+                param("status", "query", {"type": "string", "enum": [p.value for p in Phase]}, "Only projects in this status"),
+                param("limit", "query", {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT},
+                      "At most this many (leave it out for all)"),
+                param("offset", "query", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+                      "Skip this many"),
+            ],
+            "responses": {"200": {**json_body(array_of("Project"), "The projects"),
+                                  "headers": {"X-Total-Count": {"schema": {"type": "integer"},
+                                                                "description": "Matching projects before limit/offset"}}},
+                          **errors(422, STORAGE)},
+        },
+        "post": {
+            "summary": "Create a project (writes its spec, waits until it is ready)", "tags": ["projects"],
+            "description": "201 once ready (or at once with status processing if process_async). If the controller "
+                           "fails it for good, the spec is removed again and the answer is 409 (a foreign folder has "
+                           "the name) or 422; if convergence outlasts the timeout, 202 with the status so far.",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": ref("ProjectCreate")}}},
+            "responses": {"201": PROJECT, "202": WAITED, **errors(409, *JSON_BODY, STORAGE)},
+        },
+    }),
+    Route("/api/v1/projects/{project_id}", ProjectsResource, "item", operations={
+        "get": {"summary": "One project", "tags": ["projects"], "parameters": [PROJECT_ID],
+                "responses": {"200": PROJECT, **errors(404, STORAGE)}},
+        "patch": {
+            "summary": "Change quality and/or description (edits the spec, waits for convergence)", "tags": ["projects"],
+            "parameters": [PROJECT_ID],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": ref("ProjectPatch")}}},
+            "responses": {"200": PROJECT, "202": WAITED, **errors(404, 409, *JSON_BODY, STORAGE)},
+        },
+        "delete": {
+            "summary": "Remove the spec and wait until the folder has moved to the trash", "tags": ["projects"],
+            "parameters": [PROJECT_ID, param("purge", "query", {"type": "boolean", "default": False}, "Also purge it from the trash")],
+            "responses": {"204": {"description": "Deleted (and purged, if asked)"},
+                          "202": {"description": "Not finished within the timeout",
+                                  "content": {"application/json": {"schema": {"oneOf": [ref("Project"), ref("RequestPending")]}}}},
+                          **errors(400, 404, 409, STORAGE)},
+        },
+    }),
+    Route("/api/v1/projects/{project_id}/git/status", GitStatusResource, operations={
+        "get": {"summary": "The repository's state as the controller recorded it", "tags": ["projects"],
+                "parameters": [PROJECT_ID], "responses": {"200": json_body(ref("GitStatus"), "Git status"), **errors(404, STORAGE)}},
+    }),
+    Route("/api/v1/projects/{project_id}/assets", AssetsResource, operations={
+        "get": {"summary": "Every file under assets/ and outputs/", "tags": ["assets"], "parameters": [PROJECT_ID],
+                "responses": {"200": json_body(array_of("AssetInfo"), "The files"), **errors(404, STORAGE)}},
+        "post": {
+            "summary": "Upload one or many files (streamed; ingested into the project by a job)", "tags": ["assets"],
+            "parameters": [PROJECT_ID, param("asset_type", "query", {"type": "string", "enum": list(TYPE_FOLDERS)},
+                                             "Where the files go: assets/<type>/ or outputs/<type>/", required=True)],
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": UPLOAD_BODY}}},
+            "responses": {"200": json_body(ref("UploadResponse"), "Stored; ingestion follows"),
+                          **errors(400, 404, 409, 413, 415, 422, STORAGE, 507)},
+        },
+    }),
+    Route("/api/v1/projects/{project_id}/assets/{path:path}", AssetFileResource, operations={
+        "get": _download("Download one file (Range supported)", "application/octet-stream", FILE_PATH, body=True),
+        "head": _download("A file's size and type, without the bytes", "application/octet-stream", FILE_PATH, body=False),
+    }),
+    Route("/api/v1/projects/{project_id}/posters/{path:path}", PosterResource, operations={
+        "get": {**_download("A video's poster frame (made by a job the assets listing asks for)", "image/jpeg", VIDEO_PATH, body=True),
+                "description": "A JPEG of one frame of the video at path, at most 640 pixels wide. 404 until the worker "
+                               "has made it (listing the assets asks for every missing or stale poster) or once the "
+                               "video is gone. Revalidate on every use (Cache-Control: no-cache; ETag)."},
+        "head": _download("Whether a video's poster frame exists yet", "image/jpeg", VIDEO_PATH, body=False),
+    }),
+    Route("/api/v1/trash", TrashResource, operations={
+        "get": {"summary": "Deleted projects, newest first", "tags": ["trash"],
+                "responses": {"200": json_body(array_of("TrashItem"), "The trash"), **errors(STORAGE)}},
+    }),
+    Route("/api/v1/trash/{entry}", TrashResource, "item", operations={
+        "get": {"summary": "One trash entry", "tags": ["trash"], "parameters": [ENTRY],
+                "responses": {"200": json_body(ref("TrashItem"), "The entry"), **errors(404, STORAGE)}},
+        "delete": {"summary": "Purge an entry for good (done by the controller)", "tags": ["trash"], "parameters": [ENTRY],
+                   "responses": {"204": {"description": "Purged"}, "202": PENDING, **errors(404, 409, STORAGE)}},
+    }),
+    Route("/api/v1/trash/{entry}/restore", TrashResource, "restore", operations={
+        "post": {"summary": "Restore an entry into the workspace (done by the controller)", "tags": ["trash"],
+                 "parameters": [ENTRY], "responses": {"200": PROJECT, "202": PENDING, **errors(404, 409, 500, STORAGE)}},
+    }),
+    Route("/api/v1/events", EventsResource, websocket={
+        "summary": "Live events (a WebSocket: connect with an upgrade; a plain GET answers 405)",
+        "description": "Each message is an Event (see components). With since, everything after that event id is "
+                       "replayed first, or a resync event is sent when the id is too old or malformed. A keepalive "
+                       "event with an empty id comes after 20 idle seconds (by default).",
+        "parameters": [param("since", "query", {"type": "string"}, "Last event id seen (<ms>-<seq>)")],
+        "message": ref("Event"),
+    }),
+    Route("/health", HealthResource, operations={
+        "get": {"summary": "healthy, degraded (200) or unhealthy (503)", "tags": ["operations"],
+                "responses": {"200": json_body(ref("Health"), "Serving"), "503": json_body(ref("Health"), "Cannot serve")}},
+    }),
+    Route("/health/live", LiveResource, operations={
+        "get": {"summary": "200 while the process runs", "tags": ["operations"], "responses": {"200": {"description": "Alive"}}},
+    }),
+    Route("/metrics", MetricsResource, operations={
+        "get": {"summary": "Prometheus metrics of this process", "tags": ["operations"],
+                "responses": {"200": {"description": "Prometheus text", "content": {"text/plain": {"schema": {"type": "string"}}}}}},
+    }),
+    Route("/openapi.json", OpenApiResource, operations={
+        "get": {"summary": "This document", "tags": ["operations"],
+                "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}}},
+    }),
+)  # fmt: skip
