@@ -16,8 +16,11 @@ SUITES = [
     ("uploads", ["upload_bench.py"], ["upload_bench.py", "--size-mib", "64"]),
     ("web gallery", ["web_bench.py"], ["web_bench.py"]),
     ("Redis stack", ["stack_bench.py"], ["stack_bench.py", "--quick"]),
-    ("container overhead", ["container_bench.py", "--rounds", "2"],
-     ["container_bench.py", "--creates", "20", "--projects", "100", "--upload-mib", "64"]),
+    (
+        "container overhead",
+        ["container_bench.py", "--rounds", "2"],
+        ["container_bench.py", "--creates", "20", "--projects", "100", "--upload-mib", "64"],
+    ),
 ]
 
 if __name__ == "__main__":

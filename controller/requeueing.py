@@ -18,7 +18,6 @@ from auteur.uploads import UploadStore
 log = logging.getLogger("auteur.controller")
 
 
-
 def requeue_staged_uploads(state: Path, jobs: JobQueue) -> None:
     """Enqueue the ingest job of every unfinished upload under ``state``; never raises
     (Redis away: the next pass tries again)."""

@@ -107,8 +107,10 @@ def service_states() -> dict[str, list[str]]:
     ids = subprocess.run(["docker", "ps", "-a", "-q", "--filter", f"label=com.docker.compose.project={images.project_name()}",
                           "--filter", "label=com.docker.compose.oneoff=False"], capture_output=True, text=True).stdout.split()  # fmt: skip
     if ids:
-        fmt = ('{{index .Config.Labels "com.docker.compose.service"}} '
-               '{{if and .State.Health (eq .State.Status "running")}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}')
+        fmt = (
+            '{{index .Config.Labels "com.docker.compose.service"}} '
+            '{{if and .State.Health (eq .State.Status "running")}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}'
+        )
         for line in subprocess.run(["docker", "inspect", "--format", fmt, *ids], capture_output=True, text=True).stdout.splitlines():
             service, _, state = line.partition(" ")
             if service in states:

@@ -104,8 +104,13 @@ BAD_BODIES = [
     ("no content type", (None, b'{"name": "ok"}'), 415, None, ["application/json"]),
     ("oversized body", ("application/json", json.dumps({"name": "ok", "description": "x" * (2 << 20)}).encode()), 413, None, ["bytes"]),
     # The largest valid description, every character escaped (12 bytes each): well within the limit.
-    ("escaped description too long", ("application/json", ('{"name": "ok", "description": "' + "\\ud83d\\ude00" * 10_001 + '"}').encode()),
-     422, "description", ["10000"]),
+    (
+        "escaped description too long",
+        ("application/json", ('{"name": "ok", "description": "' + "\\ud83d\\ude00" * 10_001 + '"}').encode()),
+        422,
+        "description",
+        ["10000"],
+    ),
 ]
 
 

@@ -155,8 +155,10 @@ class DockerStack:
 
     def upload_records(self) -> dict[str, dict]:
         """Every upload record on the volume, read in one call inside the stack."""
-        script = ("import json, pathlib; folder = pathlib.Path('/workspace/.auteur/uploads'); "
-                  "print(json.dumps({p.stem: json.loads(p.read_bytes()) for p in folder.glob('*.json')}))")
+        script = (
+            "import json, pathlib; folder = pathlib.Path('/workspace/.auteur/uploads'); "
+            "print(json.dumps({p.stem: json.loads(p.read_bytes()) for p in folder.glob('*.json')}))"
+        )
         out = self.exec("worker", "python", "-c", script, check=False)
         try:
             return json.loads(out)

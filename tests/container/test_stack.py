@@ -248,8 +248,10 @@ def test_an_upload_larger_than_the_memory_limit_stays_within_it(stack: DockerSta
         sampler.join()
     for service, cid in ids.items():
         peak = cgroup_memory(cid, "memory.max_usage_in_bytes")
-        print(f"{service}: limit {limits[service] >> 20} MiB, peak RSS {peak_rss[service] >> 20} MiB, "
-              f"peak usage with page cache {peak >> 20} MiB")
+        print(
+            f"{service}: limit {limits[service] >> 20} MiB, peak RSS {peak_rss[service] >> 20} MiB, "
+            f"peak usage with page cache {peak >> 20} MiB"
+        )
         assert limits[service] == 512 << 20
         assert stack.inspect(service, "{{.HostConfig.NanoCpus}}") == "2000000000", "the compose file's CPU limit is applied"
         assert peak_rss[service] < limits[service] // 2
@@ -302,6 +304,7 @@ def test_a_graceful_stop_during_creates_and_an_upload_loses_nothing(stack: Docke
 def test_health_names_a_stopped_worker(stack: DockerStack):
     stack.compose("stop", "worker")
     try:
+
         def degraded() -> dict | None:
             code, body = stack.health()
             return body if code == 200 and body["status"] == "degraded" else None

@@ -292,4 +292,3 @@ def test_report_the_removal_path(settings, absence, previous_phase, expected):
             assert status.missing_since == NOW and previous is not None and previous.missing_since is None
         if expected is Phase.UNMANAGED:
             assert conditions(status) == {"Ready": (False, "Unmanaged")}
-

@@ -58,4 +58,3 @@ def test_a_live_worker_is_seen_a_killed_one_is_not_and_one_survives_a_redis_rest
         if alive(proc.pid):
             kill_tree(proc.pid)
         proc.wait(10)
-
