@@ -75,6 +75,20 @@ def bad_request(message: str, field: str | None = None, *, code: str = "bad_requ
     raise ApiError(400, message, code=code, field=field)
 
 
+def strict_bool(req: falcon.asgi.Request, name: str, default: bool = False) -> bool:
+    """A boolean query parameter as the published schema states it: ``true`` or ``false``.
+
+    Falcon's own reading takes ``yes``, ``1`` and even an empty value as true, so ``?purge=``
+    would purge; anything but the two words is a 400 naming the parameter.
+    """
+    value = req.get_param(name)
+    if value is None:
+        return default
+    if value in ("true", "false"):
+        return value == "true"
+    bad_request(f"{name} must be true or false, not {value!r}", name)
+
+
 # -- request bodies --------------------------------------------------------------
 
 

@@ -31,7 +31,7 @@ import falcon.asgi
 import msgspec
 
 from api.config import ApiConfig
-from api.errors import ApiError, conflict, decode_json, invalid, not_found
+from api.errors import ApiError, conflict, decode_json, invalid, not_found, strict_bool
 from api.index import ProjectIndex, ProjectJson, processing_project
 from api.schemas import GitStatus, ProjectCreate, ProjectPatch, RequestPending
 from api.trash import submit_and_wait, trash_records
@@ -205,7 +205,7 @@ class ProjectsResource:
         return new
 
     async def on_delete_item(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str) -> None:
-        purge = req.get_param_as_bool("purge", default=False)
+        purge = strict_bool(req, "purge")
         key, project = find_project(self.index, project_id)
         if project.get("status") == Phase.UNMANAGED.value:
             conflict(f"{project.get('folder')!r} is a folder Auteur does not manage; it is never deleted through the API")

@@ -99,6 +99,16 @@ def test_delete_with_purge_leaves_nothing(client, api_settings):
     assert_error(client.delete("/api/v1/projects/anything", params={"purge": "maybe"}), 400, "purge")
 
 
+def test_purge_takes_only_true_or_false(client, api_settings):
+    """An empty ``?purge=`` or Falcon's ``yes``/``1`` is not the schema's boolean: 400, nothing deleted."""
+    create(client, "Kept")
+    for value in ("", "yes", "1", "True"):
+        assert_error(client.delete(f"/api/v1/projects/kept?purge={value}"), 400, "purge")
+    assert client.get("/api/v1/projects/kept").json()["status"] == "ready"
+    assert client.delete("/api/v1/projects/kept", params={"purge": "false"}).status_code == 204
+    assert [entry["name"] for entry in client.get("/api/v1/trash").json()] == ["Kept"]
+
+
 def test_restore_refuses_when_the_name_is_taken_again(client, api_settings):
     create(client, "Twice")
     assert client.delete("/api/v1/projects/twice").status_code == 204
