@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, ControllerProcess, ready_count, status_ready, summary, wait
+from common import ControllerProcess, ready_count, status_ready, summary, wait
 
 
 def _drop_specs(specs: Path, names: list[str]) -> None:
@@ -35,7 +35,7 @@ def _rename_specs(specs: Path, names: list[str]) -> None:
 def baseline(base: Path, n: int) -> float:
     """Seconds per project for the git CLI script."""
     started = time.perf_counter()
-    subprocess.run(["bash", str(ROOT / "bench" / "baseline.sh"), str(base / "baseline"), str(n)], check=True)
+    subprocess.run(["bash", str(Path(__file__).resolve().parent / "baseline.sh"), str(base / "baseline"), str(n)], check=True)
     return (time.perf_counter() - started) / n
 
 
@@ -50,11 +50,13 @@ def bulk(base: Path, n: int, baseline_n: int) -> None:
     status = ctl.workspace / ".auteur" / "status"
     wait(lambda: status.is_dir() and ready_count(status) >= n, 1800, interval=0.05)
     elapsed = time.perf_counter() - started
+    cpu = ctl.cpu_seconds()
     ctl.stop()
     ours = elapsed / n
     print(f"bulk: baseline git CLI script: {per_base * 1000:.1f} ms/project ({1 / per_base:.1f} projects/s, {baseline_n} projects)")
     print(f"bulk: {n} specs dropped at once -> all ready in {elapsed:.2f}s: {ours * 1000:.2f} ms/project ({n / elapsed:.1f} projects/s)")
     print(f"bulk: throughput ratio vs baseline: {per_base / ours:.1f}x (target >= 8x)")
+    print(f"bulk: controller CPU (user + system, start included): {cpu / n * 1000:.2f} ms/project")
 
 
 def latency(base: Path, n: int) -> None:
