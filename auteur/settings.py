@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -49,6 +49,19 @@ class Settings(msgspec.Struct, kw_only=True, rename=env_name):
     # RQ workers renew their registration this often; /health counts a worker as
     # running while its last heartbeat is younger than three of these (plus slack).
     worker_heartbeat_seconds: int = 10
+    # Who may do what (auteur.identity, api.auth): off (everyone may do everything, the
+    # default), on (a bearer token or a session cookie), proxy (X-Forwarded-User from a trusted proxy).
+    auth: Literal["off", "on", "proxy"] = "off"
+    # Accepted as an admin token when set (to create the first users and tokens).
+    admin_token: str | None = None
+    # proxy mode: the addresses (or networks, e.g. 10.0.0.0/8) whose X-Forwarded-User is believed.
+    trusted_proxies: tuple[str, ...] = ()
+    # proxy mode: the role of a forwarded user who has no account of their own.
+    proxy_role: Literal["viewer", "editor", "admin"] = "viewer"
+    # The commit author of changes nobody signed in made (spec files and media dropped by hand,
+    # everything with auth off), and the domain of made-up emails (``name@domain``).
+    git_author: str = "Auteur <auteur@localhost>"
+    email_domain: str = "localhost"
 
     @property
     def state(self) -> Path:
@@ -65,7 +78,7 @@ class SettingsError(ValueError):
 
 
 _VARIABLES = {env_name(f.name): f.name for f in msgspec.structs.fields(Settings)}
-_LISTS = frozenset({"cors_origins"})  # comma-separated in the environment
+_LISTS = frozenset({"cors_origins", "trusted_proxies"})  # comma-separated in the environment
 
 
 def _paths(kind: type[Any], value: Any) -> Any:
