@@ -15,7 +15,7 @@ DOCKER := $(PY) -m launcher.docker
 # Project commands go into this checkout's compose stack when it runs, else run here.
 CLI := $(DOCKER) cli
 
-.PHONY: help install up controller test lint format bench reconcile project-list project-create project-delete project-restore project-purge workspace-init clean \
+.PHONY: help install up controller test lint format bench reconcile project-list project-create project-delete project-restore project-purge user-add token-create workspace-init clean \
 	stack stack-up stack-down stack-status docker-up docker-down docker-health docker-logs docker-restart docker-test
 
 help:
@@ -106,6 +106,14 @@ project-restore: $(STAMP) ## restore NAME=... from the trash
 project-purge: $(STAMP) ## purge NAME=... from the trash for good
 	@test -n "$(NAME)" || { echo "usage: make project-purge NAME=<name>"; exit 2; }
 	@$(CLI) purge "$(NAME)"
+
+user-add: $(STAMP) ## add a user who signs in: NAME=... ROLE=viewer|editor|admin [EMAIL=...] (asks the password)
+	@test -n "$(NAME)" -a -n "$(ROLE)" || { echo "usage: make user-add NAME=<name> ROLE=viewer|editor|admin [EMAIL=<email>]"; exit 2; }
+	@$(CLI) user add "$(NAME)" --role "$(ROLE)" $(if $(EMAIL),--email "$(EMAIL)")
+
+token-create: $(STAMP) ## create a bearer token acting as NAME=... with ROLE=viewer|editor|admin (printed once)
+	@test -n "$(NAME)" -a -n "$(ROLE)" || { echo "usage: make token-create NAME=<name> ROLE=viewer|editor|admin"; exit 2; }
+	@$(CLI) token create "$(NAME)" --role "$(ROLE)"
 
 workspace-init: $(STAMP) ## create the workspace and specs folders
 	@$(PY) -m controller init

@@ -14,7 +14,9 @@ from auteur.settings import from_env
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = from_env()
-    uvicorn.run("api.asgi:app", host=settings.api_host, port=settings.api_port, log_level="info", lifespan="on", proxy_headers=True)
+    uvicorn.run(
+        "api.asgi:app", host=settings.api_host, port=settings.api_port, log_level="info", lifespan="on", proxy_headers=False
+    )  # api.auth judges X-Forwarded-* (AUTEUR_TRUSTED_PROXIES)
 
 
 if __name__ == "__main__":

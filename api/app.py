@@ -11,7 +11,9 @@ import falcon
 import falcon.asgi
 from prometheus_client import CollectorRegistry
 
+from api.accounts import SessionResource, TokensResource
 from api.assets import AssetFileResource, AssetsResource
+from api.auth import Guard
 from api.config import ApiConfig
 from api.errors import install_error_handlers
 from api.events import EventsResource
@@ -31,7 +33,9 @@ def create_app(config: ApiConfig | None = None, *,
     """The app; its metrics go on ``registry`` (the launcher's, holding the controller's
     too), else on a registry of its own."""
     config = config or ApiConfig.from_environment()
+    guard = Guard(config, ROUTES)
     app = falcon.asgi.App(cors_enable=False, middleware=[_Cors(config.origins())])
+    app.add_middleware(guard)
     install_error_handlers(app)
     index = ProjectIndex(config)
     registry = registry if registry is not None else CollectorRegistry()
@@ -50,6 +54,8 @@ def create_app(config: ApiConfig | None = None, *,
         LiveResource(),
         MetricsResource(registry),
         OpenApiResource(config, ROUTES),
+        SessionResource(config, guard),
+        TokensResource(config, guard),
     )
     resources = {type(resource): resource for resource in built}
     for route in ROUTES:
@@ -71,6 +77,7 @@ class _Cors:
         if origin is None or origin not in self.origins:
             return
         resp.set_header("Access-Control-Allow-Origin", origin)
+        resp.set_header("Access-Control-Allow-Credentials", "true")  # the gallery's scripts send the session cookie
         resp.set_header("Vary", "Origin")
         if req.method == "OPTIONS" and req.get_header("Access-Control-Request-Method"):
             resp.set_header("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS")

@@ -68,7 +68,6 @@ class ApiConfig:
         return cls(settings=settings, jobs=b.jobs, bus=b.bus, uploads=b.uploads, redis_ping=b.ping, cors_origins=origins)
 
     def origins(self) -> tuple[str, ...]:
-        if self.cors_origins:
-            return self.cors_origins
+        """Where browsers may call the API from: the gallery (on localhost and 127.0.0.1) and ``cors_origins``."""
         port = self.settings.web_port
-        return (f"http://localhost:{port}", f"http://127.0.0.1:{port}")
+        return (f"http://localhost:{port}", f"http://127.0.0.1:{port}", *self.cors_origins)

@@ -91,12 +91,15 @@ def array_of(name: str) -> Json:
 
 _WHY = {
     400: "Malformed JSON, multipart body, path or parameter",
+    401: "No credential, or one that is not valid (auth on): sign in or send a bearer token",
+    403: "Refused: a cross-site request (Origin or Referer not allowed), a session request without its CSRF token, or a role that may not",
     404: "No such project, file or trash entry",
     409: "Conflicts with what exists (duplicate name, foreign folder, unmanaged project, no folder yet)",
     413: "The body is larger than allowed",
     415: "Wrong content type",
     416: "The range cannot be satisfied",
     422: "A value is not acceptable; `field` names it",
+    429: "Too many failed sign-ins or bad tokens from this address; wait for Retry-After seconds",
     500: "The controller answered but its result cannot be read (the details are in the server's log)",
     503: "The workspace volume refused the work (not writable, read-only or full): code `storage_unavailable`; see /health",
     507: "Not enough free space on the volume",
@@ -115,7 +118,8 @@ def param(name: str, where: str, schema: Json, description: str, required: bool 
 # -- the document -----------------------------------------------------------------------
 
 
-def build_document(routes: Sequence[Route], server_url: str | None = None) -> Json:
+def build_document(routes: Sequence[Route], server_url: str | None = None, auth: str = "off") -> Json:
+    """The document; with ``auth`` on or proxy, the bearer and cookie schemes and every 401/403 they bring."""
     # The assets and events modules own their answers' structs: document those very structs.
     _, components = msgspec.json.schema_components((*COMPONENTS, AssetInfo, UploadResponse, Event), ref_template=REF)
     project = components["Project"]
@@ -126,7 +130,7 @@ def build_document(routes: Sequence[Route], server_url: str | None = None) -> Js
     websockets: dict[str, Json] = {}
     for route in routes:
         if route.operations:
-            paths[route.path] = {method: {**operation, "operationId": _operation_id(route.path, method)}
+            paths[route.path] = {method: _secured(route.path, method, operation, auth)
                                  for method, operation in route.operations.items()}  # fmt: skip
         if route.websocket is not None:
             websockets[route.path] = route.websocket
@@ -143,9 +147,32 @@ def build_document(routes: Sequence[Route], server_url: str | None = None) -> Js
         "x-websockets": websockets,
         "components": {"schemas": components},
     }
+    if auth != "off":
+        document["components"]["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "A token from POST /api/v1/tokens or `auteur token create`"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "auteur_session",
+                        "description": "Set by POST /api/v1/session; state-changing requests also send X-CSRF-Token"},
+        }  # fmt: skip
+        document["security"] = [{"bearer": []}, {"session": []}]
     if server_url:
         document["servers"] = [{"url": server_url}]
     return document
+
+
+def _secured(path: str, method: str, operation: Json, auth: str) -> Json:
+    """The operation with its id and the refusals the guard (``api.auth``) may answer."""
+    operation = {**operation, "operationId": _operation_id(path, method)}
+    role = operation.get("x-auteur-role")
+    refusals = []
+    if method not in ("get", "head") and path.startswith("/api/"):
+        refusals.append(403)  # cross-site, in every mode
+    if auth != "off" and role is not None and role != "public":
+        refusals += [401, 403, 429]
+    elif auth != "off":
+        operation["security"] = []  # open: no credential asked
+    if refusals:
+        operation["responses"] = {**errors(*sorted(set(refusals))), **operation["responses"]}
+    return operation
 
 
 def _operation_id(path: str, method: str) -> str:
@@ -162,6 +189,7 @@ class OpenApiResource:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         if self._body is None:
-            self._body = msgspec.json.encode(build_document(self.routes, self.config.settings.public_api_url))
+            settings = self.config.settings
+            self._body = msgspec.json.encode(build_document(self.routes, settings.public_api_url, settings.auth))
         resp.content_type = falcon.MEDIA_JSON
         resp.data = self._body

@@ -30,12 +30,14 @@ import falcon
 import falcon.asgi
 import msgspec
 
+from api.auth import require
 from api.config import ApiConfig
 from api.errors import ApiError, conflict, decode_json, invalid, not_found, strict_bool
 from api.index import ProjectIndex, ProjectJson, processing_project
 from api.schemas import GitStatus, ProjectCreate, ProjectPatch, RequestPending
 from api.trash import submit_and_wait, trash_records
 from api.waiting import wait_for_status
+from auteur.identity import Role
 from auteur.names import InvalidName, check_name, project_id
 from auteur.specs import Spec, SpecError, read_spec
 from auteur.specstore import SpecExists, create_spec, remove_spec, replace_spec, spec_files_for
@@ -206,6 +208,8 @@ class ProjectsResource:
 
     async def on_delete_item(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str) -> None:
         purge = strict_bool(req, "purge")
+        if purge:
+            require(req, Role.ADMIN)
         key, project = find_project(self.index, project_id)
         if project.get("status") == Phase.UNMANAGED.value:
             conflict(f"{project.get('folder')!r} is a folder Auteur does not manage; it is never deleted through the API")

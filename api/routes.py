@@ -9,7 +9,9 @@ the route: the contract fuzzer (``tests/api/test_contract.py``) holds the API to
 
 from __future__ import annotations
 
+from api.accounts import SessionResource, TokensResource
 from api.assets import AssetFileResource, AssetsResource
+from api.auth import CSRF_HEADER, PUBLIC, ROLE_KEY
 from api.events import EventsResource
 from api.health import HealthResource, LiveResource, MetricsResource
 from api.openapi import Json, OpenApiResource, Route, array_of, errors, json_body, param, ref
@@ -17,9 +19,13 @@ from api.posters import PosterResource
 from api.projects import MAX_LIMIT, MAX_OFFSET, GitStatusResource, ProjectsResource
 from api.trash import TrashResource
 from api.uploads import FIELD, MAX_PARTS
+from auteur.identity import Role
 from auteur.layout import TYPE_FOLDERS
 from auteur.status import Phase
 from auteur.uploads import MAX_FILENAME_BYTES
+
+# The role each operation needs with auth on (api.auth.Guard enforces what is written here).
+VIEWER, EDITOR, ADMIN = Role.VIEWER.value, Role.EDITOR.value, Role.ADMIN.value
 
 PROJECT_ID = param("project_id", "path", {"type": "string"}, "The project's id (a name is accepted and mapped to its id)")
 ENTRY = param("entry", "path", {"type": "string"}, "A trash entry name, or a project id or name (the newest entry wins)")
@@ -27,6 +33,7 @@ FILE_PATH = param("path", "path", {"type": "string"}, "Path inside the project, 
 VIDEO_PATH = param("path", "path", {"type": "string"}, "The video's path inside the project")
 RANGE = param("Range", "header", {"type": "string"}, "One range, e.g. bytes=0-1023 (several, or a malformed one: the whole file)")
 IF_NONE_MATCH = param("If-None-Match", "header", {"type": "string"}, "The ETag of the copy held")
+TOKEN_NAME = param("name", "path", {"type": "string"}, "The token's name (the user it acts as)")
 PROJECT = json_body(ref("Project"), "The project")
 WAITED = json_body(ref("Project"), "The controller has not converged within the timeout: the status so far")
 PENDING = json_body(ref("RequestPending"), "The controller has not answered yet; the request stays queued")
@@ -48,7 +55,7 @@ def _download(summary: str, content: str, *params: Json, body: bool) -> Json:
     """GET or HEAD of one stored file (``api.assets.send_file``): Range, ETag, 304."""
     binary: Json = {"content": {content: {"schema": {}}}} if body else {}
     return {
-        "summary": summary, "tags": ["assets"], "parameters": [PROJECT_ID, *params, RANGE, IF_NONE_MATCH],
+        ROLE_KEY: VIEWER, "summary": summary, "tags": ["assets"], "parameters": [PROJECT_ID, *params, RANGE, IF_NONE_MATCH],
         "responses": {
             "200": {"description": "The file" if body else "The file's headers", **binary},
             "206": {"description": "The range asked for", **binary},
@@ -61,6 +68,7 @@ def _download(summary: str, content: str, *params: Json, body: bool) -> Json:
 ROUTES: tuple[Route, ...] = (
     Route("/api/v1/projects", ProjectsResource, operations={
         "get": {
+            ROLE_KEY: VIEWER,
             "summary": "Projects with their status, newest first", "tags": ["projects"],
             "parameters": [
                 param("status", "query", {"type": "string", "enum": [p.value for p in Phase]}, "Only projects in this status"),
@@ -75,6 +83,7 @@ ROUTES: tuple[Route, ...] = (
                           **errors(422, STORAGE)},
         },
         "post": {
+            ROLE_KEY: EDITOR,
             "summary": "Create a project (writes its spec, waits until it is ready)", "tags": ["projects"],
             "description": "201 once ready (or at once with status processing if process_async). If the controller "
                            "fails it for good, the spec is removed again and the answer is 409 (a foreign folder has "
@@ -84,16 +93,19 @@ ROUTES: tuple[Route, ...] = (
         },
     }),
     Route("/api/v1/projects/{project_id}", ProjectsResource, "item", operations={
-        "get": {"summary": "One project", "tags": ["projects"], "parameters": [PROJECT_ID],
+        "get": {ROLE_KEY: VIEWER, "summary": "One project", "tags": ["projects"], "parameters": [PROJECT_ID],
                 "responses": {"200": PROJECT, **errors(404, STORAGE)}},
         "patch": {
+            ROLE_KEY: EDITOR,
             "summary": "Change quality and/or description (edits the spec, waits for convergence)", "tags": ["projects"],
             "parameters": [PROJECT_ID],
             "requestBody": {"required": True, "content": {"application/json": {"schema": ref("ProjectPatch")}}},
             "responses": {"200": PROJECT, "202": WAITED, **errors(404, 409, *JSON_BODY, STORAGE)},
         },
         "delete": {
+            ROLE_KEY: EDITOR,
             "summary": "Remove the spec and wait until the folder has moved to the trash", "tags": ["projects"],
+            "description": "Purging needs the admin role.",
             "parameters": [PROJECT_ID, param("purge", "query", {"type": "boolean", "default": False}, "Also purge it from the trash")],
             "responses": {"204": {"description": "Deleted (and purged, if asked)"},
                           "202": {"description": "Not finished within the timeout",
@@ -102,13 +114,14 @@ ROUTES: tuple[Route, ...] = (
         },
     }),
     Route("/api/v1/projects/{project_id}/git/status", GitStatusResource, operations={
-        "get": {"summary": "The repository's state as the controller recorded it", "tags": ["projects"],
+        "get": {ROLE_KEY: VIEWER, "summary": "The repository's state as the controller recorded it", "tags": ["projects"],
                 "parameters": [PROJECT_ID], "responses": {"200": json_body(ref("GitStatus"), "Git status"), **errors(404, STORAGE)}},
     }),
     Route("/api/v1/projects/{project_id}/assets", AssetsResource, operations={
-        "get": {"summary": "Every file under assets/ and outputs/", "tags": ["assets"], "parameters": [PROJECT_ID],
+        "get": {ROLE_KEY: VIEWER, "summary": "Every file under assets/ and outputs/", "tags": ["assets"], "parameters": [PROJECT_ID],
                 "responses": {"200": json_body(array_of("AssetInfo"), "The files"), **errors(404, STORAGE)}},
         "post": {
+            ROLE_KEY: EDITOR,
             "summary": "Upload one or many files (streamed; ingested into the project by a job)", "tags": ["assets"],
             "parameters": [PROJECT_ID, param("asset_type", "query", {"type": "string", "enum": list(TYPE_FOLDERS)},
                                              "Where the files go: assets/<type>/ or outputs/<type>/", required=True)],
@@ -129,26 +142,53 @@ ROUTES: tuple[Route, ...] = (
         "head": _download("Whether a video's poster frame exists yet", "image/jpeg", VIDEO_PATH, body=False),
     }),
     Route("/api/v1/trash", TrashResource, operations={
-        "get": {"summary": "Deleted projects, newest first", "tags": ["trash"],
+        "get": {ROLE_KEY: VIEWER, "summary": "Deleted projects, newest first", "tags": ["trash"],
                 "responses": {"200": json_body(array_of("TrashItem"), "The trash"), **errors(STORAGE)}},
     }),
     Route("/api/v1/trash/{entry}", TrashResource, "item", operations={
-        "get": {"summary": "One trash entry", "tags": ["trash"], "parameters": [ENTRY],
+        "get": {ROLE_KEY: VIEWER, "summary": "One trash entry", "tags": ["trash"], "parameters": [ENTRY],
                 "responses": {"200": json_body(ref("TrashItem"), "The entry"), **errors(404, STORAGE)}},
-        "delete": {"summary": "Purge an entry for good (done by the controller)", "tags": ["trash"], "parameters": [ENTRY],
+        "delete": {ROLE_KEY: ADMIN, "summary": "Purge an entry for good (done by the controller)", "tags": ["trash"], "parameters": [ENTRY],
                    "responses": {"204": {"description": "Purged"}, "202": PENDING, **errors(404, 409, STORAGE)}},
     }),
     Route("/api/v1/trash/{entry}/restore", TrashResource, "restore", operations={
-        "post": {"summary": "Restore an entry into the workspace (done by the controller)", "tags": ["trash"],
+        "post": {ROLE_KEY: EDITOR, "summary": "Restore an entry into the workspace (done by the controller)", "tags": ["trash"],
                  "parameters": [ENTRY], "responses": {"200": PROJECT, "202": PENDING, **errors(404, 409, 500, STORAGE)}},
     }),
-    Route("/api/v1/events", EventsResource, websocket={
-        "summary": "Live events (a WebSocket: connect with an upgrade; a plain GET answers 405)",
+    Route("/api/v1/events", EventsResource, websocket={ROLE_KEY: VIEWER,
+        "summary": "Live events (a WebSocket: connect with an upgrade; a plain GET answers 405; a refused handshake 403)",
         "description": "Each message is an Event (see components). With since, everything after that event id is "
                        "replayed first, or a resync event is sent when the id is too old or malformed. A keepalive "
                        "event with an empty id comes after 20 idle seconds (by default).",
         "parameters": [param("since", "query", {"type": "string"}, "Last event id seen (<ms>-<seq>)")],
         "message": ref("Event"),
+    }),
+    Route("/api/v1/session", SessionResource, operations={
+        "get": {ROLE_KEY: VIEWER, "summary": "Who the request acts as (with auth off: nobody, and everyone may do everything)",
+                "tags": ["people"], "responses": {"200": json_body(ref("Whoami"), "The person and their role"), **errors(STORAGE)}},
+        "post": {ROLE_KEY: PUBLIC, "summary": "Sign in (AUTEUR_AUTH=on): sets the session and CSRF cookies", "tags": ["people"],
+                 "description": f"The answer's csrf_token (also in the auteur_csrf cookie) goes in {CSRF_HEADER} on every "
+                                "state-changing request made with the session cookie. Failed sign-ins from one address "
+                                "are answered 429 for a while.",
+                 "requestBody": {"required": True, "content": {"application/json": {"schema": ref("SignIn")}}},
+                 "responses": {"200": json_body(ref("Whoami"), "Signed in"), **errors(401, 409, 429, *JSON_BODY, STORAGE)}},
+        "delete": {ROLE_KEY: PUBLIC, "summary": "Sign out: closes the session and clears its cookies", "tags": ["people"],
+                   "responses": {"204": {"description": "Signed out"}, **errors(STORAGE)}},
+    }),
+    Route("/api/v1/tokens", TokensResource, operations={
+        "get": {ROLE_KEY: ADMIN, "summary": "The tokens (never their secrets)", "tags": ["people"],
+                "responses": {"200": json_body(array_of("TokenInfo"), "The tokens"), **errors(STORAGE)}},
+        "post": {ROLE_KEY: ADMIN, "summary": "Create a token acting as the user it names; its secret is shown once",
+                 "tags": ["people"],
+                 "requestBody": {"required": True, "content": {"application/json": {"schema": ref("TokenCreate")}}},
+                 "responses": {"201": json_body(ref("TokenCreated"), "The token (keep it: only its hash is stored)"),
+                               **errors(409, *JSON_BODY, STORAGE)}},
+    }),
+    Route("/api/v1/tokens/{name}", TokensResource, "item", operations={
+        "get": {ROLE_KEY: ADMIN, "summary": "One token", "tags": ["people"], "parameters": [TOKEN_NAME],
+                "responses": {"200": json_body(ref("TokenInfo"), "The token"), **errors(404, STORAGE)}},
+        "delete": {ROLE_KEY: ADMIN, "summary": "Revoke a token (on every replica at its next request)", "tags": ["people"],
+                   "parameters": [TOKEN_NAME], "responses": {"204": {"description": "Revoked"}, **errors(404, STORAGE)}},
     }),
     Route("/health", HealthResource, operations={
         "get": {"summary": "healthy, degraded (200) or unhealthy (503)", "tags": ["operations"],

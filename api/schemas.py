@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from auteur.accounts import TokenInfo
+from auteur.identity import Role
 from auteur.names import MAX_BYTES, MAX_CHARS
 from auteur.specs import Description, Quality
 from auteur.status import ProjectStatus
@@ -119,6 +121,36 @@ class Health(msgspec.Struct, kw_only=True):
     heartbeat: dict[str, Any] | None = None
 
 
+class SignIn(Strict):
+    """Body of ``POST /api/v1/session``."""
+
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_CHARS)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+
+
+class Whoami(msgspec.Struct, kw_only=True):
+    """Who the request acts as. With auth off nobody signs in and everyone may do everything."""
+
+    auth: Literal["off", "on", "proxy"]
+    name: str | None
+    role: Role
+    email: str | None = None
+    csrf_token: Annotated[str | None, msgspec.Meta(description="only in the answer to a sign-in")] = None
+
+
+class TokenCreate(Strict):
+    """Body of ``POST /api/v1/tokens``: the user the token acts as, and its role."""
+
+    name: Name
+    role: Role
+
+
+class TokenCreated(msgspec.Struct, kw_only=True):
+    token: Annotated[str, msgspec.Meta(description="the secret, shown this once: only its hash is kept")]
+    name: str
+    role: Role
+
+
 COMPONENTS: tuple[type[msgspec.Struct], ...] = (
     ProjectCreate,
     ProjectPatch,
@@ -128,4 +160,9 @@ COMPONENTS: tuple[type[msgspec.Struct], ...] = (
     RequestPending,
     Error,
     Health,
+    SignIn,
+    Whoami,
+    TokenCreate,
+    TokenCreated,
+    TokenInfo,
 )

@@ -31,6 +31,7 @@ from auteur.settings import Settings
 from auteur.specs import Quality, Spec
 from auteur.specstore import SpecExists, create_spec, remove_spec
 from auteur.status import Phase
+from controller import people
 from controller.locking import Leadership
 from controller.mailroom import purge, restore
 from controller.reconciling import Next, Reconciler
@@ -259,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("init", help="create the workspace and specs folders")
     p = sub.add_parser("health", help="exit 0 while a controller's heartbeat is fresh")
     p.add_argument("--max-age", type=float, default=CONTROLLER_MAX_AGE)
+    people.add_parsers(sub)
     return parser
 
 
@@ -273,6 +275,8 @@ COMMANDS = {
     "trash": cmd_trash,
     "health": cmd_health,
     "init": cmd_init,
+    "user": people.cmd_user,
+    "token": people.cmd_token,
 }
 
 

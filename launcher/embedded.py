@@ -115,7 +115,9 @@ class EmbeddedStack:
         self.app = create_app(self.config, registry=self.registry)
         port = self.api_port if self.api_port is not None else self.settings.api_port
         self.api_server = uvicorn.Server(
-            uvicorn.Config(self.app, host=self.host, port=port, log_level="warning", lifespan="on", ws_max_size=1 << 20)
+            uvicorn.Config(
+                self.app, host=self.host, port=port, log_level="warning", lifespan="on", ws_max_size=1 << 20, proxy_headers=False
+            )  # who sent X-Forwarded-* is api.auth's to judge (AUTEUR_TRUSTED_PROXIES)
         )
         self.web_server = uvicorn.Server(
             uvicorn.Config(create_web_app(lambda: self.api_url, self._public_api_url), log_level="warning", lifespan="on")
