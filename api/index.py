@@ -57,6 +57,16 @@ def processing_status(key: str, spec_file: str, *, quality: str | None = None, d
                          quality=quality, description=description, generation=generation)  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One project of the index: the typed status, the dict answers show, its JSON, its place in the order."""
+
+    status: ProjectStatus
+    public: ProjectJson
+    encoded: bytes
+    sort_key: tuple[str, str]
+
+
 @dataclass
 class _Scan:
     """What one pass over the status store and the specs folder found (built in a thread)."""
@@ -74,15 +84,12 @@ class ProjectIndex:
         self.settings = config.settings
         self.interval = interval
         self.store = store or StatusStore(config.settings.state)
-        self._entries: dict[str, ProjectStatus] = {}
-        self._public: dict[str, ProjectJson] = {}
-        self._encoded: dict[str, bytes] = {}
+        self._entries: dict[str, _Entry] = {}
         self._seen: dict[str, Signature] = {}
         self._spec_ids: dict[str, str] = {}  # spec file name -> id (a name never changes its id)
         self._spec_files: dict[str, list[str]] = {}  # id -> its spec files, as last seen
         self._touched: dict[str, int] = {}
         self._seq = 0
-        self._sort_keys: dict[str, tuple[str, str]] = {}
         self._order: list[str] | None = None  # every id, newest first
         self._views: dict[str | None, tuple[list[str], bytes | None]] = {}  # status -> ids, cached JSON
         self._dirs: tuple[int, int] | None = None  # mtimes of the status and specs folders at the last scan
@@ -226,7 +233,7 @@ class ProjectIndex:
                 continue
             if key not in scan.spec_files:
                 self._drop(key)
-            elif self._entries[key].status.value not in _LIVE:
+            elif self._entries[key].status.status.value not in _LIVE:
                 # The status file went away but a spec is there again: a new project.
                 self._set(key, self._spec_project(key, scan.spec_files[key][0]))
         for key, project in scan.new_specs.items():
@@ -237,23 +244,19 @@ class ProjectIndex:
 
     def _set(self, key: str, status: ProjectStatus) -> None:
         public = status.public()
-        if self._public.get(key) == public:
+        old = self._entries.get(key)
+        if old is not None and old.public == public:
             return
-        self._entries[key], self._public[key] = status, public
-        self._encoded[key] = _encoder.encode(public)
         created = status.created_at
         # Not yet seen by the controller: the newest of all; unmanaged folders: the oldest.
         sort_key = (created if created else ("~" if status.status.value in _LIVE else ""), status.name or "")
-        if self._sort_keys.get(key) != sort_key:
-            self._sort_keys[key] = sort_key
+        self._entries[key] = _Entry(status, public, _encoder.encode(public), sort_key)
+        if old is None or old.sort_key != sort_key:
             self._order = None
         self._views.clear()
 
     def _drop(self, key: str) -> None:
         if self._entries.pop(key, None) is not None:
-            self._public.pop(key, None)
-            self._encoded.pop(key, None)
-            self._sort_keys.pop(key, None)
             self._order = None
             self._views.clear()
 
@@ -301,16 +304,16 @@ class ProjectIndex:
             self._touch(key)
             self._seen[key] = sig
             self._set(key, status)
-            return self._public[key]
+            return self._entries[key].public
         # Spec files this index knows of (the last scan, plus the API's own writes);
         # one dropped in by hand since then shows up on the next scan.
         files = [n for n in self._spec_files.get(key, ()) if (self.settings.specs / n).exists()]
         if files:
             self._touch(key)
             current = self._entries.get(key)
-            if current is None or current.status.value not in _LIVE:
+            if current is None or current.status.status.value not in _LIVE:
                 self._set(key, self._spec_project(key, files[0]))
-            return self._public[key]
+            return self._entries[key].public
         if key in self._entries:  # unknown ids (a 404) leave no trace behind
             self._touch(key)
             self._seen.pop(key, None)
@@ -321,27 +324,30 @@ class ProjectIndex:
 
     def get(self, key: str) -> ProjectJson | None:
         self._ensure_loaded()
-        return self._public.get(key)
+        entry = self._entries.get(key)
+        return entry.public if entry else None
 
     def status_of(self, key: str) -> ProjectStatus | None:
         """The typed entry (do not modify it: ``put`` a changed copy)."""
         self._ensure_loaded()
-        return self._entries.get(key)
+        entry = self._entries.get(key)
+        return entry.status if entry else None
 
     def get_json(self, key: str) -> bytes | None:
         self._ensure_loaded()
-        return self._encoded.get(key)
+        entry = self._entries.get(key)
+        return entry.encoded if entry else None
 
     def _ordered(self, status: str | None) -> list[str]:
         view = self._views.get(status)
         if view is not None:
             return view[0]
+        entries = self._entries
         if self._order is None:
-            keys = self._sort_keys
-            order = sorted(keys, key=lambda k: (keys[k][1], k))
-            order.sort(key=lambda k: keys[k][0], reverse=True)  # stable: names stay in order within a time
+            order = sorted(entries, key=lambda k: (entries[k].sort_key[1], k))
+            order.sort(key=lambda k: entries[k].sort_key[0], reverse=True)  # stable: names stay in order within a time
             self._order = order
-        ids = self._order if status is None else [k for k in self._order if self._entries[k].status.value == status]
+        ids = self._order if status is None else [k for k in self._order if entries[k].status.status.value == status]
         self._views[status] = (ids, None)
         return ids
 
@@ -350,7 +356,7 @@ class ProjectIndex:
         self._ensure_loaded()
         keys = self._ordered(status)
         end = None if limit is None else offset + limit
-        return [self._public[k] for k in keys[offset:end]]
+        return [self._entries[k].public for k in keys[offset:end]]
 
     def list_json(self, status: str | None = None, limit: int | None = None, offset: int = 0) -> tuple[bytes, int]:
         """The JSON array for ``GET /api/v1/projects`` and the total before paging."""
@@ -359,18 +365,18 @@ class ProjectIndex:
         if limit is None and offset == 0:
             ids, body = self._views[status]
             if body is None:
-                body = b"[" + b",".join([self._encoded[k] for k in keys]) + b"]"
+                body = b"[" + b",".join([self._entries[k].encoded for k in keys]) + b"]"
                 self._views[status] = (ids, body)
             return body, len(keys)
         end = None if limit is None else offset + limit
-        return b"[" + b",".join([self._encoded[k] for k in keys[offset:end]]) + b"]", len(keys)
+        return b"[" + b",".join([self._entries[k].encoded for k in keys[offset:end]]) + b"]", len(keys)
 
     def counts(self) -> dict[str, int]:
         """Projects by status (for ``/metrics``)."""
         self._ensure_loaded()
         counts = {phase.value: 0 for phase in Phase}
         for entry in self._entries.values():
-            counts[entry.status.value] += 1
+            counts[entry.status.status.value] += 1
         return counts
 
     def __len__(self) -> int:
