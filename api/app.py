@@ -22,6 +22,7 @@ from api.openapi import OpenApiResource
 from api.posters import PosterResource
 from api.projects import GitStatusResource, ProjectsResource
 from api.routes import ROUTES
+from api.safety import ANSWER_HEADERS
 from api.trash import TrashResource
 from api.uploads import UploadMetrics
 
@@ -32,6 +33,7 @@ def create_app(config: ApiConfig | None = None, *,
     too), else on a registry of its own."""
     config = config or ApiConfig.from_environment()
     app = falcon.asgi.App(cors_enable=False, middleware=[_Cors(config.origins())])
+    app.add_middleware(_AnswerHeaders())
     install_error_handlers(app)
     index = ProjectIndex(config)
     registry = registry if registry is not None else CollectorRegistry()
@@ -58,6 +60,16 @@ def create_app(config: ApiConfig | None = None, *,
     app.add_middleware(_Startup(index))
     app.add_middleware(RequestMetrics(metrics))
     return app
+
+
+class _AnswerHeaders:
+    """``api.safety.ANSWER_HEADERS`` on every answer: errors, 404s, downloads and preflights
+    too. A download has set its own policy already (``api.safety.served_as``): it stays."""
+
+    async def process_response(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, resource: object, ok: bool) -> None:
+        for name, value in ANSWER_HEADERS.items():
+            if resp.get_header(name) is None:
+                resp.set_header(name, value)
 
 
 class _Cors:

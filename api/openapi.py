@@ -27,6 +27,7 @@ import msgspec
 
 from api.assets import AssetInfo
 from api.config import ApiConfig
+from api.safety import ANSWER_HEADERS
 from api.schemas import COMPONENTS
 from api.uploads import UploadResponse
 from auteur.events import Event
@@ -126,7 +127,8 @@ def build_document(routes: Sequence[Route], server_url: str | None = None) -> Js
     websockets: dict[str, Json] = {}
     for route in routes:
         if route.operations:
-            paths[route.path] = {method: {**operation, "operationId": _operation_id(route.path, method)}
+            paths[route.path] = {method: {**operation, "operationId": _operation_id(route.path, method),
+                                          "responses": _with_answer_headers(operation["responses"])}
                                  for method, operation in route.operations.items()}  # fmt: skip
         if route.websocket is not None:
             websockets[route.path] = route.websocket
@@ -146,6 +148,21 @@ def build_document(routes: Sequence[Route], server_url: str | None = None) -> Js
     if server_url:
         document["servers"] = [{"url": server_url}]
     return document
+
+
+_ANSWER_HEADERS: dict[str, Json] = {
+    "X-Content-Type-Options": {"schema": {"const": ANSWER_HEADERS["X-Content-Type-Options"]}, "required": True,
+                               "description": "On every answer: browsers never guess another type"},
+    "Content-Security-Policy": {"schema": {"const": ANSWER_HEADERS["Content-Security-Policy"]}, "required": True,
+                                "description": "On every answer (a download states its own): nothing the API serves "
+                                               "runs script, loads anything or is framed"},
+}  # fmt: skip
+
+
+def _with_answer_headers(responses: Mapping[str, Json]) -> Json:
+    """Every response with the headers of every answer (``api.safety.ANSWER_HEADERS``); a
+    header the table states for a response (a download's own policy) wins."""
+    return {code: {**response, "headers": {**_ANSWER_HEADERS, **response.get("headers", {})}} for code, response in responses.items()}
 
 
 def _operation_id(path: str, method: str) -> str:
