@@ -2,7 +2,8 @@
 
 Called by ``api.asgi`` (uvicorn), the embedded launcher and the tests. Each resource
 is built once and added to every route of its class (``suffix=``, as falcon's asgilook
-does); ``/openapi.json`` is generated from the same table.
+does); ``/openapi.json`` is generated from the same table. Every answer leaves with the
+headers of ``api.safety`` (``nosniff`` and a policy under which nothing runs).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ of each method it answers. ``api.app.create_app`` adds every entry as a route an
 ``build_document`` turns the same entries into the document, so a route cannot
 exist without its documentation (``Route.check`` compares the documented methods
 with the resource's responders). The schemas come from the msgspec structs in
-``api.schemas`` and the modules that own their answers. The one WebSocket is not
+``api.schemas`` and the modules that own their answers; every response states the
+headers every answer carries (``api.safety.ANSWER_HEADERS``). The one WebSocket is not
 an HTTP operation: it is described under ``x-websockets``, outside ``paths``.
 
 Read by people, client generators, the tests and the contract fuzzer
