@@ -2,7 +2,8 @@
 
 Called by ``api.asgi`` (uvicorn), the embedded launcher and the tests. Each resource
 is built once and added to every route of its class (``suffix=``, as falcon's asgilook
-does); ``/openapi.json`` is generated from the same table.
+does); ``/openapi.json`` is generated from the same table. Every answer leaves with the
+headers of ``api.safety`` (``nosniff`` and a policy under which nothing runs).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from api.openapi import OpenApiResource
 from api.posters import PosterResource
 from api.projects import GitStatusResource, ProjectsResource
 from api.routes import ROUTES
+from api.safety import ANSWER_HEADERS
 from api.trash import TrashResource
 from api.uploads import UploadMetrics
 
@@ -35,6 +37,7 @@ def create_app(config: ApiConfig | None = None, *,
     config = config or ApiConfig.from_environment()
     guard = Guard(config, ROUTES)
     app = falcon.asgi.App(cors_enable=False, middleware=[_Cors(config.origins())])
+    app.add_middleware(_AnswerHeaders())
     app.add_middleware(guard)
     install_error_handlers(app)
     index = ProjectIndex(config)
@@ -64,6 +67,16 @@ def create_app(config: ApiConfig | None = None, *,
     app.add_middleware(_Startup(index))
     app.add_middleware(RequestMetrics(metrics))
     return app
+
+
+class _AnswerHeaders:
+    """``api.safety.ANSWER_HEADERS`` on every answer: errors, 404s, downloads and preflights
+    too. A download has set its own policy already (``api.safety.served_as``): it stays."""
+
+    async def process_response(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, resource: object, ok: bool) -> None:
+        for name, value in ANSWER_HEADERS.items():
+            if resp.get_header(name) is None:
+                resp.set_header(name, value)
 
 
 class _Cors:

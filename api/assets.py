@@ -3,10 +3,11 @@
 Routed by ``api.app.create_app``: ``AssetsResource`` at
 ``/api/v1/projects/{id}/assets`` (GET list, POST upload, handed to
 ``api.uploads``) and ``AssetFileResource`` at ``.../assets/{path}`` (GET/HEAD
-download with ``Range``; ``send_file`` also serves ``api.posters``). Nothing here
-writes to a project folder or hashes a file: whether a file is committed comes from
-the stat data the controller left in ``.git/index``, and whether it goes through LFS
-from the shared rule in ``auteur.media``. The listing asks the worker, by job name,
+download with ``Range``, inline or as an attachment as ``api.safety`` says;
+``send_file`` also serves ``api.posters``). Nothing here writes to a project folder
+or hashes a file: whether a file is committed comes from the stat data the
+controller left in ``.git/index``, and whether it goes through LFS from the shared
+rule in ``auteur.media``. The listing asks the worker, by job name,
 for the poster frame of every video whose poster is missing or stale (a few
 ``stat`` calls; ffmpeg never runs here). No path from a request leaves the project's
 ``assets/`` or ``outputs/`` (``..``, absolute paths and symlinks are refused).
@@ -17,12 +18,10 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
-import mimetypes
 import os
 import re
 import stat
 import time
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from dulwich.index import IndexEntry
 from api.config import ApiConfig
 from api.errors import ApiError, bad_request, conflict, invalid, not_found
 from api.index import ProjectIndex
+from api.safety import served_as
 from api.uploads import UploadMetrics, UploadReceiver, UploadResponse, result_of, too_large
 from auteur.events import IdMaker
 from auteur.gitindex import recorded_entries, same_stat
@@ -296,11 +296,11 @@ class AssetFileResource(ProjectFiles):
         send_file(req, resp, resolve_asset(root, path), path.rsplit("/", 1)[-1], body=body, missing=f"no asset {path!r}")
 
 
-def send_file(req: falcon.asgi.Request, resp: falcon.asgi.Response, real: str, name: str, *, body: bool, missing: str,
-              content_type: str | None = None) -> None:  # fmt: skip
+def send_file(req: falcon.asgi.Request, resp: falcon.asgi.Response, real: str, name: str, *, body: bool, missing: str) -> None:
     """Answer with the regular file at ``real`` (never through a final symlink), streamed,
     with a single ``Range`` (206/416) and ``If-None-Match`` (304); 404 saying ``missing``
-    if it is not there."""
+    if it is not there. Its type and disposition come from ``name`` (``api.safety.served_as``):
+    images, video and audio inline, anything else an attachment of octet-stream."""
     try:
         fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
@@ -315,11 +315,13 @@ def send_file(req: falcon.asgi.Request, resp: falcon.asgi.Response, real: str, n
     except BaseException:
         os.close(fd)
         raise
-    resp.content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    served = served_as(name)
+    resp.content_type = served.content_type
     resp.set_header("ETag", etag)
     resp.set_header("Accept-Ranges", "bytes")
     resp.set_header("Last-Modified", email.utils.formatdate(st.st_mtime, usegmt=True))
-    resp.set_header("Content-Disposition", f"inline; filename*=UTF-8''{urllib.parse.quote(name, safe='')}")
+    resp.set_header("Content-Disposition", served.disposition)
+    resp.set_header("Content-Security-Policy", served.policy)
     if fresh:
         os.close(fd)
         resp.status = falcon.HTTP_304

@@ -6,7 +6,8 @@ of each method it answers. ``api.app.create_app`` adds every entry as a route an
 ``build_document`` turns the same entries into the document, so a route cannot
 exist without its documentation (``Route.check`` compares the documented methods
 with the resource's responders). The schemas come from the msgspec structs in
-``api.schemas`` and the modules that own their answers. The one WebSocket is not
+``api.schemas`` and the modules that own their answers; every response states the
+headers every answer carries (``api.safety.ANSWER_HEADERS``). The one WebSocket is not
 an HTTP operation: it is described under ``x-websockets``, outside ``paths``.
 
 Read by people, client generators, the tests and the contract fuzzer
@@ -27,6 +28,7 @@ import msgspec
 
 from api.assets import AssetInfo
 from api.config import ApiConfig
+from api.safety import ANSWER_HEADERS
 from api.schemas import COMPONENTS
 from api.uploads import UploadResponse
 from auteur.events import Event
@@ -170,9 +172,24 @@ def _secured(path: str, method: str, operation: Json, auth: str) -> Json:
         refusals += [401, 403, 429]
     elif auth != "off":
         operation["security"] = []  # open: no credential asked
-    if refusals:
-        operation["responses"] = {**errors(*sorted(set(refusals))), **operation["responses"]}
+    responses = {**errors(*sorted(set(refusals))), **operation["responses"]} if refusals else operation["responses"]
+    operation["responses"] = _with_answer_headers(responses)
     return operation
+
+
+_ANSWER_HEADERS: dict[str, Json] = {
+    "X-Content-Type-Options": {"schema": {"const": ANSWER_HEADERS["X-Content-Type-Options"]}, "required": True,
+                               "description": "On every answer: browsers never guess another type"},
+    "Content-Security-Policy": {"schema": {"const": ANSWER_HEADERS["Content-Security-Policy"]}, "required": True,
+                                "description": "On every answer (a download states its own): nothing the API serves "
+                                               "runs script, loads anything or is framed"},
+}  # fmt: skip
+
+
+def _with_answer_headers(responses: Mapping[str, Json]) -> Json:
+    """Every response with the headers of every answer (``api.safety.ANSWER_HEADERS``); a
+    header the table states for a response (a download's own policy) wins."""
+    return {code: {**response, "headers": {**_ANSWER_HEADERS, **response.get("headers", {})}} for code, response in responses.items()}
 
 
 def _operation_id(path: str, method: str) -> str:

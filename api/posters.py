@@ -58,4 +58,4 @@ class PosterResource(ProjectFiles):
             not_found(f"no poster for {path!r}", "path")
         real = resolve_poster(root, path)
         name = path.rsplit("/", 1)[-1] + ".jpg"
-        send_file(req, resp, real, name, body=body, missing=f"no poster for {path!r} yet", content_type="image/jpeg")
+        send_file(req, resp, real, name, body=body, missing=f"no poster for {path!r} yet")  # .jpg: image/jpeg, inline

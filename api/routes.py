@@ -17,6 +17,7 @@ from api.health import HealthResource, LiveResource, MetricsResource
 from api.openapi import Json, OpenApiResource, Route, array_of, errors, json_body, param, ref
 from api.posters import PosterResource
 from api.projects import MAX_LIMIT, MAX_OFFSET, GitStatusResource, ProjectsResource
+from api.safety import ATTACHMENT_TYPE, INLINE_POLICY, POLICY
 from api.trash import TrashResource
 from api.uploads import FIELD, MAX_PARTS
 from auteur.identity import Role
@@ -51,15 +52,46 @@ UPLOAD_BODY = {
 }  # fmt: skip
 
 
-def _download(summary: str, content: str, *params: Json, body: bool) -> Json:
-    """GET or HEAD of one stored file (``api.assets.send_file``): Range, ETag, 304."""
-    binary: Json = {"content": {content: {"schema": {}}}} if body else {}
+# What a download answers, besides the headers of every answer (``api.openapi`` adds those).
+FILE_TYPES = ("image/*", "video/*", "audio/*", ATTACHMENT_TYPE)
+FILE_HEADERS: dict[str, Json] = {
+    "Content-Disposition": {
+        "schema": {"type": "string", "pattern": "^(inline|attachment); filename="},
+        "required": True,
+        "description": "inline for an image, a video or an audio file, served with its own type; attachment for anything "
+                       "else (HTML, SVG, XML, scripts, PDFs, documents), served as application/octet-stream, so a browser "
+                       "saves it and never renders it. filename is an ASCII stand-in; filename* (RFC 5987) carries the "
+                       "real name when it is not plain printable ASCII.",
+    },
+    "Content-Security-Policy": {
+        "schema": {"type": "string", "enum": [POLICY, INLINE_POLICY]},
+        "required": True,
+        "description": "Never any script. An attachment has the policy of every answer; an inline image, video or "
+                       "audio file lets the browser's own viewer load and style it when it is opened in a tab.",
+    },
+    "ETag": {"schema": {"type": "string"}, "required": True, "description": "The file's version (mtime and size)"},
+    "Last-Modified": {"schema": {"type": "string"}, "required": True, "description": "The file's mtime (an HTTP date)"},
+}  # fmt: skip
+BODY_HEADERS: dict[str, Json] = {
+    **FILE_HEADERS,
+    "Accept-Ranges": {"schema": {"const": "bytes"}, "required": True, "description": "Single byte ranges are served"},
+}
+CONTENT_RANGE: dict[str, Json] = {
+    "Content-Range": {"schema": {"type": "string", "pattern": r"^bytes \d+-\d+/\d+$"}, "required": True,
+                      "description": "The range sent, and the whole size"},
+}  # fmt: skip
+
+
+def _download(summary: str, types: tuple[str, ...], *params: Json, body: bool) -> Json:
+    """GET or HEAD of one stored file (``api.assets.send_file``): Range, ETag, 304, and
+    the headers that keep it from ever running as a page."""
+    binary: Json = {"content": {kind: {"schema": {}} for kind in types}} if body else {}
     return {
         ROLE_KEY: VIEWER, "summary": summary, "tags": ["assets"], "parameters": [PROJECT_ID, *params, RANGE, IF_NONE_MATCH],
         "responses": {
-            "200": {"description": "The file" if body else "The file's headers", **binary},
-            "206": {"description": "The range asked for", **binary},
-            "304": {"description": "The copy held (If-None-Match with the file's ETag) is current"},
+            "200": {"description": "The file" if body else "The file's headers", **binary, "headers": BODY_HEADERS},
+            "206": {"description": "The range asked for", **binary, "headers": {**BODY_HEADERS, **CONTENT_RANGE}},
+            "304": {"description": "The copy held (If-None-Match with the file's ETag) is current", "headers": FILE_HEADERS},
             **errors(400, 404, 416, STORAGE),
         },
     }  # fmt: skip
@@ -131,15 +163,15 @@ ROUTES: tuple[Route, ...] = (
         },
     }),
     Route("/api/v1/projects/{project_id}/assets/{path:path}", AssetFileResource, operations={
-        "get": _download("Download one file (Range supported)", "application/octet-stream", FILE_PATH, body=True),
-        "head": _download("A file's size and type, without the bytes", "application/octet-stream", FILE_PATH, body=False),
+        "get": _download("Download one file (Range supported)", FILE_TYPES, FILE_PATH, body=True),
+        "head": _download("A file's size and type, without the bytes", FILE_TYPES, FILE_PATH, body=False),
     }),
     Route("/api/v1/projects/{project_id}/posters/{path:path}", PosterResource, operations={
-        "get": {**_download("A video's poster frame (made by a job the assets listing asks for)", "image/jpeg", VIDEO_PATH, body=True),
+        "get": {**_download("A video's poster frame (made by a job the assets listing asks for)", ("image/jpeg",), VIDEO_PATH, body=True),
                 "description": "A JPEG of one frame of the video at path, at most 640 pixels wide. 404 until the worker "
                                "has made it (listing the assets asks for every missing or stale poster) or once the "
                                "video is gone. Revalidate on every use (Cache-Control: no-cache; ETag)."},
-        "head": _download("Whether a video's poster frame exists yet", "image/jpeg", VIDEO_PATH, body=False),
+        "head": _download("Whether a video's poster frame exists yet", ("image/jpeg",), VIDEO_PATH, body=False),
     }),
     Route("/api/v1/trash", TrashResource, operations={
         "get": {ROLE_KEY: VIEWER, "summary": "Deleted projects, newest first", "tags": ["trash"],

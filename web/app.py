@@ -78,7 +78,10 @@ def content_security_policy(api_url: str) -> str:
 
 
 class _Headers:
-    """Security headers on every answer; versioned static files cached for good."""
+    """Security headers on every answer; versioned static files cached for good.
+
+    The policy goes on every answer, not only on pages: falcon's own error answers
+    (JSON, or XML for a browser's ``Accept``) are documents a browser may show too."""
 
     def __init__(self, api_url_public: UrlSource) -> None:
         self.api_url_public = api_url_public
@@ -86,8 +89,7 @@ class _Headers:
     async def process_response(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, resource: object, ok: bool) -> None:
         resp.set_header("X-Content-Type-Options", "nosniff")
         resp.set_header("Referrer-Policy", "same-origin")
-        if resp.content_type and resp.content_type.startswith(falcon.MEDIA_HTML):
-            resp.set_header("Content-Security-Policy", content_security_policy(resolve_url(self.api_url_public)))
+        resp.set_header("Content-Security-Policy", content_security_policy(resolve_url(self.api_url_public)))
         if req.path.startswith("/static/"):
             resp.cache_control = ["public", "max-age=31536000", "immutable"] if req.get_param("v") else ["no-cache"]
 

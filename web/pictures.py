@@ -14,8 +14,9 @@ from typing import Any
 
 from web.client import quote_path
 
-# What <img> renders in every current browser (camera and VFX formats are not here).
-IMAGE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "gif", "webp", "avif", "bmp", "svg"})
+# What <img> renders in every current browser (camera and VFX formats are not here, nor SVG:
+# the API serves it as an attachment, as a document that could carry script).
+IMAGE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "gif", "webp", "avif", "bmp"})
 VIDEO_EXTENSIONS = frozenset({"mp4", "mov", "m4v", "webm", "mkv", "avi", "mxf"})
 HUES = 12
 

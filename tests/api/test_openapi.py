@@ -17,6 +17,7 @@ from api.config import ApiConfig
 from api.openapi import Route, build_document
 from api.projects import MAX_LIMIT, MAX_OFFSET
 from api.routes import ROUTES
+from api.safety import INLINE_POLICY, POLICY
 from api.schemas import NAME_PATTERN
 from auteur.names import MAX_BYTES, InvalidName, check_name
 
@@ -172,3 +173,14 @@ def test_served_over_http(client):
     response = client.get("/openapi.json")
     assert response.status_code == 200 and response.headers["content-type"].startswith("application/json")
     validate(response.json())
+
+
+def test_every_response_states_the_headers_every_answer_carries(document):
+    responses = [r for item in document["paths"].values() for op in item.values() for r in op["responses"].values()]
+    assert len(responses) > 50
+    for response in responses:
+        headers = response["headers"]
+        assert headers["X-Content-Type-Options"] == {**headers["X-Content-Type-Options"], "required": True,
+                                                     "schema": {"const": "nosniff"}}  # fmt: skip
+        policy = headers["Content-Security-Policy"]["schema"]
+        assert policy.get("const") == POLICY or policy.get("enum") == [POLICY, INLINE_POLICY], response["description"]

@@ -139,6 +139,43 @@ def test_static_files_are_versioned_and_cached_for_good():
     assert answer.status_code == 200 and "immutable" in answer.headers["cache-control"]
 
 
+def test_every_answer_carries_the_policy_and_nosniff():
+    policy = content_security_policy(PUBLIC)
+    directives = dict(d.split(" ", 1) for d in policy.split("; "))
+    assert directives["script-src"] == "'self'" and directives["frame-ancestors"] == "'none'"
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    fake = FakeApi([project(1)], {"film-1": [{"path": "outputs/edits/cut.mp4", "mtime": 1.0}]})
+    client = client_for(fake)
+    static = re.search(r'src="(/static/app\.js)\?v=', client.simulate_get("/").text)[1]
+    html = {
+        "gallery": client.simulate_get("/"),
+        "project": client.simulate_get("/project/film-1"),
+        "assets fragment": client.simulate_get("/project/film-1/assets"),
+        "unknown project": client.simulate_get("/project/nope"),
+        "no such page": client.simulate_get("/no/such/page"),
+    }
+    other = {
+        "video badge": client.simulate_get("/picture/film-1"),
+        "no picture": client.simulate_get("/picture/nope"),
+        "static file": client.simulate_get(static),
+        "health": client.simulate_get("/health"),
+        "wrong method": client.simulate_post("/"),
+    }
+    fake.down = True
+    html["API down"] = client.simulate_get("/")
+    other["fragment, API down, as a browser asks"] = client.simulate_get(
+        "/project/film-1/assets", headers={"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    )
+    assert [a.status_code for a in html.values()] == [200, 200, 200, 404, 404, 502]
+    assert [a.status_code for a in other.values()] == [200, 404, 200, 200, 405, 502]
+    assert other["video badge"].headers["content-type"] == "image/svg+xml"
+    for kind, answer in {**html, **other}.items():
+        assert answer.headers["x-content-type-options"] == "nosniff", kind
+        assert answer.headers["content-security-policy"] == policy, kind
+    for kind, answer in html.items():
+        assert answer.headers["content-type"].startswith("text/html"), kind
+
+
 def test_1000_cards_render_quickly():
     """Not a benchmark (bench/web_bench.py is): a guard against a quadratic template."""
     client = client_for(FakeApi([project(i) for i in range(1000)]))
