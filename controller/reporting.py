@@ -109,6 +109,7 @@ def status_for(observation: Observation, previous: ProjectStatus | None, now: fl
     status.observed_generation = status.generation
     status.current_commit = snap.commit
     status.last_commit_message, status.last_commit_at = snap.last_commit_message, snap.last_commit_at
+    status.last_commit_author = snap.last_commit_author
     status.lfs_files = snap.lfs_files
     status.asset_count = sum(1 for p in attempt.sizes if not p.endswith("/.gitkeep"))
     status.pending_files = list(snap.pending)
