@@ -12,6 +12,7 @@ import falcon.asgi
 from prometheus_client import CollectorRegistry
 
 from api.assets import AssetFileResource, AssetsResource
+from api.audit import AuditResource
 from api.config import ApiConfig
 from api.errors import install_error_handlers
 from api.events import EventsResource
@@ -45,6 +46,7 @@ def create_app(config: ApiConfig | None = None, *,
         AssetFileResource(config, index),
         PosterResource(config, index),
         TrashResource(config, index),
+        AuditResource(config),
         EventsResource(config, index, metrics),
         HealthResource(config, index),
         LiveResource(),

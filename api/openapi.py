@@ -29,6 +29,7 @@ from api.assets import AssetInfo
 from api.config import ApiConfig
 from api.schemas import COMPONENTS
 from api.uploads import UploadResponse
+from auteur.audit import AuditPage
 from auteur.events import Event
 from auteur.status import HIDDEN_FIELDS
 
@@ -116,8 +117,8 @@ def param(name: str, where: str, schema: Json, description: str, required: bool 
 
 
 def build_document(routes: Sequence[Route], server_url: str | None = None) -> Json:
-    # The assets and events modules own their answers' structs: document those very structs.
-    _, components = msgspec.json.schema_components((*COMPONENTS, AssetInfo, UploadResponse, Event), ref_template=REF)
+    # The assets, events and audit modules own their answers' structs: document those very structs.
+    _, components = msgspec.json.schema_components((*COMPONENTS, AssetInfo, UploadResponse, Event, AuditPage), ref_template=REF)
     project = components["Project"]
     for name in HIDDEN_FIELDS:
         project["properties"].pop(name, None)

@@ -5,11 +5,17 @@ several routes per resource through ``suffix``); ``api.openapi.build_document``
 generates ``/openapi.json`` from the same entries. Every status code an operation
 can answer and every constraint the resources enforce is declared here, next to
 the route: the contract fuzzer (``tests/api/test_contract.py``) holds the API to it.
+
+Every operation but the open ones (health, metrics, this document) names the least role
+that may call it under ``x-auteur-role`` (``auteur.identity.Role``): the auth layer
+(``api.auth``) enforces what the table says.
 """
 
 from __future__ import annotations
 
 from api.assets import AssetFileResource, AssetsResource
+from api.audit import MAX_BEFORE, AuditResource
+from api.audit import MAX_LIMIT as MAX_AUDIT_LIMIT
 from api.events import EventsResource
 from api.health import HealthResource, LiveResource, MetricsResource
 from api.openapi import Json, OpenApiResource, Route, array_of, errors, json_body, param, ref
@@ -17,6 +23,7 @@ from api.posters import PosterResource
 from api.projects import MAX_LIMIT, MAX_OFFSET, GitStatusResource, ProjectsResource
 from api.trash import TrashResource
 from api.uploads import FIELD, MAX_PARTS
+from auteur.identity import Role
 from auteur.layout import TYPE_FOLDERS
 from auteur.status import Phase
 from auteur.uploads import MAX_FILENAME_BYTES
@@ -31,6 +38,8 @@ PROJECT = json_body(ref("Project"), "The project")
 WAITED = json_body(ref("Project"), "The controller has not converged within the timeout: the status so far")
 PENDING = json_body(ref("RequestPending"), "The controller has not answered yet; the request stays queued")
 JSON_BODY = (400, 413, 415, 422)
+ROLE = "x-auteur-role"
+VIEWER, EDITOR, ADMIN = ({ROLE: role.value} for role in (Role.VIEWER, Role.EDITOR, Role.ADMIN))
 STORAGE = 503  # every operation that reads or writes the volume can meet a refusing one
 
 UPLOAD_BODY = {
@@ -48,7 +57,7 @@ def _download(summary: str, content: str, *params: Json, body: bool) -> Json:
     """GET or HEAD of one stored file (``api.assets.send_file``): Range, ETag, 304."""
     binary: Json = {"content": {content: {"schema": {}}}} if body else {}
     return {
-        "summary": summary, "tags": ["assets"], "parameters": [PROJECT_ID, *params, RANGE, IF_NONE_MATCH],
+        "summary": summary, "tags": ["assets"], **VIEWER, "parameters": [PROJECT_ID, *params, RANGE, IF_NONE_MATCH],
         "responses": {
             "200": {"description": "The file" if body else "The file's headers", **binary},
             "206": {"description": "The range asked for", **binary},
@@ -61,7 +70,7 @@ def _download(summary: str, content: str, *params: Json, body: bool) -> Json:
 ROUTES: tuple[Route, ...] = (
     Route("/api/v1/projects", ProjectsResource, operations={
         "get": {
-            "summary": "Projects with their status, newest first", "tags": ["projects"],
+            "summary": "Projects with their status, newest first", **VIEWER, "tags": ["projects"],
             "parameters": [
                 param("status", "query", {"type": "string", "enum": [p.value for p in Phase]}, "Only projects in this status"),
                 param("limit", "query", {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT},
@@ -75,7 +84,7 @@ ROUTES: tuple[Route, ...] = (
                           **errors(422, STORAGE)},
         },
         "post": {
-            "summary": "Create a project (writes its spec, waits until it is ready)", "tags": ["projects"],
+            "summary": "Create a project (writes its spec, waits until it is ready)", **EDITOR, "tags": ["projects"],
             "description": "201 once ready (or at once with status processing if process_async). If the controller "
                            "fails it for good, the spec is removed again and the answer is 409 (a foreign folder has "
                            "the name) or 422; if convergence outlasts the timeout, 202 with the status so far.",
@@ -84,16 +93,16 @@ ROUTES: tuple[Route, ...] = (
         },
     }),
     Route("/api/v1/projects/{project_id}", ProjectsResource, "item", operations={
-        "get": {"summary": "One project", "tags": ["projects"], "parameters": [PROJECT_ID],
+        "get": {"summary": "One project", **VIEWER, "tags": ["projects"], "parameters": [PROJECT_ID],
                 "responses": {"200": PROJECT, **errors(404, STORAGE)}},
         "patch": {
-            "summary": "Change quality and/or description (edits the spec, waits for convergence)", "tags": ["projects"],
+            "summary": "Change quality and/or description (edits the spec, waits for convergence)", **EDITOR, "tags": ["projects"],
             "parameters": [PROJECT_ID],
             "requestBody": {"required": True, "content": {"application/json": {"schema": ref("ProjectPatch")}}},
             "responses": {"200": PROJECT, "202": WAITED, **errors(404, 409, *JSON_BODY, STORAGE)},
         },
         "delete": {
-            "summary": "Remove the spec and wait until the folder has moved to the trash", "tags": ["projects"],
+            "summary": "Remove the spec and wait until the folder has moved to the trash", **EDITOR, "tags": ["projects"],
             "parameters": [PROJECT_ID, param("purge", "query", {"type": "boolean", "default": False}, "Also purge it from the trash")],
             "responses": {"204": {"description": "Deleted (and purged, if asked)"},
                           "202": {"description": "Not finished within the timeout",
@@ -102,14 +111,14 @@ ROUTES: tuple[Route, ...] = (
         },
     }),
     Route("/api/v1/projects/{project_id}/git/status", GitStatusResource, operations={
-        "get": {"summary": "The repository's state as the controller recorded it", "tags": ["projects"],
+        "get": {"summary": "The repository's state as the controller recorded it", **VIEWER, "tags": ["projects"],
                 "parameters": [PROJECT_ID], "responses": {"200": json_body(ref("GitStatus"), "Git status"), **errors(404, STORAGE)}},
     }),
     Route("/api/v1/projects/{project_id}/assets", AssetsResource, operations={
-        "get": {"summary": "Every file under assets/ and outputs/", "tags": ["assets"], "parameters": [PROJECT_ID],
+        "get": {"summary": "Every file under assets/ and outputs/", **VIEWER, "tags": ["assets"], "parameters": [PROJECT_ID],
                 "responses": {"200": json_body(array_of("AssetInfo"), "The files"), **errors(404, STORAGE)}},
         "post": {
-            "summary": "Upload one or many files (streamed; ingested into the project by a job)", "tags": ["assets"],
+            "summary": "Upload one or many files (streamed; ingested into the project by a job)", **EDITOR, "tags": ["assets"],
             "parameters": [PROJECT_ID, param("asset_type", "query", {"type": "string", "enum": list(TYPE_FOLDERS)},
                                              "Where the files go: assets/<type>/ or outputs/<type>/", required=True)],
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": UPLOAD_BODY}}},
@@ -129,21 +138,36 @@ ROUTES: tuple[Route, ...] = (
         "head": _download("Whether a video's poster frame exists yet", "image/jpeg", VIDEO_PATH, body=False),
     }),
     Route("/api/v1/trash", TrashResource, operations={
-        "get": {"summary": "Deleted projects, newest first", "tags": ["trash"],
+        "get": {"summary": "Deleted projects, newest first", **VIEWER, "tags": ["trash"],
                 "responses": {"200": json_body(array_of("TrashItem"), "The trash"), **errors(STORAGE)}},
     }),
     Route("/api/v1/trash/{entry}", TrashResource, "item", operations={
-        "get": {"summary": "One trash entry", "tags": ["trash"], "parameters": [ENTRY],
+        "get": {"summary": "One trash entry", **VIEWER, "tags": ["trash"], "parameters": [ENTRY],
                 "responses": {"200": json_body(ref("TrashItem"), "The entry"), **errors(404, STORAGE)}},
-        "delete": {"summary": "Purge an entry for good (done by the controller)", "tags": ["trash"], "parameters": [ENTRY],
+        "delete": {"summary": "Purge an entry for good (done by the controller)", **ADMIN, "tags": ["trash"], "parameters": [ENTRY],
                    "responses": {"204": {"description": "Purged"}, "202": PENDING, **errors(404, 409, STORAGE)}},
     }),
     Route("/api/v1/trash/{entry}/restore", TrashResource, "restore", operations={
-        "post": {"summary": "Restore an entry into the workspace (done by the controller)", "tags": ["trash"],
+        "post": {"summary": "Restore an entry into the workspace (done by the controller)", **EDITOR, "tags": ["trash"],
                  "parameters": [ENTRY], "responses": {"200": PROJECT, "202": PENDING, **errors(404, 409, 500, STORAGE)}},
     }),
+    Route("/api/v1/audit", AuditResource, operations={
+        "get": {
+            "summary": "Who did what, newest first (creates, edits, uploads, deletes, restores, purges)", **ADMIN,
+            "tags": ["audit"],
+            "parameters": [
+                param("project", "query", {"type": "string"}, "Only entries about this project (its id; a name is mapped to its id)"),
+                param("actor", "query", {"type": "string"}, "Only entries by this person (their name)"),
+                param("limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_AUDIT_LIMIT, "default": 100},
+                      "At most this many"),
+                param("before", "query", {"type": "integer", "minimum": 0, "maximum": MAX_BEFORE},
+                      "The next of the previous page: only entries older than those it held"),
+            ],
+            "responses": {"200": json_body(ref("AuditPage"), "A page of the audit log"), **errors(422, STORAGE)},
+        },
+    }),
     Route("/api/v1/events", EventsResource, websocket={
-        "summary": "Live events (a WebSocket: connect with an upgrade; a plain GET answers 405)",
+        "summary": "Live events (a WebSocket: connect with an upgrade; a plain GET answers 405)", **VIEWER,
         "description": "Each message is an Event (see components). With since, everything after that event id is "
                        "replayed first, or a resync event is sent when the id is too old or malformed. A keepalive "
                        "event with an empty id comes after 20 idle seconds (by default).",
