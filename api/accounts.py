@@ -18,7 +18,7 @@ import falcon
 import falcon.asgi
 import msgspec
 
-from api.actors import actor_of
+from api.actors import actor_of, audit, audit_entry
 from api.auth import CSRF_COOKIE, SESSION_COOKIE, Guard
 from api.config import ApiConfig
 from api.errors import ApiError, conflict, decode_json, not_found
@@ -55,6 +55,7 @@ class SessionResource:
             self.guard.limiter.failed(address)
             raise ApiError(401, "wrong user name or password", code="unauthorized", headers={"WWW-Authenticate": 'Bearer realm="auteur"'})
         session_id, session = await anyio.to_thread.run_sync(self.store.open_session, actor.name)
+        await audit(self.config, audit_entry(self.config, actor, "session.open"))
         secure = req.scheme == "https"
         resp.set_cookie(SESSION_COOKIE, session_id, max_age=int(SESSION_SECONDS), path="/", secure=secure,
                         http_only=True, same_site="Strict")  # fmt: skip
@@ -93,6 +94,7 @@ class TokensResource:
             if "exists" in str(exc):
                 conflict(str(exc), "name")
             raise ApiError(422, str(exc), code="invalid", field="name") from None
+        await audit(self.config, audit_entry(self.config, actor, "token.create", token=name, role=body.role.value))
         resp.status = 201
         resp.content_type = falcon.MEDIA_JSON
         resp.data = _encode(TokenCreated(token=token, name=name, role=body.role))
@@ -107,4 +109,5 @@ class TokensResource:
     async def on_delete_item(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, name: str) -> None:
         if not await anyio.to_thread.run_sync(self.store.revoke_token, name):
             not_found(f"no token named {name!r}", "name")
+        await audit(self.config, audit_entry(self.config, actor_of(req), "token.revoke", token=name))
         resp.status = 204

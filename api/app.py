@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from api.accounts import SessionResource, TokensResource
 from api.assets import AssetFileResource, AssetsResource
+from api.audit import AuditResource
 from api.auth import Guard
 from api.config import ApiConfig
 from api.errors import install_error_handlers
@@ -52,6 +53,7 @@ def create_app(config: ApiConfig | None = None, *,
         AssetFileResource(config, index),
         PosterResource(config, index),
         TrashResource(config, index),
+        AuditResource(config),
         EventsResource(config, index, metrics),
         HealthResource(config, index),
         LiveResource(),

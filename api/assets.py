@@ -31,6 +31,7 @@ import falcon.asgi
 import msgspec
 from dulwich.index import IndexEntry
 
+from api.actors import actor_of
 from api.config import ApiConfig
 from api.errors import ApiError, bad_request, conflict, invalid, not_found
 from api.index import ProjectIndex
@@ -271,7 +272,8 @@ class AssetsResource(ProjectFiles):
         if not (req.content_type or "").lower().startswith("multipart/form-data"):
             raise ApiError(415, f"send the files as multipart/form-data in the field 'files' (got {req.content_type!r})",
                            code="unsupported_media_type", field="Content-Type")  # fmt: skip
-        receiver = UploadReceiver(self.config, self.ids, project_id, asset_type, total=req.content_length, metrics=self.uploads)
+        receiver = UploadReceiver(self.config, self.ids, project_id, asset_type, total=req.content_length, metrics=self.uploads,
+                                  actor=actor_of(req))  # fmt: skip
         limit = self.config.max_upload_bytes
         if req.content_length is not None:
             if req.content_length > limit:

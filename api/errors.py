@@ -89,6 +89,17 @@ def strict_bool(req: falcon.asgi.Request, name: str, default: bool = False) -> b
     bad_request(f"{name} must be true or false, not {value!r}", name)
 
 
+def count_param(req: falcon.asgi.Request, name: str, maximum: int, minimum: int = 0) -> int | None:
+    """A whole-number query parameter from ``minimum`` to ``maximum``; 422 naming it otherwise."""
+    raw = req.get_param(name)
+    if raw is None:
+        return None
+    # Digits only (no sign, no spaces), and at most as many as the maximum has, before int() sees it.
+    if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(maximum)) or not minimum <= int(raw) <= maximum:
+        invalid(f"{name} must be a whole number from {minimum} to {maximum} (got {raw!r})", name)
+    return int(raw)
+
+
 # -- request bodies --------------------------------------------------------------
 
 

@@ -16,6 +16,10 @@ Contract decisions (also in the OpenAPI document):
 * PATCH waits until ``observed_generation`` equals the new spec's generation.
 * DELETE answers 204 once the status is gone and the folder has left the workspace
   (or the controller reports the folder as unmanaged: it is not Auteur's to move).
+
+Before a spec is written, edited or removed on someone's behalf, the attribution record
+naming them is (``api.actors``): the controller commits that change as them. Each change
+that stands is appended to the audit log.
 """
 
 from __future__ import annotations
@@ -29,15 +33,19 @@ import anyio.to_thread
 import falcon
 import falcon.asgi
 import msgspec
+from dulwich.object_store import DiskObjectStore
+from dulwich.objects import Commit, ObjectID
 
+from api.actors import actor_of, attribute, attribution_for, audit, audit_entry
 from api.auth import require
 from api.config import ApiConfig
-from api.errors import ApiError, conflict, decode_json, invalid, not_found, strict_bool
+from api.errors import ApiError, conflict, count_param, decode_json, invalid, not_found, strict_bool
 from api.index import ProjectIndex, ProjectJson, processing_project
 from api.schemas import GitStatus, ProjectCreate, ProjectPatch, RequestPending
-from api.trash import submit_and_wait, trash_records
+from api.trash import carry_out, trash_records
 from api.waiting import wait_for_status
-from auteur.identity import Role
+from auteur.attribution import Action
+from auteur.identity import Actor, Role
 from auteur.names import InvalidName, check_name, project_id
 from auteur.specs import Spec, SpecError, read_spec
 from auteur.specstore import SpecExists, create_spec, remove_spec, replace_spec, spec_files_for
@@ -108,8 +116,8 @@ class ProjectsResource:
         status = req.get_param("status")
         if status is not None and status not in PHASES:
             invalid(f"unknown status {status!r}; expected one of {', '.join(PHASES)}", "status")
-        limit = _count_param(req, "limit", MAX_LIMIT)
-        offset = _count_param(req, "offset", MAX_OFFSET) or 0
+        limit = count_param(req, "limit", MAX_LIMIT)
+        offset = count_param(req, "offset", MAX_OFFSET) or 0
         body, total = self.index.list_json(status, limit, offset)
         resp.set_header("X-Total-Count", str(total))
         resp.content_type = falcon.MEDIA_JSON
@@ -124,15 +132,17 @@ class ProjectsResource:
         except InvalidName as exc:
             invalid(f"Invalid name: {exc}", "name")
         spec = Spec(name=name, quality=create.quality, description=create.description)
+        key, generation, actor = spec.id, spec.generation(), actor_of(req)
+        asked_by = attribution_for(self.config, actor, Action.CREATE, generation)
         try:
-            path = await anyio.to_thread.run_sync(create_spec, self.settings.specs, self.settings.state, spec)
+            path = await anyio.to_thread.run_sync(create_spec, self.settings.specs, self.settings.state, spec, asked_by)
         except SpecExists as exc:
             conflict(str(exc), "name")
-        key, generation = spec.id, spec.generation()
         project = processing_project(key, path.name, name=name, quality=spec.quality.value,
                                      description=spec.description, generation=generation)  # fmt: skip
         self.index.put(project)
         if create.process_async:
+            await audit(self.config, audit_entry(self.config, actor, "project.create", key, name=name))
             resp.location = f"/api/v1/projects/{key}"
             return respond_project(resp, project, 201)
 
@@ -144,10 +154,12 @@ class ProjectsResource:
             return _permanent_failure(status) is not None and status.spec_file == path.name
 
         done, status = await wait_for_status(self.index.store, key, settled, self.config.wait_timeout)
+        reason = _permanent_failure(status) if done and status is not None else None
+        if reason is None:
+            await audit(self.config, audit_entry(self.config, actor, "project.create", key, name=name))
         if not done or status is None:
             resp.location = f"/api/v1/projects/{key}"
             return respond_project(resp, status.public() if status else project, 202)
-        reason = _permanent_failure(status)
         if reason is None:
             self.index.put(status.public())
             resp.location = f"/api/v1/projects/{key}"
@@ -177,7 +189,7 @@ class ProjectsResource:
         # One PATCH per project at a time in this process: read, change, write the spec.
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
-            spec = await self._edit_spec(key, project, changes)
+            spec = await self._edit_spec(key, project, changes, actor_of(req))
         generation = spec.generation()
         project = {**project, "quality": spec.quality.value, "description": spec.description, "generation": generation}
         self.index.put(project)
@@ -191,7 +203,7 @@ class ProjectsResource:
             return respond_project(resp, status.public())
         respond_project(resp, project, 202)
 
-    async def _edit_spec(self, key: str, project: ProjectJson, changes: dict[str, object]) -> Spec:
+    async def _edit_spec(self, key: str, project: ProjectJson, changes: dict[str, object], actor: Actor | None) -> Spec:
         files = await anyio.to_thread.run_sync(spec_files_for, self.settings.specs, key)
         if not files:
             conflict(f"project {key!r} has no spec file (status {project.get('status')}); there is nothing to change")
@@ -203,7 +215,10 @@ class ProjectsResource:
             conflict(f"the spec file cannot be used, fix it first: {exc}", exc.field)
         new = msgspec.structs.replace(old, **changes)
         if new.generation() != old.generation():
+            await attribute(self.config, key, attribution_for(self.config, actor, Action.UPDATE, new.generation()))
             await anyio.to_thread.run_sync(replace_spec, path, new)
+            changed = sorted(f for f in changes if getattr(new, f) != getattr(old, f))
+            await audit(self.config, audit_entry(self.config, actor, "project.update", key, fields=changed))
         return new
 
     async def on_delete_item(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str) -> None:
@@ -220,7 +235,12 @@ class ProjectsResource:
             reported, status = await wait_for_status(self.index.store, key, lambda s: s is not None, self.config.wait_timeout)
             if reported and status is not None:
                 project = status.public()
-        await anyio.to_thread.run_sync(remove_spec, self.settings.specs, key)
+        actor, generation = actor_of(req), project.get("generation")
+        generation = generation if isinstance(generation, str) else None
+        await attribute(self.config, key, attribution_for(self.config, actor, Action.DELETE, generation))
+        removed = await anyio.to_thread.run_sync(remove_spec, self.settings.specs, key)
+        if removed:
+            await audit(self.config, audit_entry(self.config, actor, "project.delete", key, spec_files=removed))
         self.index.put({**project, "status": Phase.DELETING.value})
         folder = self.settings.workspace / str(project["folder"]) if project.get("folder") else None
 
@@ -239,13 +259,13 @@ class ProjectsResource:
             self.index.refresh_one(key)
         resp.status = 204
         if purge:
-            await self._purge(key, resp)
+            await self._purge(key, resp, actor)
 
-    async def _purge(self, key: str, resp: falcon.asgi.Response) -> None:
+    async def _purge(self, key: str, resp: falcon.asgi.Response, actor: Actor | None) -> None:
         records = await anyio.to_thread.run_sync(trash_records, self.settings.state)
         for record in records:  # newest first: the entry this delete just made
             if record.id == key:
-                answer = await submit_and_wait(self.config, "purge", record.entry)
+                answer = await carry_out(self.config, "purge", record, actor)
                 if isinstance(answer, RequestPending):
                     resp.status = 202
                     resp.content_type = falcon.MEDIA_JSON
@@ -253,16 +273,6 @@ class ProjectsResource:
                 elif not answer.ok:
                     conflict(f"the project was deleted, but purging it failed: {answer.message}")
                 return
-
-
-def _count_param(req: falcon.asgi.Request, name: str, maximum: int) -> int | None:
-    raw = req.get_param(name)
-    if raw is None:
-        return None
-    # Digits only (no sign, no spaces), and at most as many as the maximum has, before int() sees it.
-    if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(maximum)) or int(raw) > maximum:
-        invalid(f"{name} must be a whole number from 0 to {maximum} (got {raw!r})", name)
-    return int(raw)
 
 
 class GitStatusResource:
@@ -274,5 +284,19 @@ class GitStatusResource:
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str) -> None:
         key, project = find_project(self.index, project_id)
         fields = {f: project[f] for f in ("current_commit", "is_dirty", "branch", "last_commit_message", "last_commit_at",
-                                          "lfs_files", "pending_files") if f in project}  # fmt: skip
+                                          "last_commit_author", "lfs_files", "pending_files") if f in project}  # fmt: skip
+        commit, folder = project.get("current_commit"), project.get("folder")
+        if fields.get("last_commit_author") is None and isinstance(commit, str) and isinstance(folder, str):
+            # A status recorded before the controller recorded authors: one object read, never a walk.
+            git_dir = self.config.settings.workspace / folder / ".git"
+            fields["last_commit_author"] = await anyio.to_thread.run_sync(commit_author, git_dir, commit)
         respond_project(resp, msgspec.to_builtins(GitStatus(id=key, **fields)))
+
+
+def commit_author(git_dir: Path, commit: str) -> str | None:
+    """The author (``Name <email>``) of ``commit`` in ``git_dir``; None if it cannot be read."""
+    try:
+        found = DiskObjectStore(str(git_dir / "objects"))[ObjectID(commit.encode("ascii"))]
+    except (KeyError, OSError, ValueError):  # not there (history lost, a folder in the trash), or not a sha
+        return None
+    return found.author.decode("utf-8", "replace") if isinstance(found, Commit) else None

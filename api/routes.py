@@ -5,12 +5,18 @@ several routes per resource through ``suffix``); ``api.openapi.build_document``
 generates ``/openapi.json`` from the same entries. Every status code an operation
 can answer and every constraint the resources enforce is declared here, next to
 the route: the contract fuzzer (``tests/api/test_contract.py``) holds the API to it.
+
+Every operation but the open ones (health, metrics, this document) names the least role
+that may call it under ``x-auteur-role`` (``auteur.identity.Role``): the auth layer
+(``api.auth``) enforces what the table says.
 """
 
 from __future__ import annotations
 
 from api.accounts import SessionResource, TokensResource
 from api.assets import AssetFileResource, AssetsResource
+from api.audit import MAX_BEFORE, AuditResource
+from api.audit import MAX_LIMIT as MAX_AUDIT_LIMIT
 from api.auth import CSRF_HEADER, PUBLIC, ROLE_KEY
 from api.events import EventsResource
 from api.health import HealthResource, LiveResource, MetricsResource
@@ -25,9 +31,6 @@ from auteur.layout import TYPE_FOLDERS
 from auteur.status import Phase
 from auteur.uploads import MAX_FILENAME_BYTES
 
-# The role each operation needs with auth on (api.auth.Guard enforces what is written here).
-VIEWER, EDITOR, ADMIN = Role.VIEWER.value, Role.EDITOR.value, Role.ADMIN.value
-
 PROJECT_ID = param("project_id", "path", {"type": "string"}, "The project's id (a name is accepted and mapped to its id)")
 ENTRY = param("entry", "path", {"type": "string"}, "A trash entry name, or a project id or name (the newest entry wins)")
 FILE_PATH = param("path", "path", {"type": "string"}, "Path inside the project, under assets/ or outputs/")
@@ -39,6 +42,9 @@ PROJECT = json_body(ref("Project"), "The project")
 WAITED = json_body(ref("Project"), "The controller has not converged within the timeout: the status so far")
 PENDING = json_body(ref("RequestPending"), "The controller has not answered yet; the request stays queued")
 JSON_BODY = (400, 413, 415, 422)
+# The least role each operation needs with auth on (api.auth.Guard enforces what is written here).
+VIEWER, EDITOR, ADMIN = ({ROLE_KEY: role.value} for role in (Role.VIEWER, Role.EDITOR, Role.ADMIN))
+ANYONE = {ROLE_KEY: PUBLIC}  # signing in and out
 STORAGE = 503  # every operation that reads or writes the volume can meet a refusing one
 
 UPLOAD_BODY = {
@@ -87,7 +93,7 @@ def _download(summary: str, types: tuple[str, ...], *params: Json, body: bool) -
     the headers that keep it from ever running as a page."""
     binary: Json = {"content": {kind: {"schema": {}} for kind in types}} if body else {}
     return {
-        ROLE_KEY: VIEWER, "summary": summary, "tags": ["assets"], "parameters": [PROJECT_ID, *params, RANGE, IF_NONE_MATCH],
+        "summary": summary, "tags": ["assets"], **VIEWER, "parameters": [PROJECT_ID, *params, RANGE, IF_NONE_MATCH],
         "responses": {
             "200": {"description": "The file" if body else "The file's headers", **binary, "headers": BODY_HEADERS},
             "206": {"description": "The range asked for", **binary, "headers": {**BODY_HEADERS, **CONTENT_RANGE}},
@@ -100,8 +106,7 @@ def _download(summary: str, types: tuple[str, ...], *params: Json, body: bool) -
 ROUTES: tuple[Route, ...] = (
     Route("/api/v1/projects", ProjectsResource, operations={
         "get": {
-            ROLE_KEY: VIEWER,
-            "summary": "Projects with their status, newest first", "tags": ["projects"],
+            "summary": "Projects with their status, newest first", **VIEWER, "tags": ["projects"],
             "parameters": [
                 param("status", "query", {"type": "string", "enum": [p.value for p in Phase]}, "Only projects in this status"),
                 param("limit", "query", {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT},
@@ -115,8 +120,7 @@ ROUTES: tuple[Route, ...] = (
                           **errors(422, STORAGE)},
         },
         "post": {
-            ROLE_KEY: EDITOR,
-            "summary": "Create a project (writes its spec, waits until it is ready)", "tags": ["projects"],
+            "summary": "Create a project (writes its spec, waits until it is ready)", **EDITOR, "tags": ["projects"],
             "description": "201 once ready (or at once with status processing if process_async). If the controller "
                            "fails it for good, the spec is removed again and the answer is 409 (a foreign folder has "
                            "the name) or 422; if convergence outlasts the timeout, 202 with the status so far.",
@@ -125,18 +129,16 @@ ROUTES: tuple[Route, ...] = (
         },
     }),
     Route("/api/v1/projects/{project_id}", ProjectsResource, "item", operations={
-        "get": {ROLE_KEY: VIEWER, "summary": "One project", "tags": ["projects"], "parameters": [PROJECT_ID],
+        "get": {"summary": "One project", **VIEWER, "tags": ["projects"], "parameters": [PROJECT_ID],
                 "responses": {"200": PROJECT, **errors(404, STORAGE)}},
         "patch": {
-            ROLE_KEY: EDITOR,
-            "summary": "Change quality and/or description (edits the spec, waits for convergence)", "tags": ["projects"],
+            "summary": "Change quality and/or description (edits the spec, waits for convergence)", **EDITOR, "tags": ["projects"],
             "parameters": [PROJECT_ID],
             "requestBody": {"required": True, "content": {"application/json": {"schema": ref("ProjectPatch")}}},
             "responses": {"200": PROJECT, "202": WAITED, **errors(404, 409, *JSON_BODY, STORAGE)},
         },
         "delete": {
-            ROLE_KEY: EDITOR,
-            "summary": "Remove the spec and wait until the folder has moved to the trash", "tags": ["projects"],
+            "summary": "Remove the spec and wait until the folder has moved to the trash", **EDITOR, "tags": ["projects"],
             "description": "Purging needs the admin role.",
             "parameters": [PROJECT_ID, param("purge", "query", {"type": "boolean", "default": False}, "Also purge it from the trash")],
             "responses": {"204": {"description": "Deleted (and purged, if asked)"},
@@ -146,15 +148,14 @@ ROUTES: tuple[Route, ...] = (
         },
     }),
     Route("/api/v1/projects/{project_id}/git/status", GitStatusResource, operations={
-        "get": {ROLE_KEY: VIEWER, "summary": "The repository's state as the controller recorded it", "tags": ["projects"],
+        "get": {"summary": "The repository's state as the controller recorded it", **VIEWER, "tags": ["projects"],
                 "parameters": [PROJECT_ID], "responses": {"200": json_body(ref("GitStatus"), "Git status"), **errors(404, STORAGE)}},
     }),
     Route("/api/v1/projects/{project_id}/assets", AssetsResource, operations={
-        "get": {ROLE_KEY: VIEWER, "summary": "Every file under assets/ and outputs/", "tags": ["assets"], "parameters": [PROJECT_ID],
+        "get": {"summary": "Every file under assets/ and outputs/", **VIEWER, "tags": ["assets"], "parameters": [PROJECT_ID],
                 "responses": {"200": json_body(array_of("AssetInfo"), "The files"), **errors(404, STORAGE)}},
         "post": {
-            ROLE_KEY: EDITOR,
-            "summary": "Upload one or many files (streamed; ingested into the project by a job)", "tags": ["assets"],
+            "summary": "Upload one or many files (streamed; ingested into the project by a job)", **EDITOR, "tags": ["assets"],
             "parameters": [PROJECT_ID, param("asset_type", "query", {"type": "string", "enum": list(TYPE_FOLDERS)},
                                              "Where the files go: assets/<type>/ or outputs/<type>/", required=True)],
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": UPLOAD_BODY}}},
@@ -174,21 +175,36 @@ ROUTES: tuple[Route, ...] = (
         "head": _download("Whether a video's poster frame exists yet", ("image/jpeg",), VIDEO_PATH, body=False),
     }),
     Route("/api/v1/trash", TrashResource, operations={
-        "get": {ROLE_KEY: VIEWER, "summary": "Deleted projects, newest first", "tags": ["trash"],
+        "get": {"summary": "Deleted projects, newest first", **VIEWER, "tags": ["trash"],
                 "responses": {"200": json_body(array_of("TrashItem"), "The trash"), **errors(STORAGE)}},
     }),
     Route("/api/v1/trash/{entry}", TrashResource, "item", operations={
-        "get": {ROLE_KEY: VIEWER, "summary": "One trash entry", "tags": ["trash"], "parameters": [ENTRY],
+        "get": {"summary": "One trash entry", **VIEWER, "tags": ["trash"], "parameters": [ENTRY],
                 "responses": {"200": json_body(ref("TrashItem"), "The entry"), **errors(404, STORAGE)}},
-        "delete": {ROLE_KEY: ADMIN, "summary": "Purge an entry for good (done by the controller)", "tags": ["trash"], "parameters": [ENTRY],
+        "delete": {"summary": "Purge an entry for good (done by the controller)", **ADMIN, "tags": ["trash"], "parameters": [ENTRY],
                    "responses": {"204": {"description": "Purged"}, "202": PENDING, **errors(404, 409, STORAGE)}},
     }),
     Route("/api/v1/trash/{entry}/restore", TrashResource, "restore", operations={
-        "post": {ROLE_KEY: EDITOR, "summary": "Restore an entry into the workspace (done by the controller)", "tags": ["trash"],
+        "post": {"summary": "Restore an entry into the workspace (done by the controller)", **EDITOR, "tags": ["trash"],
                  "parameters": [ENTRY], "responses": {"200": PROJECT, "202": PENDING, **errors(404, 409, 500, STORAGE)}},
     }),
-    Route("/api/v1/events", EventsResource, websocket={ROLE_KEY: VIEWER,
-        "summary": "Live events (a WebSocket: connect with an upgrade; a plain GET answers 405; a refused handshake 403)",
+    Route("/api/v1/audit", AuditResource, operations={
+        "get": {
+            "summary": "Who did what, newest first (creates, edits, uploads, deletes, restores, purges)", **ADMIN,
+            "tags": ["audit"],
+            "parameters": [
+                param("project", "query", {"type": "string"}, "Only entries about this project (its id; a name is mapped to its id)"),
+                param("actor", "query", {"type": "string"}, "Only entries by this person (their name)"),
+                param("limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_AUDIT_LIMIT, "default": 100},
+                      "At most this many"),
+                param("before", "query", {"type": "integer", "minimum": 0, "maximum": MAX_BEFORE},
+                      "The next of the previous page: only entries older than those it held"),
+            ],
+            "responses": {"200": json_body(ref("AuditPage"), "A page of the audit log"), **errors(422, STORAGE)},
+        },
+    }),
+    Route("/api/v1/events", EventsResource, websocket={
+        "summary": "Live events (a WebSocket: connect with an upgrade; a plain GET answers 405; a refused handshake 403)", **VIEWER,
         "description": "Each message is an Event (see components). With since, everything after that event id is "
                        "replayed first, or a resync event is sent when the id is too old or malformed. A keepalive "
                        "event with an empty id comes after 20 idle seconds (by default).",
@@ -196,30 +212,30 @@ ROUTES: tuple[Route, ...] = (
         "message": ref("Event"),
     }),
     Route("/api/v1/session", SessionResource, operations={
-        "get": {ROLE_KEY: VIEWER, "summary": "Who the request acts as (with auth off: nobody, and everyone may do everything)",
+        "get": {**VIEWER, "summary": "Who the request acts as (with auth off: nobody, and everyone may do everything)",
                 "tags": ["people"], "responses": {"200": json_body(ref("Whoami"), "The person and their role"), **errors(STORAGE)}},
-        "post": {ROLE_KEY: PUBLIC, "summary": "Sign in (AUTEUR_AUTH=on): sets the session and CSRF cookies", "tags": ["people"],
+        "post": {**ANYONE, "summary": "Sign in (AUTEUR_AUTH=on): sets the session and CSRF cookies", "tags": ["people"],
                  "description": f"The answer's csrf_token (also in the auteur_csrf cookie) goes in {CSRF_HEADER} on every "
                                 "state-changing request made with the session cookie. Failed sign-ins from one address "
                                 "are answered 429 for a while.",
                  "requestBody": {"required": True, "content": {"application/json": {"schema": ref("SignIn")}}},
                  "responses": {"200": json_body(ref("Whoami"), "Signed in"), **errors(401, 409, 429, *JSON_BODY, STORAGE)}},
-        "delete": {ROLE_KEY: PUBLIC, "summary": "Sign out: closes the session and clears its cookies", "tags": ["people"],
+        "delete": {**ANYONE, "summary": "Sign out: closes the session and clears its cookies", "tags": ["people"],
                    "responses": {"204": {"description": "Signed out"}, **errors(STORAGE)}},
     }),
     Route("/api/v1/tokens", TokensResource, operations={
-        "get": {ROLE_KEY: ADMIN, "summary": "The tokens (never their secrets)", "tags": ["people"],
+        "get": {**ADMIN, "summary": "The tokens (never their secrets)", "tags": ["people"],
                 "responses": {"200": json_body(array_of("TokenInfo"), "The tokens"), **errors(STORAGE)}},
-        "post": {ROLE_KEY: ADMIN, "summary": "Create a token acting as the user it names; its secret is shown once",
+        "post": {**ADMIN, "summary": "Create a token acting as the user it names; its secret is shown once",
                  "tags": ["people"],
                  "requestBody": {"required": True, "content": {"application/json": {"schema": ref("TokenCreate")}}},
                  "responses": {"201": json_body(ref("TokenCreated"), "The token (keep it: only its hash is stored)"),
                                **errors(409, *JSON_BODY, STORAGE)}},
     }),
     Route("/api/v1/tokens/{name}", TokensResource, "item", operations={
-        "get": {ROLE_KEY: ADMIN, "summary": "One token", "tags": ["people"], "parameters": [TOKEN_NAME],
+        "get": {**ADMIN, "summary": "One token", "tags": ["people"], "parameters": [TOKEN_NAME],
                 "responses": {"200": json_body(ref("TokenInfo"), "The token"), **errors(404, STORAGE)}},
-        "delete": {ROLE_KEY: ADMIN, "summary": "Revoke a token (on every replica at its next request)", "tags": ["people"],
+        "delete": {**ADMIN, "summary": "Revoke a token (on every replica at its next request)", "tags": ["people"],
                    "parameters": [TOKEN_NAME], "responses": {"204": {"description": "Revoked"}, **errors(404, STORAGE)}},
     }),
     Route("/health", HealthResource, operations={

@@ -74,6 +74,7 @@ class GitStatus(msgspec.Struct, kw_only=True):
     branch: str = "main"
     last_commit_message: str | None = None
     last_commit_at: Annotated[float | None, msgspec.Meta(description="seconds since the epoch")] = None
+    last_commit_author: Annotated[str | None, msgspec.Meta(description="the head commit's author, 'Name <email>'")] = None
     lfs_files: int = 0
     pending_files: list[str] = msgspec.field(default_factory=list)
 

@@ -6,7 +6,8 @@ itself. Restoring and purging move or delete folders, which only the controller
 may do: the API writes a request (``auteur.mailbox``) and waits for the
 controller's answer. A request the controller has not answered within
 ``wait_timeout`` stays queued (it is carried out when a controller runs) and the
-answer is 202.
+answer is 202. The request names who asked (``api.actors``), and each restore or
+purge done or queued is appended to the audit log.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ import falcon
 import falcon.asgi
 import msgspec
 
+from api.actors import actor_of, audit, audit_entry
 from api.config import ApiConfig
 from api.errors import ApiError, conflict, not_found
 from api.index import ProjectIndex
 from api.schemas import RequestPending, TrashItem
 from api.waiting import wait_for_status
 from auteur import mailbox
+from auteur.identity import Actor
 from auteur.mailbox import RequestResult
 from auteur.status import ProjectStatus
 from auteur.trash import find_entry, read_entries
@@ -52,10 +55,20 @@ def find_record(records: list[TrashItem], ref: str) -> TrashItem:
     return record
 
 
-async def submit_and_wait(config: ApiConfig, action: str, entry: str) -> RequestResult | RequestPending:
+async def carry_out(config: ApiConfig, action: str, record: TrashItem, actor: Actor | None) -> RequestResult | RequestPending:
+    """Have the controller ``restore`` or ``purge`` ``record`` on ``actor``'s behalf, and put
+    it in the audit log once done or queued."""
+    answer = await submit_and_wait(config, action, record.entry, actor)
+    if isinstance(answer, RequestPending) or answer.ok:
+        pending = {"pending": True} if isinstance(answer, RequestPending) else {}
+        await audit(config, audit_entry(config, actor, f"trash.{action}", record.id, entry=record.entry, **pending))
+    return answer
+
+
+async def submit_and_wait(config: ApiConfig, action: str, entry: str, actor: Actor | None) -> RequestResult | RequestPending:
     """Hand ``action`` on ``entry`` to the controller and wait for its answer."""
     state = config.settings.state
-    request = await anyio.to_thread.run_sync(mailbox.submit, state, action, entry)
+    request = await anyio.to_thread.run_sync(mailbox.submit, state, action, entry, actor)
     deadline = time.monotonic() + config.wait_timeout
     while True:
         # timeout=0: one look at the result file, no sleeping in the event loop.
@@ -92,7 +105,7 @@ class TrashResource:
 
     async def on_post_restore(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, entry: str) -> None:
         record = find_record(await self._records(), entry)
-        answer = await submit_and_wait(self.config, "restore", record.entry)
+        answer = await carry_out(self.config, "restore", record, actor_of(req))
         resp.content_type = falcon.MEDIA_JSON
         if isinstance(answer, RequestPending):
             resp.status = 202
@@ -115,7 +128,7 @@ class TrashResource:
 
     async def on_delete_item(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, entry: str) -> None:
         record = find_record(await self._records(), entry)
-        answer = await submit_and_wait(self.config, "purge", record.entry)
+        answer = await carry_out(self.config, "purge", record, actor_of(req))
         if isinstance(answer, RequestPending):
             resp.status = 202
             resp.content_type = falcon.MEDIA_JSON

@@ -9,7 +9,9 @@ every staged file of the request, and no record is written. Once every file is
 fsynced, each gets its record (``stored``) and an ingest job enqueued by name;
 ``worker.jobs.ingest`` takes it from there.
 If the queue is unreachable (Redis down) the upload still succeeds: its record says
-``stored`` and the controller enqueues it again on its next resync.
+``stored`` and the controller enqueues it again on its next resync. The record names the
+uploader (``api.actors``), whom the ingest commits as, and each stored file is appended to
+the audit log.
 
 Progress is published as ``upload.progress`` events and written to the shared view
 of uploads (``ApiConfig.uploads``: a Redis hash per project in Redis mode).
@@ -33,11 +35,13 @@ import falcon.media
 import msgspec
 from prometheus_client import CollectorRegistry, Counter, Summary
 
+from api.actors import audit, audit_entry, name_of
 from api.config import ApiConfig
 from api.errors import ApiError, invalid
 from api.staging import StagedFile
 from auteur.atomic import fsync_dir
 from auteur.events import Event, IdMaker
+from auteur.identity import Actor
 from auteur.jobs import INGEST_JOB
 from auteur.layout import TYPE_FOLDERS
 from auteur.uploads import UploadRecord, UploadState, UploadStore, filename_problem, new_upload_id
@@ -124,6 +128,7 @@ class UploadReceiver:
     asset_type: str
     total: int | None = None
     metrics: UploadMetrics | None = None  # None: not counted (unit tests)
+    actor: Actor | None = None  # who uploads (None: nobody known)
     received: int = 0
     staged: list[_Staged] = field(default_factory=list)
     store: UploadStore = field(init=False)
@@ -229,7 +234,8 @@ class UploadReceiver:
 
     def _publish(self, kind: str, data: dict[str, Any]) -> None:
         try:
-            self.config.bus.publish(Event(id=self.ids(), type=kind, project={"id": self.project_id}, at=self.config.clock(), data=data))
+            self.config.bus.publish(Event(id=self.ids(), type=kind, project={"id": self.project_id}, at=self.config.clock(), data=data,
+                                          actor=name_of(self.actor)))  # fmt: skip
         except Exception:  # events are a courtesy; the upload itself must not fail for them
             log.warning("could not publish %s", kind, exc_info=True)
 
@@ -242,7 +248,7 @@ class UploadReceiver:
                 upload_id=staged.upload_id, project_id=self.project_id, asset_type=self.asset_type,
                 filename=staged.filename, path=f"{folder}/{staged.filename}", size=staged.file.size, oid=staged.oid,
                 status=UploadState.STORED, job_id=f"ingest-{staged.upload_id}",
-                staged_ino=staged.stat.st_ino, staged_mtime_ns=staged.stat.st_mtime_ns,
+                staged_ino=staged.stat.st_ino, staged_mtime_ns=staged.stat.st_mtime_ns, actor=self.actor,
             ))  # fmt: skip
         await anyio.to_thread.run_sync(self._write_records, records)
         self.staged = []  # stored for good: nothing to discard any more
@@ -257,6 +263,8 @@ class UploadReceiver:
                 upload_id=record.upload_id, job_id=record.job_id, filename=record.filename, asset_type=record.asset_type,
                 path=record.path, size=record.size, oid=record.oid, status=record.status.value,
             ))  # fmt: skip
+        await audit(self.config, *(audit_entry(self.config, self.actor, "asset.upload", self.project_id, path=r.path,
+                                               size=r.size, upload_id=r.upload_id) for r in records))  # fmt: skip
         return accepted
 
     def _enqueue(self, record: UploadRecord) -> None:

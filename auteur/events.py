@@ -31,6 +31,9 @@ class Event(msgspec.Struct, kw_only=True):
     project: dict[str, Any] = msgspec.field(default_factory=dict)
     at: float = 0.0
     data: dict[str, Any] = msgspec.field(default_factory=dict)
+    # The name of the person whose request caused it (an API create, edit, delete, restore or
+    # upload); null when nobody is known (auth off, a spec or a file dropped in by hand).
+    actor: str | None = None
 
 
 def id_key(event_id: str) -> tuple[int, int]:
@@ -86,9 +89,9 @@ class Journal:
         names = [n for n in os.listdir(self.root) if n.endswith(".jsonl")]
         return [self.root / n for n in sorted(names, key=lambda n: id_key(n[:-6]))]
 
-    def append(self, kind: str, project: dict[str, Any], data: dict[str, Any] | None = None) -> Event:
+    def append(self, kind: str, project: dict[str, Any], data: dict[str, Any] | None = None, *, actor: str | None = None) -> Event:
         with self._lock:
-            event = Event(id=self.ids(), type=kind, project=project, at=self.clock(), data=data or {})
+            event = Event(id=self.ids(), type=kind, project=project, at=self.clock(), data=data or {}, actor=actor)
             if self._handle is None or self._count >= SEGMENT_EVENTS:
                 self._rotate(event.id)
             self._handle.write(_encoder.encode(event) + b"\n")

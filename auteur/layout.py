@@ -32,6 +32,8 @@ TRASH_DIR = "trash"
 UPLOADS_DIR = "uploads"
 EVENTS_DIR = "events"
 LOCKS_DIR = "locks"
+ACTORS_DIR = "actors"
+AUDIT_LOG = "audit.log"
 CONTROLLER_LOCK = "controller.lock"
 HEARTBEAT = "heartbeat.json"
 

@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 
 from auteur.atomic import write_atomic
+from auteur.identity import Actor
 
 REQUESTS_DIR = "requests"
 
@@ -37,6 +38,9 @@ class Request(msgspec.Struct, kw_only=True):
     event: str = ""
     data: dict[str, Any] = msgspec.field(default_factory=dict)
     reconcile: bool = False
+    # Whose request it carries out (a restore's, a purge's, an upload's): a restore commits as
+    # them, and the events name them. None: nobody known.
+    actor: Actor | None = None
 
 
 class RequestResult(msgspec.Struct, kw_only=True):
@@ -62,16 +66,17 @@ def _post(state_dir: Path, request: Request) -> Request:
     return request
 
 
-def submit(state_dir: Path, action: str, entry: str) -> Request:
-    """Ask for a trash ``restore`` or ``purge``; ``wait_result`` gives the answer."""
-    return _post(state_dir, Request(id=_new_id(), action=action, entry=entry, at=time.time()))
+def submit(state_dir: Path, action: str, entry: str, actor: Actor | None = None) -> Request:
+    """Ask for a trash ``restore`` or ``purge`` on ``actor``'s behalf; ``wait_result`` gives the answer."""
+    return _post(state_dir, Request(id=_new_id(), action=action, entry=entry, at=time.time(), actor=actor))
 
 
-def announce(state_dir: Path, project_id: str, event: str, data: dict[str, Any], *, reconcile: bool) -> Request:
-    """Tell the controller what a worker did to ``project_id``: it journals ``event`` with
-    ``data`` (after reconciling the project first when ``reconcile``). Nobody waits for it."""
+def announce(state_dir: Path, project_id: str, event: str, data: dict[str, Any], *, reconcile: bool,
+             actor: Actor | None = None) -> Request:  # fmt: skip
+    """Tell the controller what a worker did to ``project_id`` on ``actor``'s behalf: it journals
+    ``event`` with ``data`` (after reconciling the project first when ``reconcile``). Nobody waits for it."""
     request = Request(id=_new_id(), action="announce", at=time.time(), project_id=project_id, event=event, data=data,
-                      reconcile=reconcile)  # fmt: skip
+                      reconcile=reconcile, actor=actor)  # fmt: skip
     return _post(state_dir, request)
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from auteur.identity import parse_author
 from auteur.validation import explain_validation
 
 
@@ -103,6 +104,10 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         name, problem = explain_validation(exc, Settings)
         shown = f"{name}={env.get(name)!r}" if name in _VARIABLES else "the environment"
         raise SettingsError(f"{shown}: {problem}") from None
+    try:
+        parse_author(settings.git_author)
+    except ValueError as exc:
+        raise SettingsError(f"{env_name('git_author')}: {exc}") from None
     return msgspec.structs.replace(
         settings,
         specs=settings.specs.absolute(),

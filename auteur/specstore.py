@@ -2,7 +2,8 @@
 
 Called by the API and the CLI. Creating takes a lock on the volume while it checks
 that no spec maps to the same id, then creates the file exclusively (``link``), so
-of many racing creates of one name exactly one wins.
+of many racing creates of one name exactly one wins; the API's attribution record of the
+create (``auteur.attribution``) is written under the same lock, just before the spec.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from auteur import attribution
 from auteur.atomic import create_exclusive, write_atomic
+from auteur.attribution import Attribution
 from auteur.layout import LOCKS_DIR
 from auteur.locks import hold_lock
 from auteur.names import project_id
@@ -30,14 +33,17 @@ def spec_files_for(specs_dir: Path, key: str) -> list[str]:
     return sorted(name for name in os.listdir(specs_dir) if is_spec_file(name) and project_id(spec_stem(name)) == key)
 
 
-def create_spec(specs_dir: Path, state_dir: Path, spec: Spec) -> Path:
-    """Create ``specs/<name>.yaml``; raise :class:`SpecExists` if the id is taken."""
+def create_spec(specs_dir: Path, state_dir: Path, spec: Spec, asked_by: Attribution | None = None) -> Path:
+    """Create ``specs/<name>.yaml``, after the attribution record ``asked_by`` if given;
+    raise :class:`SpecExists` if the id is taken."""
     specs_dir.mkdir(parents=True, exist_ok=True)
     with hold_lock(state_dir / LOCKS_DIR / "specs.lock"):
         existing = spec_files_for(specs_dir, spec.id)
         if existing:
             raise SpecExists(existing[0])
         path = specs_dir / f"{spec.name}.yaml"
+        if asked_by is not None:
+            attribution.write(state_dir, spec.id, asked_by)
         if not create_exclusive(path, spec.to_yaml()):
             raise SpecExists(path.name)
         return path

@@ -66,6 +66,7 @@ class ProjectStatus(msgspec.Struct, kw_only=True):
     branch: str = "main"
     last_commit_message: str | None = None
     last_commit_at: float | None = None
+    last_commit_author: str | None = None  # "Name <email>", as git shows it
     is_dirty: bool = False
     lfs_files: int = 0
     asset_count: int = 0

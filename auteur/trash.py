@@ -29,6 +29,8 @@ class TrashEntry(msgspec.Struct, kw_only=True):
     spec_file: str = ""
     created_at: str | None = None
     deleted_at: Annotated[float, msgspec.Meta(description="seconds since the epoch")] = 0.0
+    actor: Annotated[str | None, msgspec.Meta(
+        description="who deleted it; null when unknown (auth off, or the spec was removed by hand)")] = None  # fmt: skip
 
 
 E = TypeVar("E", bound=TrashEntry)

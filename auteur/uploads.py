@@ -26,6 +26,7 @@ from pathlib import Path
 import msgspec
 
 from auteur.atomic import fsync_dir, write_atomic
+from auteur.identity import Actor
 from auteur.layout import UPLOADS_DIR
 
 CONTENT = "content"
@@ -65,6 +66,8 @@ class UploadRecord(msgspec.Struct, kw_only=True):
     staged_mtime_ns: int = 0
     created_at: float = 0.0
     updated_at: float = 0.0
+    # Who uploaded it: the ingest commits as them and its events name them (None: nobody known).
+    actor: Actor | None = None
 
 
 _encoder = msgspec.json.Encoder()

@@ -5,7 +5,9 @@ ingest job in ``worker.ingesting`` (under the project lock; it then tells the
 controller, which looks again and reports). A short shell, like Flux's: no spec file
 left means the removal path; otherwise the steps of ``controller.steps`` run in order
 and the shell stops at the first requeue or error. It writes no status and journals
-nothing: ``controller.reporting`` turns the ``Observation`` into status.
+nothing: ``controller.reporting`` turns the ``Observation`` into status. Who the
+attempt acts for, unless its caller says, comes from the API's attribution record
+(``auteur.attribution``) for the spec generation it converges or the removal it carries out.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from auteur import attribution
+from auteur.attribution import Action, Attribution
+from auteur.identity import Actor
 from auteur.names import project_id
 from auteur.status import Phase, ProjectStatus
 from controller.fingerprints import fingerprint
@@ -104,12 +109,36 @@ def converge(attempt: Attempt, previous: ProjectStatus | None, *,
     stopped = _run(attempt, CLAIM_STEPS)
     if stopped is not None:
         return stopped
+    if attempt.actor is None:
+        attempt.actor = _requested_by(attempt, previous)
     if on_claimed is not None:
         on_claimed(attempt)
     stopped = _run(attempt, FOLDER_STEPS)
     if stopped is not None:
         return stopped
     return Observation(attempt, fingerprint=_fingerprint(attempt))
+
+
+def _requested_by(attempt: Attempt, previous: ProjectStatus | None) -> Actor | None:
+    """Who asked for the spec being converged: the attribution record's person, if it was
+    written for this very generation and that generation has not converged yet (once it has,
+    a snapshot is of files people dropped in, nobody known)."""
+    generation = attempt.wanted.generation()
+    if previous is not None and previous.observed_generation == generation:
+        return None
+    record = attribution.read(attempt.settings.state, attempt.key)
+    if record is None or record.action is Action.DELETE or record.generation != generation:
+        return None
+    return record.actor
+
+
+def _deleted_by(record: Attribution | None, previous: ProjectStatus | None) -> Actor | None:
+    """Who removed the spec: the person of the API's delete record, if it removed the spec last seen."""
+    if record is None or record.action is not Action.DELETE:
+        return None
+    if previous is not None and record.generation is not None and record.generation != previous.generation:
+        return None
+    return record.actor
 
 
 def _run(attempt: Attempt, steps: tuple[tuple[str, Step], ...]) -> Observation | None:
@@ -146,6 +175,9 @@ def _remove(attempt: Attempt, previous: ProjectStatus | None) -> Observation:
     if owner is not None:
         folder = workspace / owner.folder
         if folder.is_dir() and not folder.is_symlink():
+            record = attribution.read(attempt.settings.state, attempt.key)
+            if attempt.actor is None:
+                attempt.actor = _deleted_by(record, previous)
             deleting = previous is not None and previous.status is Phase.DELETING and previous.missing_since is not None
             since = previous.missing_since if deleting and previous is not None and previous.missing_since is not None else now
             waited = now - since
@@ -158,8 +190,10 @@ def _remove(attempt: Attempt, previous: ProjectStatus | None) -> Observation:
                 quality=(previous.quality if previous else None) or "standard",
                 description=previous.description if previous else "",
                 spec_file=(previous.spec_file if previous else None) or f"{owner.folder}.yaml",
-                created_at=owner.created_at, deleted_at=now,
+                created_at=owner.created_at, deleted_at=now, actor=attempt.actor_name,
             ))  # fmt: skip
+            if record is not None:  # it spoke for a project that is in the trash now
+                attribution.discard(attempt.settings.state, attempt.key, record)
             log.info("%s: spec removed; folder moved to trash as %s", attempt.key, entry)
         attempt.owners.drop(attempt.key)
         return Observation(attempt, absence=Absence.TRASHED, folder=owner.folder)

@@ -3,7 +3,8 @@
 Called by ``controller.repository`` (re-exported as ``ensure_repository``) for
 ``controller.steps.ensure_repository``. The config carries the LFS filter exactly as
 ``git lfs install --local`` writes it, so people using the real git-lfs get the
-right behaviour.
+right behaviour, and the controller's identity (``AUTEUR_GIT_AUTHOR``) as ``user``, so
+git commands run in the folder work where nobody configured git.
 """
 
 from __future__ import annotations
@@ -13,46 +14,63 @@ import secrets
 import shutil
 import stat
 import time
+from functools import cache
 from io import BytesIO
 from pathlib import Path
 
 from dulwich.config import ConfigFile
 from dulwich.file import GitFile
 
+from auteur.identity import DEFAULT_AUTHOR, parse_author
 from controller import lfs
 
 # A lock older than this was left by a killed process: no git command, ours or a
 # person's, holds one for minutes in a project folder.
 STALE_LOCK_SECONDS = 300.0
 _HEAD = b"ref: refs/heads/main\n"
-_REQUIRED_CONFIG = (
-    ((b"core",), b"repositoryformatversion", b"0"),
-    ((b"core",), b"filemode", b"true"),
-    ((b"core",), b"bare", b"false"),
-    ((b"core",), b"logallrefupdates", b"true"),
-    ((b"user",), b"name", b"Auteur"),
-    ((b"user",), b"email", b"auteur@localhost"),
-    *lfs.CONFIG,
-)
+DEFAULT_IDENTITY = parse_author(DEFAULT_AUTHOR)
+_Config = tuple[tuple[tuple[bytes, ...], bytes, bytes], ...]
 
 
 class RepositoryError(Exception):
     """``.git`` is something this module must not touch, or ``main`` moved under it."""
 
 
-def _config_text() -> bytes:
+@cache
+def _required_config(identity: bytes) -> _Config:
+    """The entries ``.git/config`` must hold, ``user`` being ``identity`` (``Name <email>``)."""
+    name, _, email = identity.rpartition(b" <")
+    return (
+        ((b"core",), b"repositoryformatversion", b"0"),
+        ((b"core",), b"filemode", b"true"),
+        ((b"core",), b"bare", b"false"),
+        ((b"core",), b"logallrefupdates", b"true"),
+        ((b"user",), b"name", name),
+        ((b"user",), b"email", email.removesuffix(b">")),
+        *lfs.CONFIG,
+    )
+
+
+@cache
+def _config_text(identity: bytes) -> bytes:
     sections: dict[tuple[bytes, ...], bytes] = {}
-    for section, name, value in _REQUIRED_CONFIG:
+    for section, name, value in _required_config(identity):
         head = b"[%s]\n" % section if len(section) == 1 else b'[%s "%s"]\n' % section
-        sections[section] = sections.get(section, head) + b"\t%s = %s\n" % (name, value)
+        sections[section] = sections.get(section, head) + b"\t%s = %s\n" % (name, _quoted(value))
     return b"".join(sections.values())
 
 
-_CONFIG = _config_text()
+def _quoted(value: bytes) -> bytes:
+    """A config value as git reads it back: quoted when it holds a comment character, a quote,
+    a backslash or edge spaces (a configured identity may: ``Studio #2 <bot@studio>``)."""
+    if not any(c in value for c in b'#;"\\') and value == value.strip():
+        return value
+    return b'"' + value.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
 
 
-def ensure_repository(root: Path) -> bool:
-    """Ensure ``root/.git`` is a repository on ``main`` set up for LFS; True if changed.
+def ensure_repository(root: Path, identity: bytes = DEFAULT_IDENTITY) -> bool:
+    """Ensure ``root/.git`` is a repository on ``main`` set up for LFS, with ``identity``
+    (``Name <email>``) as its ``user``; True if changed.
 
     A missing ``.git`` is built under a temporary name and renamed into place, so a
     crash never leaves half a repository. An existing one is repaired in place
@@ -63,7 +81,7 @@ def ensure_repository(root: Path) -> bool:
         if not stat.S_ISDIR(os.lstat(git_dir).st_mode):
             raise RepositoryError(f"{git_dir} is not a directory")
     except FileNotFoundError:
-        return _create_repository(root)
+        return _create_repository(root, identity)
     clear_stale_locks(git_dir)
     changed = False
     for folder in ("objects/info", "objects/pack", "refs/heads", "refs/tags"):
@@ -78,16 +96,16 @@ def ensure_repository(root: Path) -> bool:
         with GitFile(git_dir / "HEAD", "wb") as f:
             f.write(_HEAD)
         changed = True
-    return _ensure_config(git_dir) | lfs.install_hooks(git_dir) | changed
+    return _ensure_config(git_dir, identity) | lfs.install_hooks(git_dir) | changed
 
 
-def _create_repository(root: Path) -> bool:
+def _create_repository(root: Path, identity: bytes) -> bool:
     for stale in root.glob(".git.auteur-*"):  # left by a killed run (callers hold the project lock)
         shutil.rmtree(stale, ignore_errors=True)
     tmp = root / f".git.auteur-{secrets.token_hex(4)}"
     for folder in ("", "objects", "objects/info", "objects/pack", "refs", "refs/heads", "refs/tags"):
         os.mkdir(tmp / folder)
-    for name, data in (("HEAD", _HEAD), ("config", _CONFIG)):
+    for name, data in (("HEAD", _HEAD), ("config", _config_text(identity))):
         fd = os.open(tmp / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
         try:
             os.write(fd, data)
@@ -100,23 +118,23 @@ def _create_repository(root: Path) -> bool:
         shutil.rmtree(tmp, ignore_errors=True)
         if not os.path.lexists(root / ".git"):
             raise
-        ensure_repository(root)  # another process won the race: use its repository
+        ensure_repository(root, identity)  # another process won the race: use its repository
     return True
 
 
-def _ensure_config(git_dir: Path) -> bool:
+def _ensure_config(git_dir: Path, identity: bytes) -> bool:
     try:
         data = (git_dir / "config").read_bytes()
     except FileNotFoundError:
         data = b""
-    if data == _CONFIG:
+    if data == _config_text(identity):
         return False
     try:
         config = ConfigFile.from_file(BytesIO(data))
     except ValueError:  # unparseable: git cannot use it either
         config = ConfigFile()
     changed = False
-    for section, name, value in _REQUIRED_CONFIG:
+    for section, name, value in _required_config(identity):
         try:
             current: bytes | None = config.get(section, name)
         except KeyError:

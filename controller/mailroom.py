@@ -12,6 +12,7 @@ import logging
 import os
 
 from auteur import mailbox
+from auteur.identity import Actor
 from auteur.mailbox import Request, RequestResult
 from auteur.specs import Quality, Spec
 from auteur.specstore import SpecExists, create_spec
@@ -35,9 +36,9 @@ def handle_requests(self: Reconciler) -> int:
             continue
         try:
             if request.action == "restore":
-                result = restore(self, request.entry)
+                result = restore(self, request.entry, request.actor)
             elif request.action == "purge":
-                result = purge(self, request.entry)
+                result = purge(self, request.entry, request.actor)
             else:
                 result = RequestResult(id="", ok=False, message=f"unknown action {request.action!r}")
         except Exception as exc:  # report, never crash the loop on one request
@@ -51,18 +52,21 @@ def handle_requests(self: Reconciler) -> int:
 
 def announce(self: Reconciler, request: Request) -> None:
     """A worker changed ``request.project_id``: look at it again (so its status shows the
-    change before the event is out), then journal the worker's event."""
+    change before the event is out), then journal the worker's event, both on behalf of
+    the person the worker acted for."""
+    actor = request.actor
     try:
         if request.reconcile:
-            self.reconcile(request.project_id)
+            self.reconcile(request.project_id, actor=actor)
     except Exception:  # the event still goes out; the work queue retries the project
         log.exception("%s: reconcile after %s failed", request.project_id, request.event)
-    self.recorder.announce(request.event, request.project_id, request.data)
+    self.recorder.announce(request.event, request.project_id, request.data, actor.name if actor is not None else None)
     mailbox.discard(self.state, request.id)
 
 
-def restore(self: Reconciler, ref: str) -> RequestResult:
-    """Move a trash entry back into the workspace and give it its spec again."""
+def restore(self: Reconciler, ref: str, actor: Actor | None = None) -> RequestResult:
+    """Move a trash entry back into the workspace and give it its spec again, on ``actor``'s
+    behalf (the reconcile that follows commits as them and its events name them)."""
     try:
         entry = self.trash.find(ref)
     except TrashError as exc:
@@ -83,16 +87,20 @@ def restore(self: Reconciler, ref: str) -> RequestResult:
         except SpecExists:
             pass  # the same spec raced in; the reconcile below sorts it out
         self.specs.refresh(force=True)
-        self.reconcile_locked(entry.id)
-    log.info("%s: restored from the trash (%s)", entry.id, entry.entry)
+        self.reconcile_locked(entry.id, actor=actor)
+    log.info("%s: restored from the trash (%s)%s", entry.id, entry.entry, _by(actor))
     return RequestResult(id="", ok=True, project_id=entry.id, message=f"restored {entry.name}")
 
 
-def purge(self: Reconciler, ref: str) -> RequestResult:
+def purge(self: Reconciler, ref: str, actor: Actor | None = None) -> RequestResult:
     try:
         entry = self.trash.find(ref)
     except TrashError as exc:
         return RequestResult(id="", ok=False, message=str(exc))
     self.trash.purge(entry)
-    log.info("%s: purged from the trash (%s)", entry.id, entry.entry)
+    log.info("%s: purged from the trash (%s)%s", entry.id, entry.entry, _by(actor))
     return RequestResult(id="", ok=True, project_id=entry.id, message=f"purged {entry.name}")
+
+
+def _by(actor: Actor | None) -> str:
+    return f" by {actor.name}" if actor is not None else ""

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from auteur.events import Journal
+from auteur.identity import Actor
 from auteur.names import project_id
 from auteur.settings import Settings
 from auteur.status import Phase, ProjectStatus
@@ -73,13 +74,14 @@ class Reconciler:
             return True
         return self.current_fingerprint(key) != status.fingerprint
 
-    def reconcile(self, key: str, *, known_oids: Mapping[str, str] | None = None) -> Outcome:
+    def reconcile(self, key: str, *, known_oids: Mapping[str, str] | None = None, actor: Actor | None = None) -> Outcome:
         """Converge one project under its lock, and report. ``known_oids`` (project-relative
-        path -> LFS oid) names files whose content is already known."""
+        path -> LFS oid) names files whose content is already known; ``actor`` is whom the
+        reconcile acts for (else whoever ``converge`` finds)."""
         with project_lock(self.state, key) as interrupted:
             if interrupted:
                 self.recover(key)
-            return self.reconcile_locked(key, known_oids=known_oids)
+            return self.reconcile_locked(key, known_oids=known_oids, actor=actor)
 
     def recover(self, key: str) -> None:
         """The last holder of this project's lock was killed mid-way: its git ``.lock``
@@ -91,21 +93,21 @@ class Reconciler:
             if removed:
                 log.warning("%s: removed %s left by an interrupted run", key, ", ".join(removed))
 
-    def attempt(self, key: str, *, known_oids: Mapping[str, str] | None = None) -> Attempt:
+    def attempt(self, key: str, *, known_oids: Mapping[str, str] | None = None, actor: Actor | None = None) -> Attempt:
         """A new convergence attempt of ``key``, on this controller's stores."""
         return Attempt(key=key, settings=self.settings, now=self.clock(), specs=self.specs, owners=self.owners,
-                       known_oids=dict(known_oids or {}))  # fmt: skip
+                       known_oids=dict(known_oids or {}), actor=actor)  # fmt: skip
 
-    def reconcile_locked(self, key: str, *, known_oids: Mapping[str, str] | None = None) -> Outcome:
+    def reconcile_locked(self, key: str, *, known_oids: Mapping[str, str] | None = None, actor: Actor | None = None) -> Outcome:
         """``reconcile`` for a caller that already holds the project lock."""
-        attempt = self.attempt(key, known_oids=known_oids)
+        attempt = self.attempt(key, known_oids=known_oids, actor=actor)
         previous = self.status_of(key)
 
         def show_processing(claimed: Attempt) -> None:
             nonlocal previous
             seed = reporting.processing(claimed, previous, attempt.now)
             if seed is not None:
-                self.recorder.record(previous, seed)
+                self.recorder.record(previous, seed, claimed.actor_name)
                 previous = seed
 
         observation = converge(attempt, previous, on_claimed=show_processing)

@@ -5,7 +5,8 @@ status, Flux style: ``Ready`` summarises; ``<Thing>Failed`` is set when that ste
 and removed when it passes; ``observed_generation`` moves only when every step passed.
 It is a pure function (table-tested in ``tests/controller/test_reporting.py``).
 ``StatusRecorder`` writes the result and journals the change; it belongs to the
-controller's ``Reconciler``: nothing else writes status or the journal.
+controller's ``Reconciler``: nothing else writes status or the journal. An event names
+the person the attempt acted for (``Attempt.actor``), if anyone.
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ def status_for(observation: Observation, previous: ProjectStatus | None, now: fl
     status.observed_generation = status.generation
     status.current_commit = snap.commit
     status.last_commit_message, status.last_commit_at = snap.last_commit_message, snap.last_commit_at
+    status.last_commit_author = snap.last_commit_author
     status.lfs_files = snap.lfs_files
     status.asset_count = sum(1 for p in attempt.sizes if not p.endswith("/.gitkeep"))
     status.pending_files = list(snap.pending)
@@ -165,13 +167,14 @@ class StatusRecorder:
     def report(self, observation: Observation, previous: ProjectStatus | None, now: float) -> Outcome:
         """Record the status ``observation`` calls for; what the queue does next."""
         status = status_for(observation, previous, now)
+        actor = observation.attempt.actor_name
         if status is None:
-            self.forget(observation.attempt.key, previous)
+            self.forget(observation.attempt.key, previous, actor)
         elif status is not previous:
-            self.record(previous, status)
+            self.record(previous, status, actor)
         return observation.outcome
 
-    def record(self, previous: ProjectStatus | None, status: ProjectStatus) -> None:
+    def record(self, previous: ProjectStatus | None, status: ProjectStatus, actor: str | None = None) -> None:
         status.last_reconcile = self.clock()
         self.statuses.write(status)
         if self._use_cache:
@@ -181,15 +184,15 @@ class StatusRecorder:
                 kind = "project.created"
             else:
                 kind = "project.updated"
-            self.journal.append(kind, status.public())
+            self.journal.append(kind, status.public(), actor=actor)
 
-    def forget(self, key: str, previous: ProjectStatus | None) -> None:
+    def forget(self, key: str, previous: ProjectStatus | None, actor: str | None = None) -> None:
         self.statuses.delete(key)
         self._cache.pop(key, None)
         if previous is not None:
-            self.journal.append("project.deleted", previous.public())
+            self.journal.append("project.deleted", previous.public(), actor=actor)
 
-    def announce(self, kind: str, project_id: str, data: dict[str, Any]) -> Event:
-        """Journal what a worker did (an upload's progress, a poster frame): it told the
-        controller (``auteur.mailbox``), which keeps the one ordered record of events."""
-        return self.journal.append(kind, {"id": project_id}, data)
+    def announce(self, kind: str, project_id: str, data: dict[str, Any], actor: str | None = None) -> Event:
+        """Journal what a worker did (an upload's progress, a poster frame) on ``actor``'s behalf:
+        it told the controller (``auteur.mailbox``), which keeps the one ordered record of events."""
+        return self.journal.append(kind, {"id": project_id}, data, actor=actor)

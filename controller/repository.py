@@ -32,9 +32,8 @@ from auteur.gitindex import same_stat
 from controller import lfs
 from controller.gitinit import RepositoryError, clear_stale_locks, ensure_repository
 
-__all__ = ["BRANCH", "IDENTITY", "RepositoryError", "SnapshotResult", "ensure_repository", "head_info", "snapshot"]
+__all__ = ["BRANCH", "RepositoryError", "SnapshotResult", "ensure_repository", "head_info", "snapshot"]
 
-IDENTITY = b"Auteur <auteur@localhost>"
 BRANCH = Ref(b"refs/heads/main")
 TRACKED_ROOTS = ("assets", "outputs")
 KEEP = ".gitkeep"
@@ -56,6 +55,7 @@ class SnapshotResult(msgspec.Struct, kw_only=True):
     tracked_files: int
     last_commit_message: str | None
     last_commit_at: float | None
+    last_commit_author: str | None
 
 
 class _Snapshot:
@@ -180,6 +180,8 @@ def snapshot(
     now: float,
     settle_seconds: float,
     message: str,
+    author: bytes,
+    committer: bytes,
     known_oids: Mapping[str, str] | None = None,
     always_include: Collection[str] = ("project.json", ".gitignore", ".gitattributes"),
 ) -> SnapshotResult:
@@ -193,7 +195,9 @@ def snapshot(
     ``is_lfs`` picks go to ``.git/lfs`` and are committed as pointers; the caller
     keeps ``.gitattributes`` in step so that git agrees. A path in ``known_oids``
     (an ingested upload, hashed as it arrived) is committed at once, without
-    settling, and never hashed again. Needs ``ensure_repository``.
+    settling, and never hashed again. A new commit is ``author``'s (``Name <email>``, the
+    person who made the change) and ``committer``'s (the identity the controller commits as).
+    Needs ``ensure_repository``.
     """
     git_dir = root / ".git"
     clear_stale_locks(git_dir)
@@ -208,7 +212,7 @@ def snapshot(
     if changed:
         for tree in trees.values():
             _write_object(run.objects, tree)
-        head = _commit(git_dir, refs, current, head, tree_id, message, int(now))
+        head = _commit(git_dir, refs, current, head, tree_id, message, int(now), author, committer)
     if changed or run.new != run.old:
         index = Index(git_dir / "index", read=False)
         for key, entry in sorted(run.new.items()):
@@ -224,6 +228,7 @@ def snapshot(
         tracked_files=len(run.new),
         last_commit_message=head.message.decode("utf-8", "replace").rstrip("\n"),
         last_commit_at=float(head.commit_time),
+        last_commit_author=head.author.decode("utf-8", "replace"),
     )
 
 
@@ -301,10 +306,11 @@ def _write_object(objects: str, obj: ShaFile) -> None:
     os.rename(tmp, path)
 
 
-def _commit(git_dir: Path, refs: DiskRefsContainer, old: ObjectID, parent: Commit | None, tree: ObjectID, message: str, at: int) -> Commit:
+def _commit(git_dir: Path, refs: DiskRefsContainer, old: ObjectID, parent: Commit | None, tree: ObjectID, message: str, at: int,
+            author: bytes, committer: bytes) -> Commit:  # fmt: skip
     commit = Commit()
     commit.tree, commit.parents = tree, [parent.id] if parent is not None else []
-    commit.author = commit.committer = IDENTITY
+    commit.author, commit.committer = author, committer
     commit.author_time = commit.commit_time = at
     commit.author_timezone = commit.commit_timezone = 0
     commit.message = message.rstrip("\n").encode() + b"\n"
@@ -314,7 +320,7 @@ def _commit(git_dir: Path, refs: DiskRefsContainer, old: ObjectID, parent: Commi
     lost = parent is None and old != ObjectID(b"0" * 40)  # the old entries name missing commits
     kind = b"commit" if parent is not None else b"commit (initial)"
     subject = commit.message.split(b"\n", 1)[0]
-    line = format_reflog_line(None if lost else old, commit.id, IDENTITY, at, 0, kind + b": " + subject)
+    line = format_reflog_line(None if lost else old, commit.id, committer, at, 0, kind + b": " + subject)
     for log in (git_dir / "logs" / "refs" / "heads" / "main", git_dir / "logs" / "HEAD"):
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "wb" if lost else "ab") as f:

@@ -21,6 +21,7 @@ from pathlib import Path
 import msgspec
 
 from auteur.atomic import write_atomic
+from auteur.identity import Actor, parse_author
 from auteur.layout import FOLDERS, GITATTRIBUTES, GITIGNORE, KEEP, LEAF_FOLDERS, MANIFEST, MANIFEST_VERSION, TRACKED_ROOTS
 from auteur.settings import Settings
 from auteur.specs import Spec, SpecError, read_spec
@@ -63,6 +64,10 @@ class Attempt:
     specs: SpecIndex
     owners: Owners
     known_oids: dict[str, str] = field(default_factory=dict)
+    # Who this attempt acts for, given by the caller (an upload's, a restore's) or found by
+    # ``converge`` (the person whose request wrote the spec): their name goes with the events and
+    # the commits are theirs. None: nobody known, so the configured default identity.
+    actor: Actor | None = None
     spec_files: list[str] = field(default_factory=list)
     passed: list[str] = field(default_factory=list)  # the steps that ran without error, in order
     # Found by the steps, in order.
@@ -93,6 +98,20 @@ class Attempt:
     @property
     def created_at(self) -> str:
         return self.owner.created_at if self.owner is not None else iso(self.now)
+
+    @property
+    def committer(self) -> bytes:
+        """The identity the controller commits as (``AUTEUR_GIT_AUTHOR``)."""
+        return parse_author(self.settings.git_author)
+
+    @property
+    def author(self) -> bytes:
+        """Whose change a commit of this attempt is: the actor's, else the default identity."""
+        return self.actor.author(self.settings.email_domain) if self.actor is not None else self.committer
+
+    @property
+    def actor_name(self) -> str | None:
+        return self.actor.name if self.actor is not None else None
 
 
 def pick_spec(files: list[str], owner: Owner | None, specs_dir: Path) -> tuple[str, list[str]]:
@@ -276,8 +295,9 @@ def ensure_gitattributes(attempt: Attempt) -> Result:
 
 
 def ensure_repository(attempt: Attempt) -> Result:
-    """Ensures a git repository with the LFS filter configured. Sets ``RepositoryFailed``."""
-    if repository.ensure_repository(attempt.root):
+    """Ensures a git repository with the LFS filter configured and the default identity as
+    its ``user``. Sets ``RepositoryFailed``."""
+    if repository.ensure_repository(attempt.root, attempt.committer):
         attempt.changes.append("repository")
         return Result.CHANGED
     return Result.UNCHANGED
@@ -285,7 +305,8 @@ def ensure_repository(attempt: Attempt) -> Result:
 
 def ensure_snapshot(attempt: Attempt) -> Result:
     """Ensures every settled change under assets/ and outputs/ is committed (media via
-    LFS). Requeues while files are still being written. Sets ``SnapshotFailed``."""
+    LFS), as the attempt's author. Requeues while files are still being written. Sets
+    ``SnapshotFailed``."""
     large = attributes.large_paths(attempt.sizes, attempt.settings.large_file_bytes)
     first = repository.head_info(attempt.root)[0] is None
     message = f"Create project {attempt.wanted.name}" if first else f"Snapshot of {attempt.wanted.name}"
@@ -298,6 +319,8 @@ def ensure_snapshot(attempt: Attempt) -> Result:
         now=attempt.now,
         settle_seconds=attempt.settings.settle_seconds,
         message=message,
+        author=attempt.author,
+        committer=attempt.committer,
         known_oids=attempt.known_oids,
     )
     attempt.snapshot = result

@@ -6,7 +6,8 @@ file is renamed into ``assets/<type>/`` or ``outputs/<type>/`` (same volume; a
 file of the same name is replaced, its old bytes stay in history), then the
 controller's converge (``controller.converging``) runs with the upload's oid as a
 known oid, so the file is committed at once, without waiting to settle and without
-being hashed again. The worker writes no project status and no journal: it tells
+being hashed again, as the person who uploaded it (the record's ``actor``; nobody known:
+the default identity). The worker writes no project status and no journal: it tells
 the controller (``auteur.mailbox.announce``), which reconciles the project, reports
 it, and journals the upload's event.
 
@@ -159,7 +160,7 @@ class Ingest:
             return self._complete(record, done[0])
         state = self.settings.state
         attempt = Attempt(key=record.project_id, settings=self.settings, now=self.clock(), specs=SpecIndex(self.settings.specs),
-                          owners=Owners(state), known_oids={record.path: record.oid})  # fmt: skip
+                          owners=Owners(state), known_oids={record.path: record.oid}, actor=record.actor)  # fmt: skip
         observation = converge(attempt, StatusStore(state).read(record.project_id))
         done = committed_oid(root, record.path)
         if done is None or done[1] != record.oid:
@@ -232,7 +233,8 @@ class Ingest:
         data = {k: v for k, v in _summary(record).items() if k != "project_id"}
         self.view.update(record.project_id, record.upload_id, {**data, "attempts": record.attempts})
         try:
-            mailbox.announce(self.settings.state, record.project_id, kind, data, reconcile=kind != "upload.processing")
+            mailbox.announce(self.settings.state, record.project_id, kind, data, reconcile=kind != "upload.processing",
+                             actor=record.actor)  # fmt: skip
         except OSError:  # the upload stands without its event; the controller's resync finds the commit
             log.warning("could not announce %s of upload %s", kind, record.upload_id, exc_info=True)
 

@@ -7,6 +7,8 @@ import pytest
 from helpers import RunningStack, wait_for  # noqa: F401 - re-exported for the API tests
 from prometheus_client.parser import text_string_to_metric_families
 
+from auteur.bus import LocalBus
+from auteur.identity import Actor, Role
 from auteur.settings import Settings
 
 
@@ -42,3 +44,43 @@ def metric_value(client: httpx.Client, sample: str, **labels: str) -> float | No
             if s.name == sample and s.labels == labels:
                 return s.value
     return None
+
+
+class ActAs:
+    """Stands in for the auth layer (``api.auth``), which sets ``req.context.actor``: a request
+    with ``X-Test-Actor: <name>`` is that person's; one without is nobody's, as with auth off."""
+
+    async def process_request(self, req, resp) -> None:
+        name = req.get_header("X-Test-Actor")
+        if name is not None:
+            req.context.actor = Actor(name=name, role=Role.ADMIN)
+
+
+class RecordingBus(LocalBus):
+    """The stack's bus, keeping every event published on it: the controller's journal, and the API's own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events = []
+
+    def publish(self, event) -> None:
+        self.events.append(event)
+        super().publish(event)
+
+    def of(self, kind: str, project: str | None = None) -> list:
+        return [e for e in self.events if e.type == kind and project in (None, e.project.get("id"))]
+
+
+@pytest.fixture
+def acting(api_settings):
+    """The embedded stack whose API believes ``X-Test-Actor``, with a recording bus, and a client of it."""
+    bus = RecordingBus()
+    running = RunningStack(api_settings, bus=bus)
+    running.stack.app.add_middleware(ActAs())
+    with running as stack, httpx.Client(base_url=stack.api_url, timeout=60) as http:
+        yield stack, http, bus
+
+
+def as_(name: str) -> dict[str, str]:
+    """The headers of a request made by ``name``."""
+    return {"X-Test-Actor": name}

@@ -135,6 +135,11 @@ def test_a_revoked_token_stops_at_once_on_every_replica(auth_stack, tokens, api_
     listed = httpx.get(f"{auth_stack.api_url}/api/v1/tokens", headers=admin).json()
     assert sorted(t["name"] for t in listed) == ["admin-person", "editor-person"]
     assert all("token" not in t and "hash" not in t for t in listed)
+    actions = [
+        (e["action"], e["actor"], e["details"].get("token"))
+        for e in httpx.get(f"{auth_stack.api_url}/api/v1/audit", headers=admin).json()["items"]
+    ]
+    assert actions[0] == ("token.revoke", "admin", "viewer-person") and ("token.create", "admin", "editor-person") in actions
     stored = (api_settings.state / "auth" / "accounts.json").read_text()
     assert tokens["editor"] not in stored and tokens["editor"].split(".", 1)[1] not in stored
 

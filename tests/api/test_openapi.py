@@ -19,6 +19,7 @@ from api.projects import MAX_LIMIT, MAX_OFFSET
 from api.routes import ROUTES
 from api.safety import INLINE_POLICY, POLICY
 from api.schemas import NAME_PATTERN
+from auteur.identity import Role
 from auteur.names import MAX_BYTES, InvalidName, check_name
 
 
@@ -130,6 +131,40 @@ def test_errors_share_one_shape_and_uploads_are_multipart(document):
     assert set(create["properties"]) == {"name", "quality", "description", "process_async"}
     assert sorted(schemas["Quality"]["enum"]) == ["draft", "premium", "standard"]
     assert "fingerprint" not in schemas["Project"]["properties"] and "current_commit" in schemas["Project"]["properties"]
+
+
+OPEN = {"/health", "/health/live", "/metrics", "/openapi.json"}
+
+
+def test_every_operation_but_the_open_ones_names_the_least_role_it_needs(document):
+    roles = {
+        (path, method): operation.get("x-auteur-role") for path, item in document["paths"].items() for method, operation in item.items()
+    }
+    for path, item in document["x-websockets"].items():
+        roles[(path, "websocket")] = item.get("x-auteur-role")
+    admin = {("/api/v1/audit", "get"), ("/api/v1/trash/{entry}", "delete")}
+    for (path, method), role in roles.items():
+        if path in OPEN:
+            expected = None
+        elif (path, method) in admin:
+            expected = "admin"
+        else:
+            expected = "viewer" if method in ("get", "head", "websocket") else "editor"
+        assert role == expected, (method, path, role)
+    assert {r for r in roles.values() if r} == {r.value for r in Role}
+
+
+def test_the_audit_log_is_documented_with_its_bounds(document):
+    operation = document["paths"]["/api/v1/audit"]["get"]
+    params = {p["name"]: p["schema"] for p in operation["parameters"]}
+    assert set(params) == {"project", "actor", "limit", "before"}
+    assert params["limit"]["minimum"] == 1 and params["limit"]["maximum"] == 1000 and params["before"]["minimum"] == 0
+    page = document["components"]["schemas"]["AuditPage"]
+    assert set(page["properties"]) == {"items", "next"}
+    assert set(document["components"]["schemas"]["AuditEntry"]["properties"]) == {"at", "actor", "action", "project", "details"}
+    assert "actor" in document["components"]["schemas"]["Event"]["properties"]
+    assert "actor" in document["components"]["schemas"]["TrashItem"]["properties"]
+    assert "last_commit_author" in document["components"]["schemas"]["GitStatus"]["properties"]
 
 
 def test_list_bounds_are_documented(document):

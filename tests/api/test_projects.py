@@ -14,8 +14,9 @@ from pathlib import Path
 import anyio
 import falcon.testing
 import httpx
+import msgspec
 import pytest
-from helpers import git, wait_for
+from helpers import git, wait_for, write_spec
 
 from api.app import create_app
 from api.config import ApiConfig
@@ -346,6 +347,7 @@ def test_git_status_is_what_the_controller_recorded(client, api_settings):
     assert status["branch"] == git(folder, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
     assert status["last_commit_message"].strip() == git(folder, "log", "-1", "--format=%B").strip()
     assert int(status["last_commit_at"]) == int(git(folder, "log", "-1", "--format=%ct").strip())
+    assert status["last_commit_author"] == git(folder, "log", "-1", "--format=%an <%ae>").strip() == "Auteur <auteur@localhost>"
     assert status["is_dirty"] is False and status["lfs_files"] == 0
 
 
@@ -365,6 +367,22 @@ def test_create_answers_202_when_the_controller_does_not_converge_in_time(lone_a
     assert (api_settings.specs / "Slow Film.yaml").exists()
     assert lone_api.simulate_get("/api/v1/projects/slow-film").json["status"] == "processing"
     assert lone_api.simulate_post("/api/v1/projects", json={"name": "slow film"}).status_code == 409
+
+
+def test_git_status_reads_the_head_author_a_status_from_before_authors_lacks(lone_api, api_settings):
+    from auteur.status import StatusStore
+    from controller.reconciling import Reconciler
+
+    api_settings.git_author = "Studio Bot <bot@studio.example>"
+    write_spec(api_settings, "Old.yaml", "name: Old\n")
+    Reconciler(api_settings).reconcile("old")
+    store = StatusStore(api_settings.state)
+    recorded = store.read("old")
+    store.write(msgspec.structs.replace(recorded, last_commit_author=None))
+    assert lone_api.simulate_get("/api/v1/projects/old/git/status").json["last_commit_author"] == "Studio Bot <bot@studio.example>"
+    store.write(msgspec.structs.replace(recorded, last_commit_author=None, current_commit="0" * 40))  # history lost
+    answer = lone_api.simulate_get("/api/v1/projects/old/git/status")
+    assert answer.status_code == 200 and answer.json["last_commit_author"] is None
 
 
 def test_unexpected_errors_answer_500_without_internals(api_settings):

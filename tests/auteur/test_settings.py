@@ -60,6 +60,13 @@ def test_a_bad_value_is_refused_naming_its_variable(variable, value, problem):
     assert str(caught.value) == f"{variable}={value!r}: {problem}"
 
 
+def test_a_default_git_author_that_is_no_identity_is_refused_naming_its_variable():
+    assert from_env({"AUTEUR_GIT_AUTHOR": "Studio Bot <bot@studio.example>"}).git_author == "Studio Bot <bot@studio.example>"
+    with pytest.raises(SettingsError) as caught:
+        from_env({"AUTEUR_GIT_AUTHOR": "robot"})
+    assert str(caught.value) == "AUTEUR_GIT_AUTHOR: 'robot' is not a git identity of the form 'Name <email>'"
+
+
 def test_every_setting_has_its_variable():
     assert env_name("api_port") == "AUTEUR_API_PORT" and env_name("redis_url") == "REDIS_URL"
     names = {env_name(f) for f in Settings.__struct_fields__}

@@ -66,7 +66,11 @@ def git(root: Path, tmp_path: Path) -> Git:
     return run
 
 
+AUTEUR = b"Auteur <auteur@localhost>"
+
+
 def take(root: Path, now: float, message: str = "Snapshot", **kwargs: object) -> repository.SnapshotResult:
+    kwargs = {"author": AUTEUR, "committer": AUTEUR, **kwargs}
     return repository.snapshot(root, is_lfs=is_media, now=now, settle_seconds=SETTLE, message=message, **kwargs)  # type: ignore[arg-type]
 
 
@@ -127,6 +131,20 @@ def test_config_matches_what_git_lfs_install_writes(root: Path, git: Git) -> Non
     assert (root / ".git" / "config").read_bytes() == before
     assert {p.name: p.read_bytes() for p in (root / ".git" / "hooks").iterdir()} == hooks
     assert git("config", "user.email").strip() == "auteur@localhost"
+
+
+def test_a_commit_is_its_authors_and_committed_by_the_configured_identity(root: Path, git: Git) -> None:
+    studio = b"Studio #2 <bot@studio.example>"  # '#' starts a comment in git's config unless quoted
+    assert repository.ensure_repository(root, studio) is True
+    assert (git("config", "user.name").strip(), git("config", "user.email").strip()) == ("Studio #2", "bot@studio.example")
+    done = take(root, later(), author=b"Ada Lovelace <ada@studio.example>", committer=studio)
+    assert done.last_commit_author == "Ada Lovelace <ada@studio.example>"
+    assert git("log", "--format=%an <%ae>|%cn <%ce>").splitlines() == ["Ada Lovelace <ada@studio.example>|Studio #2 <bot@studio.example>"]
+    assert git("log", "-g", "--format=%gn <%ge>").splitlines() == ["Studio #2 <bot@studio.example>"]  # the reflog's
+    assert_clean(git)
+    assert repository.ensure_repository(root, studio) is False
+    assert repository.ensure_repository(root) is True  # the identity changed back: the config follows
+    assert git("config", "user.name").strip() == "Auteur"
 
 
 def test_media_goes_to_lfs_and_git_agrees(root: Path, git: Git, monkeypatch: pytest.MonkeyPatch) -> None:

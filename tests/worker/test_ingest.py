@@ -18,6 +18,7 @@ from helpers import commit_count, git, write_spec
 
 from auteur import mailbox
 from auteur.events import Journal
+from auteur.identity import Actor, Role
 from auteur.status import StatusStore
 from auteur.uploads import UploadRecord, UploadState, UploadStore, new_upload_id
 from controller import lfs
@@ -59,7 +60,8 @@ def bus(settings) -> Told:
     return Told(settings)
 
 
-def stage(settings, filename: str, data: bytes, asset_type: str = "audio", project: str = "film") -> UploadRecord:
+def stage(settings, filename: str, data: bytes, asset_type: str = "audio", project: str = "film",
+          actor: Actor | None = None) -> UploadRecord:  # fmt: skip
     store = UploadStore(settings.state)
     upload_id = new_upload_id()
     path = store.create_staging(upload_id)
@@ -72,7 +74,7 @@ def stage(settings, filename: str, data: bytes, asset_type: str = "audio", proje
     record = UploadRecord(
         upload_id=upload_id, project_id=project, asset_type=asset_type, filename=filename,
         path=f"{folder}/{asset_type}/{filename}", size=len(data), oid=hashlib.sha256(data).hexdigest(),
-        job_id=f"ingest-{upload_id}", staged_ino=st.st_ino, staged_mtime_ns=st.st_mtime_ns,
+        job_id=f"ingest-{upload_id}", staged_ino=st.st_ino, staged_mtime_ns=st.st_mtime_ns, actor=actor,
     )  # fmt: skip
     store.write(record)
     return record
@@ -276,6 +278,34 @@ def test_the_controller_reports_the_ingest_and_journals_its_events(settings, roo
     events = controller.journal.since(last_event)[1]
     assert [e.type for e in events] == ["upload.processing", "project.updated", "upload.completed"]
     assert events[1].project["current_commit"] == head and events[2].data["commit"] == head
+
+
+def test_an_upload_commits_as_its_uploader_and_its_events_name_them(settings, root, bus, judge):
+    settings.git_author, settings.email_domain = "Studio Bot <bot@studio.example>", "studio.example"
+    record = stage(settings, "take 4.wav", os.urandom(30_000), actor=Actor(name="Grace Hopper", role=Role.EDITOR))
+    assert Ingest(settings).run(record.upload_id)["status"] == "completed"
+    assert git(root, "log", "-1", "--format=%an <%ae>|%cn <%ce>").strip() == (
+        "Grace Hopper <grace-hopper@studio.example>|Studio Bot <bot@studio.example>"
+    )
+    assert {r.actor.name for r in bus.events} == {"Grace Hopper"}
+    controller = Reconciler(settings)
+    last_event = controller.journal.last_id()
+    handle_requests(controller)
+    assert [(e.type, e.actor) for e in controller.journal.since(last_event)[1]] == [
+        ("upload.processing", "Grace Hopper"),
+        ("project.updated", "Grace Hopper"),
+        ("upload.completed", "Grace Hopper"),
+    ]
+    assert controller.status_of("film").last_commit_author == "Grace Hopper <grace-hopper@studio.example>"
+    judge(root)
+
+
+def test_an_upload_by_nobody_known_commits_as_the_configured_default_identity(settings, root, bus):
+    settings.git_author = "Studio Bot <bot@studio.example>"
+    record = stage(settings, "take 5.wav", os.urandom(30_000))
+    assert Ingest(settings).run(record.upload_id)["status"] == "completed"
+    assert git(root, "log", "-1", "--format=%an <%ae>").strip() == "Studio Bot <bot@studio.example>"
+    assert [r.actor for r in bus.events] == [None, None]
 
 
 def test_a_run_killed_every_time_ends_failed_with_the_reason(settings, root, bus):
