@@ -7,6 +7,7 @@ a viewer, an editor and an admin, and each answer is compared with what its role
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 
 import httpx
@@ -199,6 +200,10 @@ def test_proxy_mode_believes_forwarded_users_only_from_trusted_addresses(api_set
             assert elsewhere.post("/api/v1/projects", json={"name": "Spoofed"}, headers=forwarded).status_code == 401
             assert elsewhere.get("/api/v1/projects", headers={**forwarded, "X-Forwarded-For": "127.0.0.2"}).status_code == 401
     assert sorted(p.name for p in settings.specs.glob("*.yaml")) == ["Proxied.yaml"]
+    # the person the proxy named is the author of the project's commit, as the real git reads it
+    log = subprocess.run(["git", "log", "--format=%an <%ae>|%cn <%ce>"], cwd=settings.workspace / "Proxied",
+                         capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    assert " ".join(log) == "dora <dora@studio.example>|Auteur <auteur@localhost>"
 
 
 @pytest.mark.parametrize("mode", ["off", "on"])
