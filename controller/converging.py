@@ -23,9 +23,9 @@ from auteur.attribution import Action, Attribution
 from auteur.identity import Actor
 from auteur.names import project_id
 from auteur.status import Phase, ProjectStatus
-from controller.fingerprints import fingerprint
+from controller.fingerprints import digest, fingerprint, spec_lines
 from controller.steps import CLAIM_STEPS, FOLDER_STEPS, Attempt, Result, Stalled, Step
-from controller.trash import Trash, TrashEntry
+from controller.trash import TrashEntry
 
 log = logging.getLogger("auteur.controller")
 
@@ -162,10 +162,11 @@ def _fingerprint(attempt: Attempt) -> str | None:
     """The spec files' and the folder's fingerprint, or None when a spec file changed since
     it was read (the next attempt must read it again, not skip as up to date)."""
     spec_paths = [attempt.settings.specs / f for f in attempt.spec_files]
-    if attempt.spec_stat is not None and fingerprint(spec_paths, None) != attempt.spec_stat:
+    specs_now = spec_lines(spec_paths)  # each spec file stat'ed once
+    if attempt.spec_stat is not None and digest(specs_now) != attempt.spec_stat:
         return None
     folder = attempt.settings.workspace / attempt.owner.folder if attempt.owner is not None else None
-    return fingerprint(spec_paths, folder)
+    return fingerprint(spec_paths, folder, specs_seen=specs_now)
 
 
 def _remove(attempt: Attempt, previous: ProjectStatus | None) -> Observation:
@@ -185,7 +186,7 @@ def _remove(attempt: Attempt, previous: ProjectStatus | None) -> Observation:
                 return Observation(attempt, absence=Absence.WAITING, folder=owner.folder, missing_since=since,
                                    requeue_after=attempt.settings.grace_seconds - waited)  # fmt: skip
             entry = f"{attempt.key}.{int(now * 1000)}"
-            Trash(attempt.settings.state).move_in(folder, TrashEntry(
+            attempt.trash.move_in(folder, TrashEntry(
                 entry=entry, id=attempt.key, name=previous.name if previous else owner.folder, folder=owner.folder,
                 quality=(previous.quality if previous else None) or "standard",
                 description=previous.description if previous else "",

@@ -39,10 +39,18 @@ def _walk(top: str, out: list[bytes]) -> None:
             _walk(entry.path, out)
 
 
-def fingerprint(spec_files: Iterable[Path], folder: Path | None) -> str:
-    parts: list[bytes] = []
-    for spec in spec_files:
-        parts.append(spec.name.encode("utf-8", "surrogateescape") + _stat_line(str(spec)).replace(b":", b";"))
+def spec_lines(spec_files: Iterable[Path]) -> list[bytes]:
+    """The spec files' part of a fingerprint (``digest`` of it is ``fingerprint(spec_files, None)``)."""
+    return [spec.name.encode("utf-8", "surrogateescape") + _stat_line(str(spec)).replace(b":", b";") for spec in spec_files]
+
+
+def digest(parts: list[bytes]) -> str:
+    return hashlib.blake2b(b"\n".join(parts), digest_size=12).hexdigest()
+
+
+def fingerprint(spec_files: Iterable[Path], folder: Path | None, *, specs_seen: list[bytes] | None = None) -> str:
+    """Of the spec files (``specs_seen``: their ``spec_lines``, already taken) and the folder."""
+    parts = list(specs_seen) if specs_seen is not None else spec_lines(spec_files)
     if folder is not None:
         base = str(folder)
         parts.append(_stat_line(base))
@@ -50,4 +58,4 @@ def fingerprint(spec_files: Iterable[Path], folder: Path | None) -> str:
             parts.append(_stat_line(f"{base}/{name}"))
         for top in ("assets", "outputs"):
             _walk(f"{base}/{top}", parts)
-    return hashlib.blake2b(b"\n".join(parts), digest_size=12).hexdigest()
+    return digest(parts)

@@ -96,7 +96,7 @@ class Reconciler:
     def attempt(self, key: str, *, known_oids: Mapping[str, str] | None = None, actor: Actor | None = None) -> Attempt:
         """A new convergence attempt of ``key``, on this controller's stores."""
         return Attempt(key=key, settings=self.settings, now=self.clock(), specs=self.specs, owners=self.owners,
-                       known_oids=dict(known_oids or {}), actor=actor)  # fmt: skip
+                       trash=self.trash, known_oids=dict(known_oids or {}), actor=actor)  # fmt: skip
 
     def reconcile_locked(self, key: str, *, known_oids: Mapping[str, str] | None = None, actor: Actor | None = None) -> Outcome:
         """``reconcile`` for a caller that already holds the project lock."""

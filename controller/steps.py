@@ -29,6 +29,7 @@ from controller import attributes, repository
 from controller.fingerprints import fingerprint
 from controller.ownership import Owner, Owners
 from controller.specindex import SpecIndex
+from controller.trash import Trash
 
 log = logging.getLogger("auteur.controller")
 
@@ -63,6 +64,7 @@ class Attempt:
     now: float
     specs: SpecIndex
     owners: Owners
+    trash: Trash  # where a project whose spec went away is sent
     known_oids: dict[str, str] = field(default_factory=dict)
     # Who this attempt acts for, given by the caller (an upload's, a restore's) or found by
     # ``converge`` (the person whose request wrote the spec): their name goes with the events and

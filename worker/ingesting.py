@@ -56,6 +56,7 @@ from controller.locking import project_lock
 from controller.ownership import Owners
 from controller.specindex import SpecIndex
 from controller.steps import Attempt
+from controller.trash import Trash
 
 log = logging.getLogger("auteur.worker.ingest")
 
@@ -160,7 +161,7 @@ class Ingest:
             return self._complete(record, done[0])
         state = self.settings.state
         attempt = Attempt(key=record.project_id, settings=self.settings, now=self.clock(), specs=SpecIndex(self.settings.specs),
-                          owners=Owners(state), known_oids={record.path: record.oid}, actor=record.actor)  # fmt: skip
+                          owners=Owners(state), trash=Trash(state), known_oids={record.path: record.oid}, actor=record.actor)  # fmt: skip
         observation = converge(attempt, StatusStore(state).read(record.project_id))
         done = committed_oid(root, record.path)
         if done is None or done[1] != record.oid:

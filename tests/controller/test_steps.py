@@ -23,13 +23,16 @@ from controller.ownership import Owner, Owners
 from controller.reporting import status_for
 from controller.specindex import SpecIndex
 from controller.steps import Attempt, Result, Stalled
+from controller.trash import Trash
 
 NOW = 1_800_000_000.0
 STEP_NAMES = [thing for thing, _ in steps.STEPS]
 
 
 def attempt_for(settings, key: str = "film", now: float = NOW) -> Attempt:
-    attempt = Attempt(key=key, settings=settings, now=now, specs=SpecIndex(settings.specs), owners=Owners(settings.state))
+    attempt = Attempt(
+        key=key, settings=settings, now=now, specs=SpecIndex(settings.specs), owners=Owners(settings.state), trash=Trash(settings.state)
+    )
     attempt.spec_files = attempt.specs.files_for(key)
     attempt.owner = attempt.owners.get(key)
     return attempt
@@ -275,7 +278,9 @@ def test_report_a_requeue_is_ready_with_pending_files_and_no_fingerprint(setting
     (Absence.NOTHING, None, None),
 ])  # fmt: skip
 def test_report_the_removal_path(settings, absence, previous_phase, expected):
-    attempt = Attempt(key="film", settings=settings, now=NOW, specs=SpecIndex(settings.specs), owners=Owners(settings.state))
+    attempt = Attempt(
+        key="film", settings=settings, now=NOW, specs=SpecIndex(settings.specs), owners=Owners(settings.state), trash=Trash(settings.state)
+    )
     previous = None
     if previous_phase is not None:
         previous = ProjectStatus(id="film", name="film", folder="film", status=previous_phase,
