@@ -15,7 +15,8 @@ request it
    ``AUTEUR_TRUSTED_PROXIES``; none: 401 with ``WWW-Authenticate: Bearer``;
 4. compares the actor's role with the role the route table asks (``x-auteur-role`` on each
    operation of ``api.routes``): too low, 403. An ``/api/v1`` operation without one is
-   refused to all but admins (closed by default).
+   refused to all but admins (closed by default). ``OPTIONS`` (a browser's CORS preflight,
+   which never carries a credential) needs none.
 
 The actor goes to ``req.context.actor`` (``api.actors.actor_of``). Failed sign-ins and bad
 tokens from one address are counted; past :data:`MAX_FAILURES` in :data:`FAILURE_WINDOW`
@@ -159,6 +160,8 @@ class Guard:
         need = self.roles.get((req.uri_template or "", method))
         if need is None and not req.path.startswith("/api/"):
             return  # /health, /metrics, /openapi.json: open
+        if method == "options":
+            return  # a CORS preflight never carries credentials, and answers with nothing but what CORS allows
         if need == PUBLIC:
             return
         actor = self.authenticate(req, needs_csrf=method not in ("get", "head", "options", WEBSOCKET))

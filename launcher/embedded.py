@@ -119,9 +119,9 @@ class EmbeddedStack:
                 self.app, host=self.host, port=port, log_level="warning", lifespan="on", ws_max_size=1 << 20, proxy_headers=False
             )  # who sent X-Forwarded-* is api.auth's to judge (AUTEUR_TRUSTED_PROXIES)
         )
-        self.web_server = uvicorn.Server(
-            uvicorn.Config(create_web_app(lambda: self.api_url, self._public_api_url), log_level="warning", lifespan="on")
-        )
+        web_app = create_web_app(lambda: self.api_url, self._public_api_url, trusted_proxies=self.settings.trusted_proxies)
+        # who sent X-Forwarded-* is web.visitors' to judge too
+        self.web_server = uvicorn.Server(uvicorn.Config(web_app, log_level="warning", lifespan="on", proxy_headers=False))
         self.ready = threading.Event()
 
     async def serve(self) -> None:

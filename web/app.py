@@ -3,52 +3,54 @@
 Called by the embedded launcher, ``web.asgi`` (``uvicorn web.asgi:app``) and the tests.
 ``api_url_internal`` is where this server reads the API; ``api_url_public`` is where
 browsers reach it (``AUTEUR_API_URL``). Either may be a callable, resolved per request.
+``trusted_proxies`` (``AUTEUR_TRUSTED_PROXIES``) are the addresses whose
+``X-Forwarded-User`` this server passes on to the API (``AUTEUR_AUTH=proxy``).
 """
 
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 import falcon
 import falcon.asgi
 import httpx
 
 from web.client import ApiClient, UrlSource, resolve_url
-from web.pages import GalleryResource, HealthResource, PictureResource, ProjectResource
+from web.pages import GalleryResource, HealthResource, Pages, PictureResource, ProjectResource, SignInResource
 from web.rendering import STATIC, Renderer
+from web.visitors import networks_of
 
 App = falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]
 
 
-def create_app(api_url_internal: UrlSource, api_url_public: UrlSource | None = None, *,
+def create_app(api_url_internal: UrlSource, api_url_public: UrlSource | None = None, *, trusted_proxies: Iterable[str] = (),
                transport: httpx.AsyncBaseTransport | None = None) -> App:  # fmt: skip
     """The gallery app; ``transport`` lets tests answer for the API in-process."""
     public = api_url_public if api_url_public is not None else api_url_internal
     client = ApiClient(api_url_internal, transport=transport)
-    renderer = Renderer()
+    pages = (client, Renderer(), public, networks_of(trusted_proxies))
     app: App = falcon.asgi.App(media_type=falcon.MEDIA_HTML)
     app.add_middleware(_Headers(public))
     app.add_middleware(_Lifespan(client))
-    project = ProjectResource(client, renderer, public)
-    app.add_route("/", GalleryResource(client, renderer, public))
+    project = ProjectResource(*pages)
+    app.add_route("/", GalleryResource(*pages))
     app.add_route("/project/{project_id}", project)
     app.add_route("/project/{project_id}/assets", project, suffix="assets")
-    app.add_route("/picture/{project_id}", PictureResource(client, renderer, public))
+    app.add_route("/picture/{project_id}", PictureResource(*pages))
+    app.add_route("/login", SignInResource(*pages))
     app.add_route("/health", HealthResource())
     app.add_static_route("/static", STATIC)
-    app.add_error_handler(falcon.HTTPRouteNotFound, _not_found_page(renderer, public))
+    app.add_error_handler(falcon.HTTPRouteNotFound, _not_found_page(Pages(*pages)))
     return app
 
 
-def _not_found_page(renderer: Renderer, public: UrlSource) -> Callable[..., Awaitable[None]]:
+def _not_found_page(pages: Pages) -> Callable[..., Awaitable[None]]:
     """An HTML 404 for a person who followed a stale link (falcon's default is JSON)."""
 
     async def handle(req: falcon.asgi.Request, resp: falcon.asgi.Response, ex: Exception, params: dict[str, str]) -> None:
-        resp.status = 404
-        resp.content_type = falcon.MEDIA_HTML
-        resp.text = await renderer.render("error.html", api_url=resolve_url(public), title="Page not found",
-                                          message=f"There is nothing at {req.path}.")  # fmt: skip
+        visitor = await pages.visitor_or_nobody(pages.credentials(req))
+        await pages.respond(resp, "error.html", 404, visitor=visitor, title="Page not found", message=f"There is nothing at {req.path}.")
 
     return handle
 

@@ -3,13 +3,19 @@
 One :class:`ApiClient` per app, holding one pooled ``httpx.AsyncClient``. The API's
 address may be a callable, resolved per request, so a launcher can hand over the
 address of a server that binds a free port only once it starts.
+
+Every read acts as the person the page is for: it carries the :class:`Credentials` that
+``web.visitors`` took from that browser's request, and nothing of anybody else's (the
+pool keeps no cookies).
 """
 
 from __future__ import annotations
 
+import http.cookiejar
 import logging
 import urllib.parse
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -32,6 +38,20 @@ class NotFound(Exception):
     """The API answered 404."""
 
 
+class Unauthorized(Exception):
+    """The API answered 401: auth is on and the request is nobody's (or its session ended)."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The headers that tell the API who a read is for; empty: nobody (auth off needs none)."""
+
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.headers)
+
+
 def resolve_url(source: UrlSource) -> str:
     """The address a :data:`UrlSource` stands for, without a trailing slash."""
     return (source() if callable(source) else source).rstrip("/")
@@ -43,7 +63,7 @@ def quote_path(path: str) -> str:
 
 
 class ApiClient:
-    """The few reads the pages need; every method raises ``ApiUnavailable`` or ``NotFound``."""
+    """The few reads the pages need; every method raises ``ApiUnavailable``, ``NotFound`` or ``Unauthorized``."""
 
     def __init__(self, base_url: UrlSource, *, transport: httpx.AsyncBaseTransport | None = None, timeout: float = 10.0) -> None:
         self.base_url = base_url
@@ -55,7 +75,9 @@ class ApiClient:
     def http(self) -> httpx.AsyncClient:
         if self._http is None:
             limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
-            self._http = httpx.AsyncClient(transport=self._transport, timeout=self._timeout, limits=limits)
+            # One pool serves everybody: a cookie an answer set must never ride along on the next person's read.
+            no_cookies = http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+            self._http = httpx.AsyncClient(transport=self._transport, timeout=self._timeout, limits=limits, cookies=no_cookies)
         return self._http
 
     async def close(self) -> None:
@@ -63,43 +85,50 @@ class ApiClient:
             await self._http.aclose()
             self._http = None
 
-    async def _get(self, path: str, method: str = "GET") -> httpx.Response:
+    async def _get(self, path: str, credentials: Credentials, method: str = "GET") -> httpx.Response:
         url = f"{resolve_url(self.base_url)}{path}"
         try:
-            response = await self.http.request(method, url)
+            response = await self.http.request(method, url, headers=list(credentials.headers))
         except httpx.HTTPError as exc:
             raise ApiUnavailable(f"{type(exc).__name__} from {url}") from exc
+        if response.status_code == 401:
+            raise Unauthorized(path)
         if response.status_code == 404:
             raise NotFound(path)
         if response.status_code >= 500:
             raise ApiUnavailable(f"{url} answered {response.status_code}")
         return response
 
-    async def _json(self, path: str) -> Any:
-        response = await self._get(path)
+    async def _json(self, path: str, credentials: Credentials) -> Any:
+        response = await self._get(path, credentials)
         if response.status_code != 200:
             raise ApiUnavailable(f"{path} answered {response.status_code}")
         return _decode(response.content)
 
-    async def projects(self) -> list[Json]:
+    async def whoami(self, credentials: Credentials) -> Json:
+        """``GET /api/v1/session``: the person and role the credentials stand for."""
+        return await self._json("/api/v1/session", credentials)  # type: ignore[no-any-return]
+
+    async def projects(self, credentials: Credentials) -> list[Json]:
         """Every project, newest first (the API's order)."""
-        found = await self._json("/api/v1/projects")
+        found = await self._json("/api/v1/projects", credentials)
         return found if isinstance(found, list) else []
 
-    async def project(self, project_id: str) -> Json:
-        return await self._json(f"/api/v1/projects/{urllib.parse.quote(project_id, safe='')}")  # type: ignore[no-any-return]
+    async def project(self, project_id: str, credentials: Credentials) -> Json:
+        return await self._json(f"/api/v1/projects/{urllib.parse.quote(project_id, safe='')}", credentials)  # type: ignore[no-any-return]
 
-    async def git_status(self, project_id: str) -> Json:
-        return await self._json(f"/api/v1/projects/{urllib.parse.quote(project_id, safe='')}/git/status")  # type: ignore[no-any-return]
+    async def git_status(self, project_id: str, credentials: Credentials) -> Json:
+        path = f"/api/v1/projects/{urllib.parse.quote(project_id, safe='')}/git/status"
+        return await self._json(path, credentials)  # type: ignore[no-any-return]
 
-    async def assets(self, project_id: str) -> list[Json]:
-        found = await self._json(f"/api/v1/projects/{urllib.parse.quote(project_id, safe='')}/assets")
+    async def assets(self, project_id: str, credentials: Credentials) -> list[Json]:
+        found = await self._json(f"/api/v1/projects/{urllib.parse.quote(project_id, safe='')}/assets", credentials)
         return found if isinstance(found, list) else []
 
-    async def exists(self, path: str) -> bool:
+    async def exists(self, path: str, credentials: Credentials) -> bool:
         """True if ``HEAD path`` answers 2xx (used to ask whether a poster was made yet)."""
         try:
-            response = await self._get(path, method="HEAD")
+            response = await self._get(path, credentials, method="HEAD")
         except NotFound:
             return False
         return 200 <= response.status_code < 300

@@ -1,15 +1,17 @@
-"""The pages: gallery, project, the project's assets fragment and card pictures.
+"""The pages: gallery, project, the project's assets fragment, card pictures and sign-in.
 
 Routed by ``web.app.create_app``. Each resource reads the API over HTTP
-(``web.client``) and renders a template (``web.rendering``); nothing here knows
-where the workspace lives. The browser then talks to the API directly: the pages
-carry its public address for ``static/*.js``.
+(``web.client``) as the person asking (``web.visitors``) and renders a template
+(``web.rendering``); nothing here knows where the workspace lives. The browser then
+talks to the API directly: the pages carry its public address for ``static/*.js``.
+When the API wants a sign-in (auth on, 401), a page sends the browser to ``/login``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import urllib.parse
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,9 +19,10 @@ import falcon
 import falcon.asgi
 
 from auteur.layout import TYPE_FOLDERS
-from web.client import ApiClient, ApiUnavailable, NotFound, UrlSource, resolve_url
+from web.client import ApiClient, ApiUnavailable, Credentials, NotFound, Unauthorized, UrlSource, resolve_url
 from web.pictures import VIDEO_BADGE_SVG, asset_url, choose_picture, poster_url
 from web.rendering import Renderer
+from web.visitors import NOBODY, SIGNED_OUT, Network, Visitor, credentials_of, local_path
 
 # Events journaled up to this long before a page was rendered are replayed to it
 # (``?since=``), so nothing that happened between the render and the WebSocket's
@@ -38,13 +41,31 @@ def group_assets(assets: Iterable[dict[str, Any]]) -> list[tuple[str, list[dict[
 
 
 class Pages:
-    """What every page needs: the API client, the renderer and the API's public address."""
+    """What every page needs: the API client, the renderer, the API's public address, and
+    the proxies whose identity headers are passed on (``AUTEUR_TRUSTED_PROXIES``)."""
 
-    def __init__(self, client: ApiClient, renderer: Renderer, api_url_public: UrlSource) -> None:
-        self.client, self.renderer, self.api_url_public = client, renderer, api_url_public
+    def __init__(self, client: ApiClient, renderer: Renderer, api_url_public: UrlSource, trusted: tuple[Network, ...] = ()) -> None:
+        self.client, self.renderer, self.api_url_public, self.trusted = client, renderer, api_url_public, trusted
+
+    def credentials(self, req: falcon.asgi.Request) -> Credentials:
+        return credentials_of(req, self.trusted)
+
+    async def visitor(self, credentials: Credentials) -> Visitor:
+        """Who the page is for. Without credentials nobody is asked: with auth off there is
+        nobody to be, and with auth on the page's own read answers 401."""
+        if not credentials:
+            return NOBODY
+        return Visitor.from_whoami(await self.client.whoami(credentials))
+
+    async def visitor_or_nobody(self, credentials: Credentials) -> Visitor:
+        """For error pages: who it is if the API says so, else nobody."""
+        try:
+            return await self.visitor(credentials)
+        except (ApiUnavailable, NotFound, Unauthorized):
+            return NOBODY
 
     def context(self, **extra: Any) -> dict[str, Any]:
-        return {"api_url": resolve_url(self.api_url_public), "now": time.time(), **extra}
+        return {"api_url": resolve_url(self.api_url_public), "now": time.time(), "visitor": NOBODY, **extra}
 
     async def respond(self, resp: falcon.asgi.Response, template: str, status: int = 200, **context: Any) -> None:
         resp.status = status
@@ -54,6 +75,13 @@ class Pages:
     async def unavailable(self, resp: falcon.asgi.Response, exc: ApiUnavailable) -> None:
         await self.respond(resp, "error.html", 502, title="The API is not answering", retry=True,
                            message=f"The gallery could not read the API ({exc}). It may be restarting.")  # fmt: skip
+
+    @staticmethod
+    def sign_in_first(req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """To the sign-in page, which comes back here once signed in."""
+        resp.status = 303
+        resp.location = "/login?" + urllib.parse.urlencode({"next": req.relative_uri})
+        resp.cache_control = ["no-store"]
 
 
 def replay_from(now: float) -> str:
@@ -66,13 +94,17 @@ class GalleryResource(Pages):
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         now = time.time()
+        credentials = self.credentials(req)
         try:
-            projects = await self.client.projects()
+            visitor, projects = await asyncio.gather(self.visitor(credentials), self.client.projects(credentials))
+        except Unauthorized:
+            return self.sign_in_first(req, resp)
         except ApiUnavailable as exc:
             return await self.unavailable(resp, exc)
         # Rendered whole, not streamed: measured here, streaming painted sooner but made the
         # page usable later (DOMContentLoaded p50 737 vs 509 ms with 1,000 cards).
-        await self.respond(resp, "gallery.html", projects=projects, since=replay_from(now), deleted=req.get_param("deleted"))
+        await self.respond(resp, "gallery.html", visitor=visitor, projects=projects, since=replay_from(now),
+                           deleted=req.get_param("deleted"), purged=req.get_param_as_bool("purged", default=False))  # fmt: skip
 
 
 class ProjectResource(Pages):
@@ -80,27 +112,37 @@ class ProjectResource(Pages):
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str) -> None:
         now = time.time()
+        credentials = self.credentials(req)
         try:
-            project, git, assets = await asyncio.gather(
-                self.client.project(project_id), self.client.git_status(project_id), self.client.assets(project_id)
+            visitor, project, git, assets = await asyncio.gather(
+                self.visitor(credentials),
+                self.client.project(project_id, credentials),
+                self.client.git_status(project_id, credentials),
+                self.client.assets(project_id, credentials),
             )
+        except Unauthorized:
+            return self.sign_in_first(req, resp)
         except NotFound:
-            return await self.respond(resp, "error.html", 404, title="No such project",
-                                      message=f"There is no project {project_id!r}. It may have been deleted.")  # fmt: skip
+            missing = f"There is no project {project_id!r}. It may have been deleted."
+            visitor = await self.visitor_or_nobody(credentials)
+            return await self.respond(resp, "error.html", 404, visitor=visitor, title="No such project", message=missing)
         except ApiUnavailable as exc:
             return await self.unavailable(resp, exc)
-        await self.respond(resp, "project.html", project=project, git=git, groups=group_assets(assets),
+        await self.respond(resp, "project.html", visitor=visitor, project=project, git=git, groups=group_assets(assets),
                            asset_types=tuple(TYPE_FOLDERS), since=replay_from(now))  # fmt: skip
 
     async def on_get_assets(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str) -> None:
+        credentials = self.credentials(req)
+        resp.cache_control = ["no-store"]
         try:
-            assets = await self.client.assets(project_id)
+            visitor, assets = await asyncio.gather(self.visitor(credentials), self.client.assets(project_id, credentials))
         except NotFound:
-            assets = []
+            visitor, assets = await self.visitor_or_nobody(credentials), []
+        except Unauthorized as exc:
+            raise falcon.HTTPUnauthorized(description="sign in again") from exc
         except ApiUnavailable as exc:
             raise falcon.HTTPBadGateway(description=str(exc)) from exc
-        await self.respond(resp, "_assets.html", project={"id": project_id}, groups=group_assets(assets))
-        resp.cache_control = ["no-store"]
+        await self.respond(resp, "_assets.html", visitor=visitor, project={"id": project_id}, groups=group_assets(assets))
 
 
 class PictureResource(Pages):
@@ -112,13 +154,15 @@ class PictureResource(Pages):
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str) -> None:
         resp.cache_control = ["no-cache"]
+        credentials = self.credentials(req)
         try:
-            choice = choose_picture(await self.client.assets(project_id))
-            if choice is not None and choice.kind == "video" and not await self.client.exists(poster_url(project_id, choice.path)):
+            choice = choose_picture(await self.client.assets(project_id, credentials))
+            poster = poster_url(project_id, choice.path) if choice is not None and choice.kind == "video" else None
+            if poster is not None and not await self.client.exists(poster, credentials):
                 resp.content_type = "image/svg+xml"
                 resp.data = VIDEO_BADGE_SVG
                 return
-        except NotFound:
+        except (NotFound, Unauthorized):  # nothing to show (to this person)
             choice = None
         except ApiUnavailable as exc:
             raise falcon.HTTPBadGateway(description=str(exc)) from exc
@@ -128,6 +172,28 @@ class PictureResource(Pages):
         path = asset_url(project_id, choice.path) if choice.kind == "image" else poster_url(project_id, choice.path)
         resp.status = 302
         resp.location = resolve_url(self.api_url_public) + path
+
+
+class SignInResource(Pages):
+    """``/login?next=<a path here>``: the sign-in form. Its script (``static/login.js``) posts
+    to the API's ``/api/v1/session``, whose cookies then serve the gallery too; with nothing
+    to sign in to (auth off, or a proxy that signed the person in) it goes straight to ``next``."""
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        target = local_path(req.get_param("next"))
+        credentials = self.credentials(req)
+        resp.cache_control = ["no-store"]
+        try:
+            visitor = Visitor.from_whoami(await self.client.whoami(credentials))
+        except Unauthorized:
+            visitor = SIGNED_OUT
+        except ApiUnavailable as exc:
+            return await self.unavailable(resp, exc)
+        if visitor.auth == "off" or (visitor.auth == "proxy" and visitor.signed_in):
+            resp.status = 303
+            resp.location = target
+            return
+        await self.respond(resp, "login.html", visitor=visitor, next=target)
 
 
 class HealthResource:

@@ -6,10 +6,12 @@ a viewer, an editor and an admin, and each answer is compared with what its role
 
 from __future__ import annotations
 
+import concurrent.futures
 import re
 import subprocess
 import time
 
+import anyio
 import httpx
 import msgspec
 import pytest
@@ -112,6 +114,19 @@ def test_a_missing_or_wrong_credential_is_401_with_the_bearer_challenge(auth_sta
     assert httpx.get(f"{auth_stack.api_url}/health/live").status_code == 200
 
 
+def test_a_browsers_preflight_needs_no_credential(auth_stack):
+    """Browsers send the CORS preflight without cookies and give up unless it answers 2xx."""
+    gallery = auth_stack.web_url
+    asks = {"Origin": gallery, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,x-csrf-token"}
+    for path in ("/api/v1/projects", "/api/v1/session", "/api/v1/projects/no-such-project/assets"):
+        answer = httpx.options(f"{auth_stack.api_url}{path}", headers=asks)
+        assert answer.status_code == 200, (path, answer.status_code)
+        assert answer.headers["Access-Control-Allow-Origin"] == gallery and answer.headers["Access-Control-Allow-Credentials"] == "true"
+        assert "x-csrf-token" in answer.headers["Access-Control-Allow-Headers"]
+    # and a preflight grants nothing: the request itself still needs its credential
+    assert httpx.get(f"{auth_stack.api_url}/api/v1/projects", headers={"Origin": gallery}).status_code == 401
+
+
 def test_a_revoked_token_stops_at_once_on_every_replica(auth_stack, tokens, api_settings):
     """Two API replicas on one workspace: the second is the same app, served in-process."""
     second = create_app(ApiConfig(settings=auth_settings(api_settings, auth="on")))
@@ -130,9 +145,9 @@ def test_a_revoked_token_stops_at_once_on_every_replica(auth_stack, tokens, api_
                 assert time.monotonic() - started < 1.0
                 assert first.get("/api/v1/tokens/viewer-person", headers=admin).status_code == 404
 
-    import anyio
-
-    anyio.run(scenario)
+    # In a thread of its own: a test before it may have left an event loop running in this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(anyio.run, scenario).result()
     listed = httpx.get(f"{auth_stack.api_url}/api/v1/tokens", headers=admin).json()
     assert sorted(t["name"] for t in listed) == ["admin-person", "editor-person"]
     assert all("token" not in t and "hash" not in t for t in listed)

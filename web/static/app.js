@@ -1,10 +1,14 @@
-/* Shared by every page: the API's address, formatting, and the live event stream.
+/* Shared by every page: the API's address and calls, formatting, the live event
+ * stream, and signing out.
  *
- * Loaded before gallery.js / project.js, which use window.Auteur. The browser talks
- * to the API directly (its address is in <meta name="auteur-api">); the events come
- * from the API's WebSocket, which this file keeps open: it reconnects with capped,
- * jittered backoff and resumes with ?since=<last event id>, so nothing is missed.
- * Formatting mirrors web/formatting.py; keep the two in step.
+ * Loaded before gallery.js / project.js / login.js, which use window.Auteur. The
+ * browser talks to the API directly (its address is in <meta name="auteur-api">):
+ * every call goes through callApi (or authorize, for XMLHttpRequest), which sends the
+ * session cookie and, on a change, the CSRF token the API set beside it. The events
+ * come from the API's WebSocket (the cookie goes along by itself), which this file
+ * keeps open: it reconnects with capped, jittered backoff and resumes with
+ * ?since=<last event id>, so nothing is missed. Formatting mirrors
+ * web/formatting.py; keep the two in step.
  */
 "use strict";
 
@@ -55,6 +59,35 @@ window.Auteur = (() => {
     }
   }
   setInterval(refreshTimes, 60_000);
+
+  /* -- calling the API ------------------------------------------------------------ */
+
+  // Set by the API's sign-in for this host, readable here on purpose: a change made with
+  // the session cookie must echo it in X-CSRF-Token, which no other site can read or send.
+  const CSRF_COOKIE = "auteur_csrf";
+  const CHANGES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+  function csrfToken() {
+    const prefix = `${CSRF_COOKIE}=`;
+    const found = document.cookie.split(";").map((c) => c.trim()).find((c) => c.startsWith(prefix));
+    return found ? decodeURIComponent(found.slice(prefix.length)) : null;
+  }
+
+  /* fetch() for the API: the session cookie goes along, and the CSRF token on a change. */
+  function callApi(url, init = {}) {
+    const method = (init.method || "GET").toUpperCase();
+    const headers = new Headers(init.headers || {});
+    const token = CHANGES.has(method) ? csrfToken() : null;
+    if (token) headers.set("X-CSRF-Token", token);
+    return fetch(url, { ...init, headers, credentials: "include" });
+  }
+
+  /* The same for an opened XMLHttpRequest (uploads, for their progress). */
+  function authorize(xhr) {
+    xhr.withCredentials = true;
+    const token = csrfToken();
+    if (token) xhr.setRequestHeader("X-CSRF-Token", token);
+  }
 
   /* The message of the API's error shape {"error": {"message"}}, or a fallback. */
   function errorMessage(body, status) {
@@ -164,5 +197,25 @@ window.Auteur = (() => {
     }
   }
 
-  return { apiUrl, escapeHtml, isoTime, absoluteTime, relativeTime, refreshTimes, errorMessage, setLive, EventStream };
+  /* -- signing out (the button is there only with AUTEUR_AUTH=on) -------------------- */
+
+  const signOut = document.getElementById("sign-out");
+  if (signOut) {
+    signOut.addEventListener("click", async () => {
+      signOut.disabled = true;
+      try {
+        const response = await callApi(`${apiUrl}/api/v1/session`, { method: "DELETE" });
+        if (response.status !== 204) throw new Error(errorMessage(await response.json().catch(() => null), response.status));
+        window.location.assign("/login");
+      } catch (err) {
+        signOut.disabled = false;
+        signOut.textContent = "Sign out failed; try again";
+        console.error("signing out", err);
+      }
+    });
+  }
+
+  return {
+    apiUrl, callApi, authorize, escapeHtml, isoTime, absoluteTime, relativeTime, refreshTimes, errorMessage, setLive, EventStream,
+  };
 })();

@@ -2,12 +2,13 @@
  *
  * The server renders every card (templates/_card.html); this file only keeps them
  * current from the API's events (fillCard mirrors the template: keep them in step),
- * filters them, and creates projects through the API.
+ * filters them, and creates projects through the API. The New Project button and
+ * dialog are rendered only for those who may create (editors and admins).
  */
 "use strict";
 
 (() => {
-  const { apiUrl, escapeHtml, isoTime, relativeTime, errorMessage, EventStream } = window.Auteur;
+  const { apiUrl, callApi, escapeHtml, isoTime, relativeTime, errorMessage, EventStream } = window.Auteur;
   const LIVE = new Set(["pending", "processing", "deleting"]);
   const list = document.getElementById("cards");
   const count = document.getElementById("count");
@@ -194,7 +195,7 @@
   /* -- live --------------------------------------------------------------------- */
 
   async function reloadAll() {
-    const response = await fetch(`${apiUrl}/api/v1/projects`);
+    const response = await callApi(`${apiUrl}/api/v1/projects`);
     if (!response.ok) throw new Error(`listing projects answered ${response.status}`);
     const projects = await response.json();
     const keep = new Set(projects.map((p) => `card-${p.id}`));
@@ -224,57 +225,61 @@
 
   /* -- New Project ---------------------------------------------------------------- */
 
-  const opener = document.getElementById("new-project");
-  const dialog = document.getElementById("new-project-dialog");
-  const form = document.getElementById("new-project-form");
-  const error = document.getElementById("np-error");
-  const submit = form.querySelector('button[type="submit"]');
+  function setUpNewProject(opener) {
+    const dialog = document.getElementById("new-project-dialog");
+    const form = document.getElementById("new-project-form");
+    const error = document.getElementById("np-error");
+    const submit = form.querySelector('button[type="submit"]');
 
-  function showError(message) {
-    error.textContent = message;
-    error.hidden = !message;
-    form.elements.name.setAttribute("aria-invalid", message ? "true" : "false");
-  }
-
-  opener.addEventListener("click", () => {
-    showError("");
-    dialog.showModal();
-    form.elements.name.focus();
-  });
-  form.querySelector("[data-close]").addEventListener("click", () => dialog.close());
-  dialog.addEventListener("close", () => opener.focus());
-
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const name = form.elements.name.value;
-    if (!name.trim()) {
-      showError("A name is required.");
-      form.elements.name.focus();
-      return;
+    function showError(message) {
+      error.textContent = message;
+      error.hidden = !message;
+      form.elements.name.setAttribute("aria-invalid", message ? "true" : "false");
     }
-    const body = { name, quality: form.elements.quality.value, description: form.elements.description.value };
-    submit.disabled = true;
-    submit.textContent = "Creating…";
-    try {
-      const response = await fetch(`${apiUrl}/api/v1/projects`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(body),
-      });
-      const answer = await response.json().catch(() => null);
-      if (response.status === 201 || response.status === 202) {
-        window.location.assign(`/project/${encodeURIComponent(answer.id)}`);
+
+    opener.addEventListener("click", () => {
+      showError("");
+      dialog.showModal();
+      form.elements.name.focus();
+    });
+    form.querySelector("[data-close]").addEventListener("click", () => dialog.close());
+    dialog.addEventListener("close", () => opener.focus());
+
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const name = form.elements.name.value;
+      if (!name.trim()) {
+        showError("A name is required.");
+        form.elements.name.focus();
         return;
       }
-      showError(errorMessage(answer, response.status));
-    } catch (err) {
-      showError(`Could not reach the API at ${apiUrl}. Is it running?`);
-    } finally {
-      submit.disabled = false;
-      submit.textContent = "Create project";
-    }
-    form.elements.name.focus();
-  });
+      const body = { name, quality: form.elements.quality.value, description: form.elements.description.value };
+      submit.disabled = true;
+      submit.textContent = "Creating…";
+      try {
+        const response = await callApi(`${apiUrl}/api/v1/projects`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify(body),
+        });
+        const answer = await response.json().catch(() => null);
+        if (response.status === 201 || response.status === 202) {
+          window.location.assign(`/project/${encodeURIComponent(answer.id)}`);
+          return;
+        }
+        showError(errorMessage(answer, response.status));
+      } catch (err) {
+        showError(`Could not reach the API at ${apiUrl}. Is it running?`);
+      } finally {
+        submit.disabled = false;
+        submit.textContent = "Create project";
+      }
+      form.elements.name.focus();
+    });
+  }
+
+  const opener = document.getElementById("new-project");
+  if (opener) setUpNewProject(opener);
 
   applyFilter();
   window.__galleryReady = performance.now();

@@ -3,7 +3,9 @@
  * The server renders the page (templates/project.html); this file updates the
  * status and git fields from the API's events, re-fetches the assets part
  * (/project/<id>/assets) when they change, uploads files straight to the API with
- * XMLHttpRequest (for its upload progress), and deletes the project.
+ * XMLHttpRequest (for its upload progress), and deletes the project (an admin may
+ * also purge it). The upload form and the delete button are rendered only for
+ * those who may use them (editors and admins; purging: admins).
  *
  * An .upload-item's data-status goes queued → uploading → processing → completed,
  * or failed (with the reason) or cancelled.
@@ -11,7 +13,7 @@
 "use strict";
 
 (() => {
-  const { apiUrl, isoTime, absoluteTime, relativeTime, errorMessage, EventStream } = window.Auteur;
+  const { apiUrl, callApi, authorize, isoTime, absoluteTime, relativeTime, errorMessage, EventStream } = window.Auteur;
   const LIVE = new Set(["pending", "processing", "deleting"]);
   const projectId = document.body.dataset.project;
   const projectApi = `${apiUrl}/api/v1/projects/${encodeURIComponent(projectId)}`;
@@ -177,6 +179,7 @@
     upload.xhr = xhr;
     upload.startedAt = Date.now();
     xhr.open("POST", `${projectApi}/assets?asset_type=${encodeURIComponent(upload.type)}`);
+    authorize(xhr);
     xhr.responseType = "json";
     xhr.upload.addEventListener("progress", (e) => {
       if (e.lengthComputable && e.total > 0) setProgress(upload, e.loaded / e.total);
@@ -247,7 +250,7 @@
       }
       if (stream.open && waiting.every((u) => Date.now() - u.startedAt < 10_000)) return;
       try {
-        const response = await fetch(`${projectApi}/assets`);
+        const response = await callApi(`${projectApi}/assets`);
         if (!response.ok) return;
         const assets = new Map((await response.json()).map((a) => [a.path, a]));
         for (const u of waiting) {
@@ -260,57 +263,70 @@
     }, 3000);
   }
 
-  fileInput.addEventListener("change", () => {
-    add(Array.from(fileInput.files));
-    fileInput.value = "";
-  });
-  for (const type of ["dragenter", "dragover"]) {
-    dropzone.addEventListener(type, (e) => {
+  function setUpUploads() {
+    fileInput.addEventListener("change", () => {
+      add(Array.from(fileInput.files));
+      fileInput.value = "";
+    });
+    for (const type of ["dragenter", "dragover"]) {
+      dropzone.addEventListener(type, (e) => {
+        e.preventDefault();
+        dropzone.classList.add("dragging");
+      });
+    }
+    dropzone.addEventListener("dragleave", (e) => {
+      if (!dropzone.contains(e.relatedTarget)) dropzone.classList.remove("dragging");
+    });
+    dropzone.addEventListener("drop", (e) => {
       e.preventDefault();
-      dropzone.classList.add("dragging");
+      dropzone.classList.remove("dragging");
+      if (e.dataTransfer && e.dataTransfer.files.length) add(Array.from(e.dataTransfer.files));
     });
   }
-  dropzone.addEventListener("dragleave", (e) => {
-    if (!dropzone.contains(e.relatedTarget)) dropzone.classList.remove("dragging");
-  });
-  dropzone.addEventListener("drop", (e) => {
-    e.preventDefault();
-    dropzone.classList.remove("dragging");
-    if (e.dataTransfer && e.dataTransfer.files.length) add(Array.from(e.dataTransfer.files));
-  });
-  // A file dropped beside the zone must not replace the page with the file.
+  if (fileInput) setUpUploads();
+  // A file dropped anywhere must not replace the page with the file (nor, for a viewer, open it).
   for (const type of ["dragover", "drop"]) window.addEventListener(type, (e) => e.preventDefault());
 
   /* -- delete ------------------------------------------------------------------- */
 
-  const deleteDialog = document.getElementById("delete-dialog");
-  const deleteButton = document.getElementById("delete-project");
-  const confirmButton = document.getElementById("confirm-delete");
-  const deleteError = document.getElementById("delete-error");
+  function setUpDelete(deleteButton) {
+    const deleteDialog = document.getElementById("delete-dialog");
+    const deleteError = document.getElementById("delete-error");
+    const choices = [
+      [document.getElementById("confirm-delete"), false],
+      [document.getElementById("confirm-purge"), true], // admins only
+    ].filter(([button]) => button);
 
-  deleteButton.addEventListener("click", () => {
-    deleteError.hidden = true;
-    deleteDialog.showModal();
-  });
-  deleteDialog.addEventListener("close", () => deleteButton.focus());
-  confirmButton.addEventListener("click", async () => {
-    confirmButton.disabled = true;
-    confirmButton.textContent = "Deleting…";
-    try {
-      const response = await fetch(projectApi, { method: "DELETE" });
-      if (response.status === 204 || response.status === 202 || response.status === 404) {
-        const name = document.getElementById("project-name").textContent;
-        window.location.assign(`/?deleted=${encodeURIComponent(name)}`);
-        return;
+    async function remove(button, purge) {
+      const label = button.textContent;
+      for (const [other] of choices) other.disabled = true;
+      button.textContent = "Deleting…";
+      try {
+        const response = await callApi(purge ? `${projectApi}?purge=true` : projectApi, { method: "DELETE" });
+        if (response.status === 204 || response.status === 202 || response.status === 404) {
+          const name = document.getElementById("project-name").textContent;
+          window.location.assign(`/?deleted=${encodeURIComponent(name)}${purge ? "&purged=true" : ""}`);
+          return;
+        }
+        deleteError.textContent = errorMessage(await response.json().catch(() => null), response.status);
+      } catch (err) {
+        deleteError.textContent = `Could not reach the API at ${apiUrl}.`;
       }
-      deleteError.textContent = errorMessage(await response.json().catch(() => null), response.status);
-    } catch (err) {
-      deleteError.textContent = `Could not reach the API at ${apiUrl}.`;
+      deleteError.hidden = false;
+      for (const [other] of choices) other.disabled = false;
+      button.textContent = label;
     }
-    deleteError.hidden = false;
-    confirmButton.disabled = false;
-    confirmButton.textContent = "Delete";
-  });
+
+    deleteButton.addEventListener("click", () => {
+      deleteError.hidden = true;
+      deleteDialog.showModal();
+    });
+    deleteDialog.addEventListener("close", () => deleteButton.focus());
+    for (const [button, purge] of choices) button.addEventListener("click", () => remove(button, purge));
+  }
+
+  const deleteButton = document.getElementById("delete-project");
+  if (deleteButton) setUpDelete(deleteButton);
 
   /* -- live --------------------------------------------------------------------- */
 
@@ -325,7 +341,7 @@
     },
     async onResync() {
       try {
-        const response = await fetch(projectApi);
+        const response = await callApi(projectApi);
         if (response.status === 404) gone();
         else if (response.ok) update(await response.json());
         refreshAssets();
