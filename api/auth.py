@@ -125,19 +125,17 @@ class Guard:
 
     # -- falcon's hooks ----------------------------------------------------------------
 
-    async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        if req.method not in SAFE_METHODS:
-            self.check_origin(req)
-
+    # After routing (the route's template names the role, and the metrics its route), before
+    # the responder reads a byte of the body.
     async def process_resource(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, resource: object,
                                params: dict[str, Any]) -> None:  # fmt: skip
+        if req.method not in SAFE_METHODS:
+            self.check_origin(req)
         self._authorize(req, req.method.lower())
-
-    async def process_request_ws(self, req: falcon.asgi.Request, ws: falcon.asgi.WebSocket) -> None:
-        self.check_origin(req)
 
     async def process_resource_ws(self, req: falcon.asgi.Request, ws: falcon.asgi.WebSocket, resource: object,
                                   params: dict[str, Any]) -> None:  # fmt: skip
+        self.check_origin(req)
         self._authorize(req, WEBSOCKET)
 
     # -- the checks --------------------------------------------------------------------
