@@ -197,3 +197,13 @@ def test_a_video_upload_gets_a_poster_frame_for_its_card(page, web_stack, api, t
     expect(card).to_have_class(re.compile(r"\bpictured\b"), timeout=30_000)
     wait_for(lambda: card.locator("img").evaluate("i => [i.naturalWidth, i.naturalHeight]") == [320, 180], timeout=30,
              what="the card to show the poster frame")  # fmt: skip
+
+
+def test_the_page_names_who_made_the_last_commit_as_git_does(page, web_stack, api):
+    project_id = make_project(api, "Authored Film")
+    folder = web_stack.settings.workspace / api.get(f"/api/v1/projects/{project_id}").json()["folder"]
+    author = subprocess.run(["git", "log", "-1", "--format=%an <%ae>"], cwd=folder, capture_output=True, text=True,
+                            check=True).stdout.strip()  # fmt: skip
+    open_project(page, web_stack, project_id)
+    expect(page.locator("[data-field=last_commit_author]")).to_have_text(author)
+    assert author == "Auteur <auteur@localhost>"  # auth off: the configured default identity

@@ -66,6 +66,7 @@
     dirty.className = p.is_dirty ? "warn" : "ok";
     field("branch").textContent = p.branch || "main";
     field("last_commit_message").textContent = p.last_commit_message || "";
+    if (p.last_commit_author !== undefined) field("last_commit_author").textContent = p.last_commit_author || "";
     const time = field("last_commit_at");
     time.dateTime = isoTime(p.last_commit_at);
     time.title = absoluteTime(p.last_commit_at);
