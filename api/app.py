@@ -20,6 +20,7 @@ from api.config import ApiConfig
 from api.errors import install_error_handlers
 from api.events import EventsResource
 from api.health import HealthResource, LiveResource, MetricsResource
+from api.history import HistoryResource
 from api.index import ProjectIndex
 from api.metrics import ApiMetrics, ProjectCounts, RequestMetrics
 from api.openapi import OpenApiResource
@@ -49,6 +50,7 @@ def create_app(config: ApiConfig | None = None, *,
     built: tuple[object, ...] = (
         ProjectsResource(config, index),
         GitStatusResource(config, index),
+        HistoryResource(config, index),
         AssetsResource(config, index, uploads),
         AssetFileResource(config, index),
         PosterResource(config, index),

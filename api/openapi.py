@@ -28,6 +28,7 @@ import msgspec
 
 from api.assets import AssetInfo
 from api.config import ApiConfig
+from api.history import HistoryPage
 from api.safety import ANSWER_HEADERS
 from api.schemas import COMPONENTS
 from api.uploads import UploadResponse
@@ -124,7 +125,9 @@ def param(name: str, where: str, schema: Json, description: str, required: bool 
 def build_document(routes: Sequence[Route], server_url: str | None = None, auth: str = "off") -> Json:
     """The document; with ``auth`` on or proxy, the bearer and cookie schemes and every 401/403 they bring."""
     # The assets, events and audit modules own their answers' structs: document those very structs.
-    _, components = msgspec.json.schema_components((*COMPONENTS, AssetInfo, UploadResponse, Event, AuditPage), ref_template=REF)
+    _, components = msgspec.json.schema_components(
+        (*COMPONENTS, AssetInfo, UploadResponse, Event, AuditPage, HistoryPage), ref_template=REF
+    )
     project = components["Project"]
     for name in HIDDEN_FIELDS:
         project["properties"].pop(name, None)

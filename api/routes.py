@@ -20,6 +20,8 @@ from api.audit import MAX_LIMIT as MAX_AUDIT_LIMIT
 from api.auth import CSRF_HEADER, PUBLIC, ROLE_KEY
 from api.events import EventsResource
 from api.health import HealthResource, LiveResource, MetricsResource
+from api.history import COMMIT_PATTERN, HistoryResource
+from api.history import MAX_LIMIT as MAX_HISTORY
 from api.openapi import Json, OpenApiResource, Route, array_of, errors, json_body, param, ref
 from api.posters import PosterResource
 from api.projects import MAX_LIMIT, MAX_OFFSET, GitStatusResource, ProjectsResource
@@ -150,6 +152,15 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/v1/projects/{project_id}/git/status", GitStatusResource, operations={
         "get": {"summary": "The repository's state as the controller recorded it", **VIEWER, "tags": ["projects"],
                 "parameters": [PROJECT_ID], "responses": {"200": json_body(ref("GitStatus"), "Git status"), **errors(404, STORAGE)}},
+    }),
+    Route("/api/v1/projects/{project_id}/history", HistoryResource, operations={
+        "get": {"summary": "The project's commits, newest first: who, when, what changed", **VIEWER, "tags": ["projects"],
+                "parameters": [PROJECT_ID,
+                               param("limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_HISTORY, "default": 20},
+                                     "At most this many commits"),
+                               param("before", "query", {"type": "string", "pattern": COMMIT_PATTERN},
+                                     "Only commits older than this one (the previous page's next)")],
+                "responses": {"200": json_body(ref("HistoryPage"), "A page of commits"), **errors(404, 422, STORAGE)}},
     }),
     Route("/api/v1/projects/{project_id}/assets", AssetsResource, operations={
         "get": {"summary": "Every file under assets/ and outputs/", **VIEWER, "tags": ["assets"], "parameters": [PROJECT_ID],

@@ -121,6 +121,14 @@ class ApiClient:
         path = f"/api/v1/projects/{urllib.parse.quote(project_id, safe='')}/git/status"
         return await self._json(path, credentials)  # type: ignore[no-any-return]
 
+    async def history(self, project_id: str, credentials: Credentials, limit: int = 20) -> list[Json]:
+        """The project's latest commits, newest first (who, when, what changed)."""
+        try:
+            found = await self._json(f"/api/v1/projects/{urllib.parse.quote(project_id, safe='')}/history?limit={limit}", credentials)
+        except NotFound:  # an API without history (an older one): the page shows none
+            return []
+        return found.get("items", []) if isinstance(found, dict) else []
+
     async def assets(self, project_id: str, credentials: Credentials) -> list[Json]:
         found = await self._json(f"/api/v1/projects/{urllib.parse.quote(project_id, safe='')}/assets", credentials)
         return found if isinstance(found, list) else []

@@ -114,11 +114,12 @@ class ProjectResource(Pages):
         now = time.time()
         credentials = self.credentials(req)
         try:
-            visitor, project, git, assets = await asyncio.gather(
+            visitor, project, git, assets, history = await asyncio.gather(
                 self.visitor(credentials),
                 self.client.project(project_id, credentials),
                 self.client.git_status(project_id, credentials),
                 self.client.assets(project_id, credentials),
+                self.client.history(project_id, credentials),
             )
         except Unauthorized:
             return self.sign_in_first(req, resp)
@@ -129,20 +130,23 @@ class ProjectResource(Pages):
         except ApiUnavailable as exc:
             return await self.unavailable(resp, exc)
         await self.respond(resp, "project.html", visitor=visitor, project=project, git=git, groups=group_assets(assets),
-                           asset_types=tuple(TYPE_FOLDERS), since=replay_from(now))  # fmt: skip
+                           history=history, asset_types=tuple(TYPE_FOLDERS), since=replay_from(now))  # fmt: skip
 
     async def on_get_assets(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str) -> None:
         credentials = self.credentials(req)
         resp.cache_control = ["no-store"]
         try:
-            visitor, assets = await asyncio.gather(self.visitor(credentials), self.client.assets(project_id, credentials))
+            visitor, assets, history = await asyncio.gather(
+                self.visitor(credentials), self.client.assets(project_id, credentials), self.client.history(project_id, credentials)
+            )
         except NotFound:
-            visitor, assets = await self.visitor_or_nobody(credentials), []
+            visitor, assets, history = await self.visitor_or_nobody(credentials), [], []
         except Unauthorized as exc:
             raise falcon.HTTPUnauthorized(description="sign in again") from exc
         except ApiUnavailable as exc:
             raise falcon.HTTPBadGateway(description=str(exc)) from exc
-        await self.respond(resp, "_assets.html", visitor=visitor, project={"id": project_id}, groups=group_assets(assets))
+        await self.respond(resp, "_assets.html", visitor=visitor, project={"id": project_id}, groups=group_assets(assets),
+                           history=history)  # fmt: skip
 
 
 class PictureResource(Pages):

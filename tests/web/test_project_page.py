@@ -207,3 +207,23 @@ def test_the_page_names_who_made_the_last_commit_as_git_does(page, web_stack, ap
     open_project(page, web_stack, project_id)
     expect(page.locator("[data-field=last_commit_author]")).to_have_text(author)
     assert author == "Auteur <auteur@localhost>"  # auth off: the configured default identity
+
+
+def test_the_page_shows_the_history_who_when_and_what(page, web_stack, api, tmp_path):
+    project_id = make_project(api, "History Film")
+    folder = web_stack.settings.workspace / api.get(f"/api/v1/projects/{project_id}").json()["folder"]
+    answer = api.post(f"/api/v1/projects/{project_id}/assets", params={"asset_type": "audio"},
+                      files=[("files", ("scene 1.wav", b"RIFF" + bytes(2000)))])  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    wait_for(lambda: "scene 1.wav" in subprocess.run(["git", "log", "--name-only"], cwd=folder, capture_output=True, text=True).stdout,
+             60, what="the upload committed")  # fmt: skip
+    commits = subprocess.run(["git", "log", "--format=%H %an <%ae>"], cwd=folder, capture_output=True, text=True,
+                             check=True).stdout.splitlines()  # fmt: skip
+    open_project(page, web_stack, project_id)
+    timeline = page.locator(".history .commit")
+    expect(timeline).to_have_count(len(commits))
+    for i, line in enumerate(commits):
+        commit, author = line.split(" ", 1)
+        expect(timeline.nth(i)).to_have_attribute("data-commit", commit)
+        expect(timeline.nth(i).locator(".commit-author")).to_have_text(author)
+    expect(timeline.first.locator(".commit-files")).to_contain_text("assets/audio/scene 1.wav")

@@ -91,7 +91,7 @@ def test_only_the_session_cookie_and_authorization_go_to_the_api_and_never_to_th
     fake.seen.clear()
     page = client.simulate_get("/project/film-1", headers={"Authorization": "Bearer good-token"})
     assert page.status_code == 200 and "eda" in page.text
-    assert all(h.get("authorization") == "Bearer good-token" and h.get("cookie") is None for h in fake.seen) and len(fake.seen) == 4
+    assert all(h.get("authorization") == "Bearer good-token" and h.get("cookie") is None for h in fake.seen) and len(fake.seen) == 5
 
 
 @pytest.mark.parametrize(
