@@ -15,7 +15,7 @@ DOCKER := $(PY) -m launcher.docker
 # Project commands go into this checkout's compose stack when it runs, else run here.
 CLI := $(DOCKER) cli
 
-.PHONY: help install up controller test lint format bench reconcile project-list project-create project-delete project-restore project-purge user-add token-create workspace-init clean \
+.PHONY: help install up controller test lint format bench reconcile project-list project-create project-suspend project-resume project-delete project-restore project-purge user-add token-create workspace-init clean \
 	stack stack-up stack-down stack-status docker-up docker-down docker-health docker-logs docker-restart docker-test
 
 help:
@@ -94,6 +94,14 @@ project-list: $(STAMP) ## table of projects and their status
 project-create: $(STAMP) ## create NAME=... [QUALITY=draft|standard|premium]
 	@test -n "$(NAME)" || { echo "usage: make project-create NAME=<name> [QUALITY=standard]"; exit 2; }
 	@$(CLI) create "$(NAME)" --quality "$(QUALITY)"
+
+project-suspend: $(STAMP) ## leave NAME=... alone (suspend: true in its spec): no snapshots, no repairs
+	@test -n "$(NAME)" || { echo "usage: make project-suspend NAME=<name>"; exit 2; }
+	@$(CLI) suspend "$(NAME)"
+
+project-resume: $(STAMP) ## converge a suspended NAME=... again
+	@test -n "$(NAME)" || { echo "usage: make project-resume NAME=<name>"; exit 2; }
+	@$(CLI) resume "$(NAME)"
 
 project-delete: $(STAMP) ## move NAME=... to the trash
 	@test -n "$(NAME)" || { echo "usage: make project-delete NAME=<name>"; exit 2; }

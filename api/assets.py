@@ -47,7 +47,8 @@ from auteur.paths import MalformedPath, UnsafePath, path_parts, resolve_under
 log = logging.getLogger("auteur.api.assets")
 
 CHUNK = 1 << 20
-_NO_UPLOADS = {"unmanaged": "it is not managed by Auteur", "deleting": "it is being deleted"}
+_NO_UPLOADS = {"unmanaged": "it is not managed by Auteur", "deleting": "it is being deleted",
+               "suspended": "it is suspended (suspend: true in its spec); resume it first"}  # fmt: skip
 _NO_POSTERS = frozenset({"unmanaged", "deleting"})  # no owner for the worker to find
 _encoder = msgspec.json.Encoder()
 

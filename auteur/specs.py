@@ -47,6 +47,8 @@ class Spec(Strict):
     name: str
     quality: Quality = Quality.STANDARD
     description: Description = ""
+    # Leave the project alone (no snapshots, no repairs) until this is false or gone again.
+    suspend: Annotated[bool, msgspec.Meta(description="leave the folder alone: no snapshots, no repairs")] = False
 
     def __post_init__(self) -> None:
         try:
@@ -60,13 +62,18 @@ class Spec(Strict):
 
     def generation(self) -> str:
         """Hash of the parsed content: formatting and comments do not count."""
-        canonical = msgspec.json.encode(self, order="sorted")
+        fields = msgspec.to_builtins(self)
+        if not self.suspend:
+            del fields["suspend"]  # a spec that never mentions it keeps the generation it always had
+        canonical = msgspec.json.encode(fields, order="sorted")
         return hashlib.sha256(canonical).hexdigest()[:16]
 
     def to_yaml(self) -> bytes:
-        body = {"name": self.name, "quality": self.quality.value}
+        body: dict[str, str | bool] = {"name": self.name, "quality": self.quality.value}
         if self.description:
             body["description"] = self.description
+        if self.suspend:
+            body["suspend"] = True
         return yaml.dump(body, Dumper=_SpecDumper, allow_unicode=True, sort_keys=False).encode("utf-8")
 
 

@@ -23,6 +23,7 @@ class Phase(str, enum.Enum):
     FAILED = "failed"
     DELETING = "deleting"
     UNMANAGED = "unmanaged"
+    SUSPENDED = "suspended"  # ``suspend: true`` in its spec: the controller leaves it alone
 
 
 class Condition(msgspec.Struct, kw_only=True):

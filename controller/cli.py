@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 
 import anyio
+import msgspec
 
 from auteur import heartbeat, mailbox
 from auteur import settings as settings_mod
@@ -28,8 +29,8 @@ from auteur.layout import HEARTBEAT
 from auteur.mailbox import RequestResult
 from auteur.names import InvalidName, check_name, project_id
 from auteur.settings import Settings
-from auteur.specs import Quality, Spec
-from auteur.specstore import SpecExists, create_spec, remove_spec
+from auteur.specs import Quality, Spec, SpecError, read_spec
+from auteur.specstore import SpecExists, create_spec, remove_spec, replace_spec, spec_files_for
 from auteur.status import Phase
 from controller import people
 from controller.locking import Leadership
@@ -156,6 +157,48 @@ def cmd_create(settings: Settings, args: argparse.Namespace) -> int:
     return 1
 
 
+def _set_suspend(settings: Settings, args: argparse.Namespace, suspend: bool) -> int:
+    """Edit the project's spec to ``suspend: true`` (or drop it), then wait for the controller's word."""
+    key = project_id(args.name)
+    files = spec_files_for(settings.specs, key)
+    if not files:
+        print(f"No spec for {args.name!r} in {settings.specs}", file=sys.stderr)
+        return 1
+    known = Reconciler(settings).status_of(key)
+    path = settings.specs / (known.spec_file if known and known.spec_file in files else files[0])
+    try:
+        spec = read_spec(path)
+    except SpecError as exc:
+        print(f"The spec file cannot be used, fix it first: {exc}", file=sys.stderr)
+        return 2
+    if spec.suspend != suspend:
+        replace_spec(path, msgspec.structs.replace(spec, suspend=suspend))
+    if not _controller_running(settings):
+        Reconciler(settings).reconcile(key)
+    wanted = (Phase.SUSPENDED,) if suspend else (Phase.READY, Phase.FAILED)
+    ok = _wait_for(settings, key, lambda r: (s := r.status_of(key)) is not None and s.status in wanted, args.timeout)
+    status = Reconciler(settings).status_of(key)
+    if not ok or status is None:
+        print(f"{path.name} says suspend: {str(suspend).lower()}; the controller has not reported it yet", file=sys.stderr)
+        return 1
+    if suspend:
+        print(f"Project suspended: {status.name} (the controller leaves {status.folder or status.name} alone until resumed)")
+    elif status.status is Phase.READY:
+        print(f"Project resumed: {status.name} [{(status.current_commit or '')[:8]}]")
+    else:
+        print(f"Project resumed, but it is not ready: {status.last_error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_suspend(settings: Settings, args: argparse.Namespace) -> int:
+    return _set_suspend(settings, args, True)
+
+
+def cmd_resume(settings: Settings, args: argparse.Namespace) -> int:
+    return _set_suspend(settings, args, False)
+
+
 def cmd_delete(settings: Settings, args: argparse.Namespace) -> int:
     key = project_id(args.name)
     removed = remove_spec(settings.specs, key)
@@ -249,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--description", default="")
     p.add_argument("--timeout", type=float, default=60.0)
     for verb, text in (
+        ("suspend", "leave a project alone (suspend: true in its spec) until resumed"),
+        ("resume", "converge a suspended project again"),
         ("delete", "move a project to the trash"),
         ("restore", "restore from the trash"),
         ("purge", "purge from the trash"),
@@ -269,6 +314,8 @@ COMMANDS = {
     "reconcile": cmd_reconcile,
     "list": cmd_list,
     "create": cmd_create,
+    "suspend": cmd_suspend,
+    "resume": cmd_resume,
     "delete": cmd_delete,
     "restore": cmd_restore,
     "purge": cmd_purge,

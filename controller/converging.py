@@ -79,6 +79,7 @@ class Observation:
     absence: Absence | None = None
     folder: str | None = None  # the folder the removal path looked at
     missing_since: float | None = None  # when the spec was first seen gone (WAITING)
+    suspended: bool = False  # ``suspend: true``: the folder steps did not run
     # Of the spec files and the folder, when nothing is left to do: a later pass with the
     # same fingerprint may skip the work. None after a requeue or a temporary failure.
     fingerprint: str | None = None
@@ -109,6 +110,8 @@ def converge(attempt: Attempt, previous: ProjectStatus | None, *,
     stopped = _run(attempt, CLAIM_STEPS)
     if stopped is not None:
         return stopped
+    if attempt.wanted.suspend:  # paused: the folder is left exactly as it is until resumed
+        return Observation(attempt, suspended=True, fingerprint=_fingerprint(attempt))
     if attempt.actor is None:
         attempt.actor = _requested_by(attempt, previous)
     if on_claimed is not None:

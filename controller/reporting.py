@@ -93,6 +93,14 @@ def status_for(observation: Observation, previous: ProjectStatus | None, now: fl
     if observation.absence is not None:
         return _absent(observation, previous, now)
     status = _claimed(attempt, previous)
+    if observation.suspended:
+        status.status = Phase.SUSPENDED
+        spec_file = attempt.spec_file or f"{attempt.key}.yaml"
+        set_condition(status, "Suspended", True, "SuspendedBySpec",
+                      f"suspend: true in {spec_file}: no snapshots, no repairs until it is resumed", now)  # fmt: skip
+        status.fingerprint = observation.fingerprint
+        return status
+    clear_condition(status, "Suspended")
     failure = observation.failure
     if failure is not None:
         if failure.thing == "Ownership":

@@ -422,3 +422,13 @@ def test_a_connection_cut_mid_upload_leaves_nothing(stack, client):
         staging = stack.settings.state / "uploads"
         wait_for(lambda: any(staging.iterdir()), 30, what="the upload to start staging")
     wait_for(lambda: snapshot_tree(root, staging) == before, 30, what="the partial upload to be removed")
+
+
+def test_a_suspended_project_takes_no_upload(stack, client, api_settings):
+    create_project(client, "paused")
+    spec = api_settings.specs / "paused.yaml"
+    spec.write_text(spec.read_text() + "suspend: true\n")
+    wait_for(lambda: client.get("/api/v1/projects/paused").json()["status"] == "suspended", 30, what="the project suspended")
+    answer = post_raw(client, "paused", body(part("take.wav", b"RIFF" + bytes(100))))
+    assert answer.status_code == 409 and "suspended" in answer.json()["error"]["message"]
+    assert not (api_settings.state / "uploads").exists() or not list((api_settings.state / "uploads").glob("*.json"))

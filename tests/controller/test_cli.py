@@ -94,3 +94,30 @@ def test_a_bad_setting_is_named_and_nothing_runs(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == "auteur: AUTEUR_RESYNC_SECONDS='every minute': Expected `float`, got `str`"
     assert not (tmp_path / "workspace").exists()
+
+
+def test_a_suspended_project_is_left_alone_until_resumed(cli, tmp_path):
+    """``auteur suspend`` edits the spec; the controller then neither commits nor repairs, and
+    ``auteur resume`` converges at once (judged with the real git)."""
+    cli("init")
+    cli("create", "Paused Film")
+    root, spec = tmp_path / "workspace" / "Paused Film", tmp_path / "specs" / "Paused Film.yaml"
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    assert "Project suspended" in cli("suspend", "Paused Film").stdout
+    assert "suspend: true" in spec.read_text()
+    (root / "assets" / "audio" / "take.wav").write_bytes(b"RIFF" + bytes(1000))
+    os.utime(root / "assets" / "audio" / "take.wav", (1, 1))  # settled long ago
+    (root / ".gitignore").unlink()
+    reconciled = cli("reconcile", "Paused Film").stdout
+    assert "suspended" in cli("list").stdout, reconciled
+    status = (tmp_path / "workspace" / ".auteur" / "status" / "paused-film.json").read_text()
+    assert '"status":"suspended"' in status and '"type":"Suspended"' in status
+    now = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    assert now == head and not (root / ".gitignore").exists()  # nothing committed, nothing repaired
+    out = cli("resume", "Paused Film").stdout
+    assert "Project resumed" in out and "suspend" not in spec.read_text()
+    assert (root / ".gitignore").is_file()
+    log = subprocess.run(["git", "log", "--name-only", "--format="], cwd=root, capture_output=True, text=True, check=True).stdout
+    assert "assets/audio/take.wav" in log
+    assert '"type":"Suspended"' not in (tmp_path / "workspace" / ".auteur" / "status" / "paused-film.json").read_text()
+    assert_clean_repository(root)
