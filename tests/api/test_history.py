@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from helpers import git
+from helpers import git, wait_for
 
 from tests.api.test_assets import body, create_project, part, post_raw, wait_completed
 
@@ -21,6 +21,12 @@ def git_log(root) -> list[tuple[str, str, str, dict[str, str]]]:
     return found
 
 
+def settled(client, root) -> None:
+    """Until the project's reported head is the repository's: history starts at what the controller reported."""
+    head = git(root, "rev-parse", "HEAD").strip()
+    wait_for(lambda: client.get("/api/v1/projects/film").json().get("current_commit") == head, 30, what="the head reported")
+
+
 def test_history_is_what_git_log_says_newest_first_with_sizes(stack, client):
     root = stack.settings.workspace / create_project(client)
     take_one, take_two, notes = os.urandom(300_000), os.urandom(400_000), b"INT. STUDIO - NIGHT\n"
@@ -29,6 +35,7 @@ def test_history_is_what_git_log_says_newest_first_with_sizes(stack, client):
                           asset_type="audio")  # fmt: skip
         assert answer.status_code == 200, answer.text
         wait_completed(stack, answer.json()["uploads"])
+    settled(client, root)
     page = client.get("/api/v1/projects/film/history").json()
     logged = git_log(root)
     assert [i["commit"] for i in page["items"]] == [c for c, *_ in logged] and page["next"] is None
@@ -48,6 +55,7 @@ def test_history_pages_with_before_and_refuses_what_is_not_a_commit(stack, clien
     for i in range(3):
         answer = post_raw(client, "film", body(part(f"take {i}.wav", os.urandom(1000))))
         wait_completed(stack, answer.json()["uploads"])
+    settled(client, root)
     everything = [c for c, *_ in git_log(root)]
     seen, before = [], None
     while True:
