@@ -34,7 +34,7 @@ def test_defaults_and_generation_ignores_formatting():
         (b"quality: draft\n", "name", "required"),
         (b"name: f\ndescription: 5\n", "description", "Expected `str`"),
         (b"name: f\ndescription:\n", "description", "may not be null"),
-        (b"name: f\nqualty: draft\n", "qualty", "(allowed: name, quality, description)"),
+        (b"name: f\nqualty: draft\n", "qualty", "(allowed: name, quality, description, suspend)"),
         (b"name: f\nquality: ultra\n", "quality", "expected one of draft, standard, premium"),
         (b"name: g\n", "name", "does not match the file name"),
         (b"name: [unclosed\n", None, "cannot be parsed"),
