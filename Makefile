@@ -86,7 +86,7 @@ bench: $(STAMP) ## run the benchmarks (prints numbers; see BENCHMARKS.md)
 	$(PY) bench/run.py
 
 reconcile: $(STAMP) ## one reconcile pass over every project (or NAME=...)
-	$(CLI) reconcile $(if $(NAME),"$(NAME)")
+	$(CLI) reconcile $(if $(NAME),"$(NAME)") $(if $(WAIT),--wait)
 
 project-list: $(STAMP) ## table of projects and their status
 	@$(CLI) list

@@ -35,6 +35,7 @@ from auteur.status import Phase
 from controller import people
 from controller.locking import Leadership
 from controller.mailroom import purge, restore
+from controller.converging import Outcome
 from controller.reconciling import Next, Reconciler
 from controller.running import Controller, run_controller
 
@@ -82,18 +83,43 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     keys = [project_id(args.name)] if args.name else sorted(reconciler.keys())
     progress = _Progress(len(keys), "reconciling")
     failed: list[tuple[str, str]] = []
+    pending: dict[str, Outcome] = {}  # asked to come back later: a grace period, files settling
     for index, key in enumerate(keys, 1):
         outcome = reconciler.reconcile(key)
         if outcome.kind in (Next.RETRY, Next.STALLED):
             failed.append((key, outcome.error or "failed"))
+        elif outcome.kind is Next.REQUEUE:
+            pending[key] = outcome
         progress.update(index)
+    deadline = time.monotonic() + args.timeout
+    while args.wait and pending and time.monotonic() < deadline:  # WAIT=1: until nothing is pending
+        time.sleep(max(0.05, min(o.after or 0.5 for o in pending.values())))
+        for key in list(pending):
+            outcome = reconciler.reconcile(key)
+            if outcome.kind is Next.REQUEUE:
+                pending[key] = outcome
+                continue
+            del pending[key]
+            if outcome.kind in (Next.RETRY, Next.STALLED):
+                failed.append((key, outcome.error or "failed"))
     if isinstance(reconciler.journal, Journal):
         reconciler.journal.close()
-    ok = len(keys) - len(failed)
-    print(f"Reconciled {len(keys)} project(s): {ok} ok, {len(failed)} failed")
+    ok = len(keys) - len(failed) - len(pending)
+    waiting = f", {len(pending)} pending" if pending else ""
+    print(f"Reconciled {len(keys)} project(s): {ok} ok{waiting}, {len(failed)} failed")
+    for key, outcome in pending.items():
+        print(f"  {key}: {_pending_reason(reconciler, key, outcome)} — run again, or WAIT=1")
     for key, why in failed:
         print(f"  {key}: {why}")
     return 1 if failed else 0
+
+
+def _pending_reason(reconciler: Reconciler, key: str, outcome: Outcome) -> str:
+    status = reconciler.status_of(key)
+    after = outcome.after or 0.0
+    if status is not None and status.status is Phase.DELETING:
+        return f"spec removed; moves to the trash in {after:.0f} s"
+    return f"files still settling; committed in {after:.1f} s"
 
 
 def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
@@ -285,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the control loop (default)")
     p = sub.add_parser("reconcile", help="one reconcile pass over every project, or NAME")
     p.add_argument("name", nargs="?")
+    p.add_argument("--wait", action="store_true", help="reconcile again until nothing is pending (grace periods, settling files)")
+    p.add_argument("--timeout", type=float, default=600.0, help="with --wait: give up after this many seconds")
     sub.add_parser("list", help="table of projects")
     p = sub.add_parser("create", help="create a project and wait until it is ready")
     p.add_argument("name")

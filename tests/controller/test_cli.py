@@ -121,3 +121,16 @@ def test_a_suspended_project_is_left_alone_until_resumed(cli, tmp_path):
     assert "assets/audio/take.wav" in log
     assert '"type":"Suspended"' not in (tmp_path / "workspace" / ".auteur" / "status" / "paused-film.json").read_text()
     assert_clean_repository(root)
+
+
+def test_reconcile_says_what_is_pending_and_waits_it_out_when_asked(cli, tmp_path):
+    cli("init")
+    cli("create", "Film Three")
+    (tmp_path / "specs" / "Film Three.yaml").unlink()
+    first = cli("reconcile").stdout
+    assert "1 pending" in first and "film-three: spec removed; moves to the trash in" in first and "WAIT=1" in first
+    assert (tmp_path / "workspace" / "Film Three").is_dir()  # the grace period is not over
+    waited = cli("reconcile", "--wait").stdout
+    assert "Reconciled 1 project(s): 1 ok, 0 failed" in waited, waited
+    assert not (tmp_path / "workspace" / "Film Three").exists()
+    assert [p.name.split(".")[0] for p in (tmp_path / "workspace" / ".auteur" / "trash").iterdir() if p.is_dir()] == ["film-three"]
