@@ -33,9 +33,9 @@ from auteur.specs import Quality, Spec, SpecError, read_spec
 from auteur.specstore import SpecExists, create_spec, remove_spec, replace_spec, spec_files_for
 from auteur.status import Phase
 from controller import people
+from controller.converging import Outcome
 from controller.locking import Leadership
 from controller.mailroom import purge, restore
-from controller.converging import Outcome
 from controller.reconciling import Next, Reconciler
 from controller.running import Controller, run_controller
 
