@@ -8,6 +8,9 @@ headers of ``api.safety`` (``nosniff`` and a policy under which nothing runs).
 
 from __future__ import annotations
 
+import re
+import uuid
+
 import falcon
 import falcon.asgi
 from prometheus_client import CollectorRegistry
@@ -30,6 +33,7 @@ from api.routes import ROUTES
 from api.safety import ANSWER_HEADERS
 from api.trash import TrashResource
 from api.uploads import UploadMetrics
+from auteur import logs
 
 
 def create_app(config: ApiConfig | None = None, *,
@@ -38,7 +42,8 @@ def create_app(config: ApiConfig | None = None, *,
     too), else on a registry of its own."""
     config = config or ApiConfig.from_environment()
     guard = Guard(config, ROUTES)
-    app = falcon.asgi.App(cors_enable=False, middleware=[_Cors(config.origins())])
+    app = falcon.asgi.App(cors_enable=False, middleware=[_RequestIds()])
+    app.add_middleware(_Cors(config.origins()))
     app.add_middleware(_AnswerHeaders())
     app.add_middleware(guard)
     install_error_handlers(app)
@@ -71,6 +76,29 @@ def create_app(config: ApiConfig | None = None, *,
     app.add_middleware(_Startup(index))
     app.add_middleware(RequestMetrics(metrics))
     return app
+
+
+class _RequestIds:
+    """Every request gets an id: the client's ``X-Request-Id`` when it is a sane token, else a
+    new one. It is bound for the request's log lines (``auteur.logs``), named in its error
+    body (``api.errors``) and answered in ``X-Request-Id``."""
+
+    async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        given = req.get_header("X-Request-Id")
+        request_id = given if given and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        req.context.request_id = request_id
+        logs.bind(request_id=request_id)
+
+    async def process_request_ws(self, req: falcon.asgi.Request, ws: falcon.asgi.WebSocket) -> None:
+        logs.bind(request_id=uuid.uuid4().hex)
+
+    async def process_response(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, resource: object, ok: bool) -> None:
+        request_id = getattr(req.context, "request_id", None)
+        if request_id:
+            resp.set_header("X-Request-Id", request_id)
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class _AnswerHeaders:

@@ -21,6 +21,7 @@ import falcon
 import falcon.asgi
 import msgspec
 
+from auteur import logs
 from auteur.validation import explain_validation
 
 log = logging.getLogger("auteur.api")
@@ -52,7 +53,8 @@ def code_for(status: int) -> str:
 
 
 def error_body(code: str, message: str, field: str | None = None) -> bytes:
-    return _encoder.encode({"error": {"code": code, "field": field, "message": message}})
+    """The one error shape, with the id of the request it answers (``auteur.logs``: in its log lines too)."""
+    return _encoder.encode({"error": {"code": code, "field": field, "message": message, "request_id": logs.current("request_id")}})
 
 
 # -- raising helpers ------------------------------------------------------------

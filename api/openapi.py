@@ -187,6 +187,9 @@ _ANSWER_HEADERS: dict[str, Json] = {
     "Content-Security-Policy": {"schema": {"const": ANSWER_HEADERS["Content-Security-Policy"]}, "required": True,
                                 "description": "On every answer (a download states its own): nothing the API serves "
                                                "runs script, loads anything or is framed"},
+    "X-Request-Id": {"schema": {"type": "string"}, "required": True,
+                     "description": "This request's id (the client's X-Request-Id when it sent a sane one): in the "
+                                    "server's log lines and in an error's body"},
 }  # fmt: skip
 
 

@@ -98,6 +98,7 @@ class ErrorDetail(msgspec.Struct, kw_only=True):
     code: Annotated[str, msgspec.Meta(description="stable machine-readable code, e.g. not_found, conflict, invalid")]
     field: Annotated[str | None, msgspec.Meta(description="the field or parameter at fault, if any")] = None
     message: str
+    request_id: Annotated[str | None, msgspec.Meta(description="the request's id, as in X-Request-Id and the server's log")] = None
 
 
 class Error(msgspec.Struct, kw_only=True):

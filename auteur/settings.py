@@ -63,6 +63,8 @@ class Settings(msgspec.Struct, kw_only=True, rename=env_name):
     # everything with auth off), and the domain of made-up emails (``name@domain``).
     git_author: str = "Auteur <auteur@localhost>"
     email_domain: str = "localhost"
+    # How the processes log (auteur.logs): readable text, or one JSON object a line.
+    log_format: Literal["text", "json"] = "text"
 
     @property
     def state(self) -> Path:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 import anyio
 import msgspec
 
-from auteur import heartbeat, mailbox
+from auteur import heartbeat, logs, mailbox
 from auteur import settings as settings_mod
 from auteur.events import Journal
 from auteur.heartbeat import CONTROLLER_MAX_AGE
@@ -357,10 +357,10 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = settings_mod.from_env()
     except settings_mod.SettingsError as exc:
         print(f"auteur: {exc}", file=sys.stderr)
         return 2
+    logs.configure(settings.log_format, logging.DEBUG if args.verbose else logging.INFO)
     return COMMANDS[args.command or "run"](settings, args)

@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 
+from auteur import logs
 from auteur.events import Journal
 from auteur.identity import Actor
 from auteur.names import project_id
@@ -78,7 +79,7 @@ class Reconciler:
         """Converge one project under its lock, and report. ``known_oids`` (project-relative
         path -> LFS oid) names files whose content is already known; ``actor`` is whom the
         reconcile acts for (else whoever ``converge`` finds)."""
-        with project_lock(self.state, key) as interrupted:
+        with logs.bound(project_id=key), project_lock(self.state, key) as interrupted:
             if interrupted:
                 self.recover(key)
             return self.reconcile_locked(key, known_oids=known_oids, actor=actor)

@@ -1,17 +1,17 @@
 """``python -m launcher``: the whole stack on the embedded default (``make up``)."""
 
-import logging
 import sys
 
 import anyio
 
+from auteur import logs
 from auteur.settings import from_env
 from launcher.embedded import EmbeddedStack
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = from_env()
+    logs.configure(settings.log_format)
     settings.specs.mkdir(parents=True, exist_ok=True)
     settings.workspace.mkdir(parents=True, exist_ok=True)
     stack = EmbeddedStack(settings, host="0.0.0.0")

@@ -116,12 +116,19 @@ class EmbeddedStack:
         port = self.api_port if self.api_port is not None else self.settings.api_port
         self.api_server = uvicorn.Server(
             uvicorn.Config(
-                self.app, host=self.host, port=port, log_level="warning", lifespan="on", ws_max_size=1 << 20, proxy_headers=False
+                self.app,
+                host=self.host,
+                port=port,
+                log_level="warning",
+                lifespan="on",
+                ws_max_size=1 << 20,
+                proxy_headers=False,
+                log_config=None,
             )  # who sent X-Forwarded-* is api.auth's to judge (AUTEUR_TRUSTED_PROXIES)
         )
         web_app = create_web_app(lambda: self.api_url, self._public_api_url, trusted_proxies=self.settings.trusted_proxies)
         # who sent X-Forwarded-* is web.visitors' to judge too
-        self.web_server = uvicorn.Server(uvicorn.Config(web_app, log_level="warning", lifespan="on", proxy_headers=False))
+        self.web_server = uvicorn.Server(uvicorn.Config(web_app, log_level="warning", lifespan="on", proxy_headers=False, log_config=None))
         self.ready = threading.Event()
 
     async def serve(self) -> None:

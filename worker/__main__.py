@@ -10,17 +10,17 @@ Redis with a fresh heartbeat. A worker started before Redis answers waits for it
 
 from __future__ import annotations
 
-import logging
 import sys
 
+from auteur import logs
 from auteur.settings import from_env
 from redisbackend import backends_for
 from worker import jobs
 
 
 def main(argv: list[str]) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = from_env()
+    logs.configure(settings.log_format)
     backends = backends_for(settings)
     if backends.worker is None:
         print("REDIS_URL is not set: in the embedded default, jobs run inside `python -m launcher`", file=sys.stderr)

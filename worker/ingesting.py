@@ -43,7 +43,7 @@ from dulwich.objects import Blob, Commit, Tree
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
-from auteur import faults, mailbox
+from auteur import faults, logs, mailbox
 from auteur.atomic import fsync_dir
 from auteur.layout import TYPE_FOLDERS
 from auteur.paths import UnsafePath, resolve_under
@@ -113,6 +113,10 @@ class Ingest:
             return {"upload_id": upload_id, "status": "missing"}
         if record.status in (UploadState.COMPLETED, UploadState.FAILED):
             return _summary(record)
+        with logs.bound(upload_id=upload_id, project_id=record.project_id):
+            return self._run(upload_id, record)
+
+    def _run(self, upload_id: str, record: UploadRecord) -> dict[str, Any]:
         log.info("Processing upload for project %s", record.project_id)
         try:
             root = self._project_root(record)

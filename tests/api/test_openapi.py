@@ -111,7 +111,7 @@ def test_the_websocket_is_described_outside_the_http_operations(app, document):
 def test_errors_share_one_shape_and_uploads_are_multipart(document):
     schemas = document["components"]["schemas"]
     assert set(schemas["Error"]["properties"]) == {"error"}
-    assert set(schemas["ErrorDetail"]["properties"]) == {"code", "field", "message"}
+    assert set(schemas["ErrorDetail"]["properties"]) == {"code", "field", "message", "request_id"}
     for path, item in document["paths"].items():
         for method, operation in item.items():
             for status, response in operation["responses"].items():
