@@ -25,7 +25,7 @@ from api.events import EventsResource
 from api.health import HealthResource, LiveResource, MetricsResource
 from api.history import HistoryResource
 from api.index import ProjectIndex
-from api.metrics import ApiMetrics, ProjectCounts, RequestMetrics
+from api.metrics import ApiMetrics, Components, ProjectCounts, RequestMetrics
 from api.openapi import OpenApiResource
 from api.posters import PosterResource
 from api.projects import GitStatusResource, ProjectsResource
@@ -52,6 +52,7 @@ def create_app(config: ApiConfig | None = None, *,
     metrics = ApiMetrics(registry)
     uploads = UploadMetrics(registry)
     registry.register(ProjectCounts(index))
+    registry.register(Components(config))
     built: tuple[object, ...] = (
         ProjectsResource(config, index),
         GitStatusResource(config, index),

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import anyio.to_thread
 import falcon
 import falcon.asgi
 from prometheus_client import CollectorRegistry, generate_latest
@@ -124,4 +125,5 @@ class MetricsResource:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         resp.content_type = CONTENT_TYPE_PLAIN_0_0_4
-        resp.data = generate_latest(self.registry)
+        # In a thread: collecting reads the heartbeat file and may ask Redis (api.metrics.Components).
+        resp.data = await anyio.to_thread.run_sync(generate_latest, self.registry)

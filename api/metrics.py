@@ -2,7 +2,7 @@
 
 ``api.app.create_app`` makes one ``CollectorRegistry`` per app (or takes the
 launcher's, which also holds the controller's collector) and builds
-:class:`ApiMetrics` and :class:`ProjectCounts` on it. ``RequestMetrics`` is the
+:class:`ApiMetrics`, :class:`ProjectCounts` and :class:`Components` on it. ``RequestMetrics`` is the
 Falcon middleware that counts every HTTP request by method, route template and
 status code and records its duration; ``api.events`` counts WebSocket clients and
 the events they are sent; ``api.health.MetricsResource`` renders the registry.
@@ -11,14 +11,19 @@ Names follow controller-runtime's style (``<namespace>_<subsystem>_<name>_<unit>
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import falcon.asgi
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from api.config import ApiConfig
+from auteur import heartbeat
+from auteur.layout import HEARTBEAT
 
 if TYPE_CHECKING:  # only its type: the index module is not needed at run time
     from api.index import ProjectIndex
@@ -64,6 +69,53 @@ class ProjectCounts(Collector):
     @staticmethod
     def _family() -> GaugeMetricFamily:
         return GaugeMetricFamily("auteur_projects", "Projects by status.", labels=["status"])
+
+
+class Components(Collector):
+    """What the alert rules (``deploy/prometheus/alerts.yml``) watch from the API's side, read
+    when scraped: the controller's heartbeat, the workers, Redis, and the volume's space."""
+
+    def __init__(self, config: ApiConfig) -> None:
+        self.config = config
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        controller_up, age, workers, redis, free, size = self._families()
+        beat = heartbeat.read(self.config.settings.state / HEARTBEAT)
+        now = self.config.clock()
+        controller_up.add_metric([], 1.0 if beat is not None and beat.is_fresh(now, self.config.heartbeat_max_age) else 0.0)
+        if beat is not None:
+            age.add_metric([], max(0.0, beat.age(now)))
+        workers.add_metric([], 1.0 if _answers(self.config.jobs.worker_alive) else 0.0)
+        if self.config.redis_ping is not None:
+            redis.add_metric([], 1.0 if _answers(self.config.redis_ping) else 0.0)
+        try:
+            st = os.statvfs(self.config.settings.workspace)
+            free.add_metric([], float(self.config.free_bytes(self.config.settings.workspace)))
+            size.add_metric([], float(st.f_blocks * st.f_frsize))
+        except OSError:
+            pass
+        yield from (controller_up, age, workers, redis, free, size)
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, ...]:
+        return (
+            GaugeMetricFamily("auteur_controller_up", "1 while the controller's heartbeat is fresh."),
+            GaugeMetricFamily("auteur_controller_heartbeat_age_seconds", "Age of the controller's last heartbeat."),
+            GaugeMetricFamily("auteur_workers_up", "1 while a worker runs the job queue (always 1 in the embedded default)."),
+            GaugeMetricFamily("auteur_redis_up", "1 while Redis answers (Redis mode only)."),
+            GaugeMetricFamily("auteur_workspace_free_bytes", "Bytes still free on the workspace volume."),
+            GaugeMetricFamily("auteur_workspace_size_bytes", "Size of the workspace volume."),
+        )
+
+
+def _answers(check: Callable[[], bool]) -> bool:
+    try:
+        return bool(check())
+    except Exception:
+        return False
 
 
 class RequestMetrics:

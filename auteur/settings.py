@@ -65,6 +65,8 @@ class Settings(msgspec.Struct, kw_only=True, rename=env_name):
     email_domain: str = "localhost"
     # How the processes log (auteur.logs): readable text, or one JSON object a line.
     log_format: Literal["text", "json"] = "text"
+    # The controller service serves its metrics on this port when set (Prometheus scrapes it).
+    metrics_port: int | None = None
 
     @property
     def state(self) -> Path:

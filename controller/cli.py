@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 
 import anyio
 import msgspec
+from prometheus_client import CollectorRegistry, start_http_server
 
 from auteur import heartbeat, logs, mailbox
 from auteur import settings as settings_mod
@@ -36,6 +37,7 @@ from controller import people
 from controller.converging import Outcome
 from controller.locking import Leadership
 from controller.mailroom import purge, restore
+from controller.metrics import ControllerCollector
 from controller.reconciling import Next, Reconciler
 from controller.running import Controller, run_controller
 
@@ -74,6 +76,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     backends = backends_for(settings)
     controller = Controller(settings, stream=backends.stream, requeue=backends.requeue)
+    if settings.metrics_port:  # the service's own /metrics, for Prometheus (the embedded stack's is the API's)
+        registry = CollectorRegistry()
+        registry.register(ControllerCollector(controller.metrics, controller.queue))
+        start_http_server(settings.metrics_port, registry=registry)
     anyio.run(run_controller, controller)
     return 0
 

@@ -13,14 +13,11 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import anyio
 import uvicorn
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
-from prometheus_client.registry import Collector
 
 from api.app import create_app
 from api.config import ApiConfig
@@ -28,46 +25,12 @@ from auteur.backends import Backends
 from auteur.bus import LocalBus
 from auteur.jobs import InProcessJobs
 from auteur.settings import Settings
+from controller.metrics import ControllerCollector
 from controller.running import Controller, run_controller
 from web.app import create_app as create_web_app
 from worker import jobs as worker_jobs
 
 log = logging.getLogger("auteur.launcher")
-
-
-class ControllerCollector(Collector):
-    """The controller's figures, read when ``/metrics`` is scraped (controller-runtime's
-    names where it has one): reconciles by result, errors, time spent, the work queue,
-    resync passes."""
-
-    def __init__(self, controller: Controller) -> None:
-        self.controller = controller
-
-    def describe(self) -> Iterator[Metric]:
-        return self._families(with_samples=False)
-
-    def collect(self) -> Iterator[Metric]:
-        return self._families(with_samples=True)
-
-    def _families(self, *, with_samples: bool) -> Iterator[Metric]:
-        m, queue = self.controller.metrics, self.controller.queue
-        reconciles = CounterMetricFamily("controller_runtime_reconcile", "Reconciliations per result.", labels=["controller", "result"])
-        errors = CounterMetricFamily("controller_runtime_reconcile_errors", "Reconciliation errors.", labels=["controller"])
-        took = SummaryMetricFamily("controller_runtime_reconcile_time_seconds", "Time spent reconciling.", labels=["controller"])
-        depth = GaugeMetricFamily("workqueue_depth", "Keys waiting in the work queue.", labels=["name"])
-        active = GaugeMetricFamily("workqueue_active", "Keys being reconciled now.", labels=["name"])
-        resyncs = CounterMetricFamily("auteur_resync", "Full resync passes.")
-        last = GaugeMetricFamily("auteur_resync_last_seconds", "Duration of the last resync pass.")
-        if with_samples:
-            for result, count in m.reconcile_total.items():
-                reconciles.add_metric(["project", result], count)
-            errors.add_metric(["project"], m.errors_total)
-            took.add_metric(["project"], count_value=m.reconcile_seconds_count, sum_value=m.reconcile_seconds_sum)
-            depth.add_metric(["project"], len(queue))
-            active.add_metric(["project"], queue.active)
-            resyncs.add_metric([], m.resyncs_total)
-            last.add_metric([], m.resync_last_seconds)
-        yield from (reconciles, errors, took, depth, active, resyncs, last)
 
 
 @dataclass
@@ -111,7 +74,7 @@ class EmbeddedStack:
             self.config.cors_origins = (*self.config.origins(), f"http://localhost:{bound}", f"http://127.0.0.1:{bound}")
         # One registry for this process: the API's metrics and the controller's.
         self.registry = CollectorRegistry()
-        self.registry.register(ControllerCollector(self.controller))
+        self.registry.register(ControllerCollector(self.controller.metrics, self.controller.queue))
         self.app = create_app(self.config, registry=self.registry)
         port = self.api_port if self.api_port is not None else self.settings.api_port
         self.api_server = uvicorn.Server(

@@ -10,7 +10,7 @@
 set -euo pipefail
 
 # What the tests use; the Docker targets alone need the engine and debootstrap.
-PACKAGES=(git git-lfs redis-server chromium ffmpeg docker.io debootstrap docker-compose)
+PACKAGES=(git git-lfs redis-server chromium ffmpeg docker.io debootstrap docker-compose prometheus)
 DOCKER_PACKAGES=(docker.io debootstrap)
 STATE=${AUTEUR_HOST_STATE:-/var/tmp/auteur-host}
 
