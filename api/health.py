@@ -44,16 +44,29 @@ class HealthResource:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         state, specs = self.config.settings.state, self.config.settings.specs
-        checks = self._redis(), self._worker(), self._writable(state), self._writable(specs), self._controller()
-        redis, worker, workspace, spec_folder, (controller, beat) = await asyncio.gather(*checks)
-        parts = {"redis": redis, "worker": worker, "controller": controller, "workspace": workspace, "specs": spec_folder}
-        failing = [name for name, value in parts.items() if value not in ("connected", "not configured", "running", "writable")]
+        checks = self._redis(), self._worker(), self._writable(state), self._writable(specs), self._controller(), self._disk()
+        redis, worker, workspace, spec_folder, (controller, beat), disk = await asyncio.gather(*checks)
+        parts = {"redis": redis, "worker": worker, "controller": controller, "workspace": workspace, "specs": spec_folder,
+                 "disk": disk}  # fmt: skip
+        ok = ("connected", "not configured", "running", "writable", "ok")
+        failing = [name for name, value in parts.items() if not value.startswith(ok)]
         if workspace != "writable" or spec_folder != "writable":
             status, resp.status = "unhealthy", falcon.HTTP_503
         else:
             status = "degraded" if failing else "healthy"
         resp.media = {"status": status, **parts, "failing": failing, "heartbeat": beat}
         resp.set_header("Cache-Control", "no-store")
+
+    async def _disk(self) -> str:
+        """``ok …`` while the workspace volume has more than AUTEUR_DISK_WARNING_BYTES free; ``low …`` below."""
+        try:
+            free = await self._probe(lambda: self.config.free_bytes(self.config.settings.workspace))
+        except Exception as exc:  # a hung or missing volume: the writable checks say which
+            log.debug("disk space check failed: %s", exc)
+            return "unknown"
+        warning = self.config.settings.disk_warning_bytes
+        state = "ok" if free >= warning else "low"
+        return f"{state}: {free} bytes free (warning below {warning})"
 
     async def _probe(self, check: Callable[[], T]) -> T:
         """Run a blocking check in a thread, giving up after ``probe_timeout`` (a hung volume or Redis)."""

@@ -119,6 +119,9 @@ class Health(msgspec.Struct, kw_only=True):
     worker: str
     controller: str
     workspace: str
+    disk: Annotated[
+        str, msgspec.Meta(description="'ok: …' or 'low: …' (free bytes and the warning threshold, AUTEUR_DISK_WARNING_BYTES)")
+    ] = "ok"
     failing: list[str] = msgspec.field(default_factory=list)
     heartbeat: dict[str, Any] | None = None
 

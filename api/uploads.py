@@ -144,6 +144,10 @@ class UploadReceiver:
         if 2 * needed > free:
             raise no_space(f"not enough free space for this upload: it needs {2 * needed} bytes (the file and its LFS copy), "
                             f"{free} are free")  # fmt: skip
+        warning = self.config.settings.disk_warning_bytes
+        if free - 2 * needed < warning:
+            raise no_space(f"this upload would leave {max(0, free - 2 * needed)} bytes free on the workspace volume, under its "
+                           f"warning threshold of {warning} bytes (AUTEUR_DISK_WARNING_BYTES); make room first")  # fmt: skip
 
     async def receive(self, req: falcon.asgi.Request) -> list[AcceptedUpload]:
         """Stage every file of the body; on any failure remove them all and re-raise."""

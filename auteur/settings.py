@@ -67,6 +67,9 @@ class Settings(msgspec.Struct, kw_only=True, rename=env_name):
     log_format: Literal["text", "json"] = "text"
     # The controller service serves its metrics on this port when set (Prometheus scrapes it).
     metrics_port: int | None = None
+    # Below this many free bytes on the workspace volume /health is degraded (naming the disk)
+    # and uploads that would go under it are refused (507).
+    disk_warning_bytes: int = 1024**3
 
     @property
     def state(self) -> Path:

@@ -13,6 +13,7 @@ attempt acts for, unless its caller says, comes from the API's attribution recor
 from __future__ import annotations
 
 import enum
+import errno
 import logging
 import os
 from collections.abc import Callable
@@ -152,6 +153,14 @@ def _run(attempt: Attempt, steps: tuple[tuple[str, Step], ...]) -> Observation |
         except Stalled as exc:
             failure = Failure(thing, exc.reason, str(exc), permanent=True)
             return Observation(attempt, failure=failure, fingerprint=_fingerprint(attempt))
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                log.warning("%s: %s step failed: %s", attempt.key, thing, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+                return Observation(attempt, failure=Failure(thing, "StepError", f"{type(exc).__name__}: {exc}", permanent=False))
+            # Temporary: retried with backoff, so it goes on by itself once there is room again.
+            message = f"the workspace volume is full ({exc.strerror}{f': {exc.filename}' if exc.filename else ''}); retrying"
+            log.warning("%s: %s step: %s", attempt.key, thing, message)
+            return Observation(attempt, failure=Failure(thing, "NoSpace", message, permanent=False))
         except Exception as exc:  # any unexpected error is temporary: retry with backoff
             log.warning("%s: %s step failed: %s", attempt.key, thing, exc, exc_info=log.isEnabledFor(logging.DEBUG))
             return Observation(attempt, failure=Failure(thing, "StepError", f"{type(exc).__name__}: {exc}", permanent=False))
