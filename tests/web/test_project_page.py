@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import wait_for
+from helpers import git, wait_for
 from playwright.sync_api import expect
 
 LIVE_DEADLINE_MS = 5_000
@@ -79,22 +79,34 @@ def test_a_rejected_upload_fails_with_the_reason(page, web_stack, api, tmp_path)
     expect(failed).to_contain_text("starts with a dot")
 
 
-def test_cancel_stops_an_upload(page, web_stack, api, tmp_path):
+def test_cancel_aborts_a_large_upload_and_leaves_nothing_staged_or_committed(page, web_stack, api, tmp_path, shots):
     project_id = make_project(api, "Cancel Film")
+    folder = web_stack.settings.workspace / api.get(f"/api/v1/projects/{project_id}").json()["folder"]
+    head = git(folder, "rev-parse", "HEAD")
+    staging = web_stack.settings.state / "uploads"
+    before = set(staging.iterdir())
     open_project(page, web_stack, project_id)
     big = tmp_path / "big.bin"
-    big.write_bytes(b"\0" * (32 << 20))
-    # Throttle the upload so it is still running when the button is pressed.
+    with big.open("wb") as handle:  # 300 MB, sparse: the browser still sends every byte
+        handle.truncate(300 << 20)
+    # Throttled, so the upload is still running when the button is pressed.
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
-                                                  "uploadThroughput": 2 << 20})  # fmt: skip
+                                                  "uploadThroughput": 4 << 20})  # fmt: skip
     page.set_input_files('input[type="file"]', [str(big)])
     item = page.locator(".upload-item")
     expect(item).to_have_attribute("data-status", "uploading")
+    wait_for(lambda: set(staging.iterdir()) - before, 30, what="the API to start staging the upload")
     item.get_by_role("button", name="Cancel the upload of big.bin").click()
     expect(item).to_have_attribute("data-status", "cancelled")
+    expect(item.locator(".upload-status")).to_have_text("Cancelled")
+    expect(item.get_by_role("button", name="Cancel the upload of big.bin")).to_be_hidden()
+    wait_for(lambda: set(staging.iterdir()) == before, 30, what="the staged part to be removed")
     assert api.get(f"/api/v1/projects/{project_id}/assets").json() == []
+    assert git(folder, "rev-parse", "HEAD") == head
+    assert not (folder / "assets/storyboards/big.bin").exists()
+    page.screenshot(path=str(shots / "upload-cancelled.png"))
 
 
 def test_delete_asks_for_confirmation(page, web_stack, api):
