@@ -109,6 +109,35 @@ def test_cancel_aborts_a_large_upload_and_leaves_nothing_staged_or_committed(pag
     page.screenshot(path=str(shots / "upload-cancelled.png"))
 
 
+def test_an_editor_changes_quality_and_description_and_a_refusal_names_the_field(page, web_stack, api, shots):
+    project_id = make_project(api, "Edited Film")
+    open_project(page, web_stack, project_id)
+    form = page.get_by_role("form", name="Change quality or description")
+    form.get_by_label("Quality").select_option("premium")
+    form.get_by_label("Description").fill("A night train crosses the border.")
+    form.get_by_role("button", name="Save changes").click()
+    expect(form.get_by_role("status")).to_have_text("Saved.", timeout=30_000)
+    expect(page.locator('[data-field="quality"]')).to_have_text("premium")
+    expect(page.locator('[data-field="quality-text"]')).to_have_text("premium")
+    expect(page.locator('[data-field="description"]')).to_have_text("A night train crosses the border.")
+    stored = api.get(f"/api/v1/projects/{project_id}").json()
+    assert (stored["quality"], stored["description"]) == ("premium", "A night train crosses the border.")
+    assert "premium" in (web_stack.settings.specs / stored["spec_file"]).read_text()
+
+    form.get_by_label("Description").fill("x" * 10_001)  # over the API's limit
+    form.get_by_role("button", name="Save changes").click()
+    message = page.locator("#edit-description-error")
+    expect(message).to_be_visible()
+    expect(message).to_contain_text("10000")
+    expect(form.get_by_label("Description")).to_have_attribute("aria-invalid", "true")
+    expect(form.get_by_label("Description")).to_be_focused()
+    expect(page.locator("#edit-quality-error")).to_be_hidden()
+    page.screenshot(path=str(shots / "project-edit-refused.png"), full_page=True)
+    assert api.get(f"/api/v1/projects/{project_id}").json()["description"] == "A night train crosses the border."
+    expect(page.locator('[data-field="description"]')).to_have_text("A night train crosses the border.")
+    assert page.errors == []
+
+
 def test_delete_asks_for_confirmation(page, web_stack, api):
     project_id = make_project(api, "Doomed Film")
     open_project(page, web_stack, project_id)

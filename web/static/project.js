@@ -4,8 +4,10 @@
  * status and git fields from the API's events, re-fetches the assets part
  * (/project/<id>/assets) when they change, uploads files straight to the API with
  * XMLHttpRequest (for its upload progress), and deletes the project (an admin may
- * also purge it). The upload form and the delete button are rendered only for
- * those who may use them (editors and admins; purging: admins).
+ * also purge it), and changes its quality and description (PATCH; a refusal is shown
+ * beside the field the API names). The upload form, the edit form and the delete
+ * button are rendered only for those who may use them (editors and admins; purging:
+ * admins).
  *
  * An .upload-item's data-status goes queued → uploading → processing → completed,
  * or failed (with the reason) or cancelled.
@@ -287,6 +289,56 @@
   if (fileInput) setUpUploads();
   // A file dropped anywhere must not replace the page with the file (nor, for a viewer, open it).
   for (const type of ["dragover", "drop"]) window.addEventListener(type, (e) => e.preventDefault());
+
+  /* -- quality and description -------------------------------------------------- */
+
+  function setUpEdit(form) {
+    const save = document.getElementById("edit-save");
+    const state = document.getElementById("edit-state");
+    const general = document.getElementById("edit-error");
+    const errors = new Map(Array.from(form.querySelectorAll("[data-error-for]")).map((el) => [el.dataset.errorFor, el]));
+
+    function showError(fieldName, message) {
+      for (const [name, el] of errors) {
+        const mine = message && name === fieldName;
+        el.hidden = !mine;
+        el.textContent = mine ? message : "";
+        form.elements[name].setAttribute("aria-invalid", mine ? "true" : "false");
+      }
+      const elsewhere = message && !errors.has(fieldName);
+      general.hidden = !elsewhere;
+      general.textContent = elsewhere ? message : "";
+      if (message && errors.has(fieldName)) form.elements[fieldName].focus();
+    }
+
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      showError(null, "");
+      save.disabled = true;
+      state.textContent = "Saving…";
+      const body = { quality: form.elements.quality.value, description: form.elements.description.value };
+      try {
+        const response = await callApi(projectApi, {
+          method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+        });
+        const answer = await response.json().catch(() => null);
+        if (response.ok) {
+          update(answer);
+          state.textContent = response.status === 202 ? "Saved; the controller is applying it…" : "Saved.";
+        } else {
+          state.textContent = "";
+          showError(answer && answer.error && answer.error.field, errorMessage(answer, response.status));
+        }
+      } catch (err) {
+        state.textContent = "";
+        showError(null, `Could not reach the API at ${apiUrl}.`);
+      }
+      save.disabled = false;
+    });
+  }
+
+  const editForm = document.getElementById("edit-form");
+  if (editForm) setUpEdit(editForm);
 
   /* -- delete ------------------------------------------------------------------- */
 
