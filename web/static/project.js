@@ -15,19 +15,14 @@
 "use strict";
 
 (() => {
-  const { apiUrl, callApi, authorize, isoTime, absoluteTime, relativeTime, errorMessage, EventStream } = window.Auteur;
+  const { apiUrl, callApi, authorize, isoTime, absoluteTime, relativeTime, errorMessage, failureOf, failureTitle, EventStream } =
+    window.Auteur;
   const LIVE = new Set(["pending", "processing", "deleting"]);
   const projectId = document.body.dataset.project;
   const projectApi = `${apiUrl}/api/v1/projects/${encodeURIComponent(projectId)}`;
   const field = (name) => document.querySelector(`[data-field="${name}"]`);
 
   /* -- status and git --------------------------------------------------------------- */
-
-  function failureOf(p) {
-    if (p.last_error) return p.last_error;
-    const ready = (p.conditions || []).find((c) => c.type === "Ready" && c.message);
-    return ready ? ready.message : "failed";
-  }
 
   function showStatus(status) {
     const badge = field("status-badge");
@@ -49,7 +44,8 @@
     field("description").textContent = p.description || "—";
     const failure = field("failure");
     failure.hidden = p.status !== "failed";
-    failure.textContent = p.status === "failed" ? failureOf(p) : "";
+    failure.querySelector(".failure-title").textContent = p.status === "failed" ? failureTitle(p) : "";
+    failure.querySelector(".failure-text").textContent = p.status === "failed" ? failureOf(p) : "";
     const rows = (p.conditions || []).map((c) => {
       const tr = document.createElement("tr");
       for (const value of [c.type, String(Boolean(c.status)), c.reason, c.message || ""]) {
