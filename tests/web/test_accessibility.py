@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 AXE = Path(__file__).resolve().parents[1] / "vendor" / "axe-core" / "axe.min.js"
 SERIOUS = {"serious", "critical"}
+FOCUSED = "() => { const e = document.activeElement; return e.getAttribute('aria-label') || e.id || e.textContent.trim(); }"
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def reachable(page) -> set[str]:
     page.locator("body").focus()
     for _ in range(60):
         page.keyboard.press("Tab")
-        name = page.evaluate("() => { const e = document.activeElement; return e.getAttribute('aria-label') || e.id || e.textContent.trim(); }")
+        name = page.evaluate(FOCUSED)
         if seen and name == seen[0]:
             break
         seen.append(name)
