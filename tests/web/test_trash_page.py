@@ -93,6 +93,21 @@ def test_an_admin_purges_only_after_confirming(page, trash_stack, admin_api, cut
     assert page.errors == []
 
 
+def test_a_refused_restore_says_why_and_keeps_the_entry(page, trash_stack, admin_api, cutter):
+    entry = trashed(admin_api, cutter, "Twice Made")
+    assert admin_api.post("/api/v1/projects", json={"name": "Twice Made"}).status_code == 201  # the name is taken again
+    sign_in(page, trash_stack, "eda", path="/trash")
+    page.wait_for_url(f"{trash_stack.web_url}/trash")
+    row = page.locator(f'.trash-entry[data-entry="{entry["entry"]}"]')
+    with page.expect_response(lambda r: r.url.endswith("/restore")) as answered:
+        row.get_by_role("button", name="Restore Twice Made").click()
+    assert answered.value.status == 409
+    expect(page.locator("#trash-error")).to_contain_text("Twice Made: ")
+    expect(row.get_by_role("button", name="Restore Twice Made")).to_be_enabled()
+    expect(page.locator("#trash-flash")).to_be_hidden()
+    assert entry["entry"] in {e["entry"] for e in admin_api.get("/api/v1/trash").json()}
+
+
 def test_a_viewer_sees_the_trash_without_actions(page, trash_stack, admin_api, cutter):
     entry = trashed(admin_api, cutter, "Viewed Trash")
     sign_in(page, trash_stack, "vic", path="/trash")
