@@ -179,9 +179,11 @@ class PictureResource(Pages):
 
 
 class TrashResource(Pages):
-    """``/trash``: deleted projects, when and by whom; restore (editors) and purge (admins)."""
+    """``/trash``: deleted projects, when and by whom; restore (editors) and purge (admins).
+    ``/trash/entries``: its rows alone, which the page fetches again when a project is deleted or restored."""
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        now = time.time()
         credentials = self.credentials(req)
         resp.cache_control = ["no-store"]
         try:
@@ -190,7 +192,18 @@ class TrashResource(Pages):
             return self.sign_in_first(req, resp)
         except ApiUnavailable as exc:
             return await self.unavailable(resp, exc)
-        await self.respond(resp, "trash.html", visitor=visitor, entries=entries)
+        await self.respond(resp, "trash.html", visitor=visitor, entries=entries, since=replay_from(now))
+
+    async def on_get_entries(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        credentials = self.credentials(req)
+        resp.cache_control = ["no-store"]
+        try:
+            visitor, entries = await asyncio.gather(self.visitor(credentials), self.client.trash(credentials))
+        except Unauthorized as exc:
+            raise falcon.HTTPUnauthorized(description="sign in again") from exc
+        except ApiUnavailable as exc:
+            raise falcon.HTTPBadGateway(description=str(exc)) from exc
+        await self.respond(resp, "_trash_entries.html", visitor=visitor, entries=entries)
 
 
 class SignInResource(Pages):

@@ -108,6 +108,22 @@ def test_a_refused_restore_says_why_and_keeps_the_entry(page, trash_stack, admin
     assert entry["entry"] in {e["entry"] for e in admin_api.get("/api/v1/trash").json()}
 
 
+def test_the_trash_follows_deletes_and_restores_made_elsewhere(page, trash_stack, admin_api, cutter):
+    assert admin_api.post("/api/v1/projects", json={"name": "Live Trash"}).status_code == 201
+    sign_in(page, trash_stack, "eda", path="/trash")
+    page.wait_for_url(f"{trash_stack.web_url}/trash")
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    row = page.locator(".trash-entry", has_text="Live Trash")
+    expect(row).to_have_count(0)
+    assert cutter.delete("/api/v1/projects/live-trash").status_code == 204
+    expect(row.locator(".trash-actor")).to_have_text("cutter")
+    expect(row.get_by_role("button", name="Restore Live Trash")).to_be_visible()
+    entry = next(e for e in admin_api.get("/api/v1/trash").json() if e["id"] == "live-trash")
+    assert admin_api.post(f"/api/v1/trash/{entry['entry']}/restore").status_code == 200
+    expect(row).to_have_count(0)
+    assert page.errors == []
+
+
 def test_a_viewer_sees_the_trash_without_actions(page, trash_stack, admin_api, cutter):
     entry = trashed(admin_api, cutter, "Viewed Trash")
     sign_in(page, trash_stack, "vic", path="/trash")

@@ -4,11 +4,13 @@
  * use (Restore: editors and admins; Purge: admins). Restoring posts to the API and
  * links to the project once it is back; purging asks first in a dialog, then deletes
  * the entry. Either way the row leaves the list and the page says what happened.
+ * A project deleted or restored anywhere else (an event on the API's WebSocket) makes
+ * the page fetch its rows again (/trash/entries), rendered by the server as at first.
  */
 "use strict";
 
 (() => {
-  const { apiUrl, callApi, errorMessage, escapeHtml } = window.Auteur;
+  const { apiUrl, callApi, errorMessage, escapeHtml, EventStream } = window.Auteur;
   const trashApi = `${apiUrl}/api/v1/trash`;
   const table = document.getElementById("trash");
   const flash = document.getElementById("trash-flash");
@@ -28,12 +30,41 @@
     error.hidden = false;
   }
 
-  function removeRow(row) {
-    row.remove();
+  function counted() {
     const left = table.querySelectorAll(".trash-entry").length;
     count.textContent = `${left} deleted project${left === 1 ? "" : "s"}`;
     document.getElementById("trash-panel").hidden = left === 0;
     document.getElementById("trash-empty").hidden = left !== 0;
+  }
+
+  function removeRow(row) {
+    row.remove();
+    counted();
+  }
+
+  /* The rows again, from the server; one fetch at a time, and one more if asked meanwhile. */
+  let refreshing = null;
+  let again = false;
+  async function refresh() {
+    if (refreshing) {
+      again = true;
+      return;
+    }
+    refreshing = fetch("/trash/entries")
+      .then((r) => (r.ok ? r.text() : Promise.reject(new Error(`entries answered ${r.status}`))))
+      .then((html) => {
+        const template = document.createElement("template");
+        template.innerHTML = html;
+        document.getElementById("trash-entries").replaceWith(template.content);
+        counted();
+      })
+      .catch((err) => console.error("refreshing the trash", err));
+    await refreshing;
+    refreshing = null;
+    if (again) {
+      again = false;
+      refresh();
+    }
   }
 
   async function act(row, button, method, url, done) {
@@ -99,4 +130,13 @@
       else document.getElementById("main").focus();
     });
   }
+
+  const stream = new EventStream({
+    since: document.body.dataset.since,
+    onEvent(event) {
+      if (event.type === "project.deleted" || event.type === "project.created") refresh();
+    },
+    onResync: refresh,
+  });
+  stream.start();
 })();
