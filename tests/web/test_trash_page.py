@@ -53,6 +53,9 @@ def test_an_editor_sees_who_deleted_what_and_restores_it(page, trash_stack, admi
     expect(row.locator("time").first).to_have_text("just now")
     expect(row.get_by_role("button", name="Purge Trashed Film")).to_have_count(0)  # admins only
     page.screenshot(path=str(shots / "trash-editor.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(shots / "trash-editor-narrow.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
 
     row.get_by_role("button", name="Restore Trashed Film").click()
     flash = page.locator("#trash-flash")
