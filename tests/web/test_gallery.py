@@ -135,9 +135,25 @@ def test_a_failed_project_card_says_what_failed_where_and_that_it_waits_for_a_fi
     expect(card(page, "stalled-reel").locator(".failure-text")).to_contain_text("Stalled Reel.yaml: field 'quality'")
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
 
-    (specs / "Stalled Reel.yaml").write_text("name: Stalled Reel\nquality: premium\n")  # fixed: it goes on
+    project = page.context.new_page()  # its page says the same, beside the conditions; nothing to edit yet
+    project.goto(f"{web_stack.web_url}/project/stalled-reel")
+    failure = project.locator('[data-field="failure"]')
+    expect(failure.locator(".failure-title")).to_have_text("Spec failed; stalled until fixed")
+    expect(failure.locator(".failure-text")).to_contain_text("Stalled Reel.yaml: field 'quality'")
+    expect(project.locator('[data-field="conditions"]')).to_contain_text("InvalidSpec")
+    expect(project.locator("#edit-quality")).to_be_disabled()  # the whole fieldset is
+    expect(project.locator("#edit-blocked")).to_be_visible()
+    expect(project.locator("#live")).to_have_attribute("data-state", "live")
+    project.screenshot(path=str(shots / "project-failed.png"))
+
+    (specs / "Stalled Reel.yaml").write_text("name: Stalled Reel\nquality: premium\n")  # fixed: it goes on, on both pages
     expect(card(page, "stalled-reel").locator(".status")).to_have_text("ready", timeout=30_000)
     expect(card(page, "stalled-reel").locator(".failure")).to_have_count(0)
+    expect(project.locator('[data-field="status-badge"]')).to_contain_text("ready")
+    expect(failure).to_be_hidden()
+    expect(project.get_by_role("button", name="Save changes")).to_be_enabled()
+    expect(project.locator("#edit-quality")).to_have_value("premium")
+    expect(project.locator("#edit-blocked")).to_be_hidden()
     (specs / "Wrong Name.yaml").unlink()
 
 

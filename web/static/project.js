@@ -31,6 +31,8 @@
     badge.querySelector(".spinner").hidden = !LIVE.has(status);
   }
 
+  const editForm = document.getElementById("edit-form"); // editors only
+  const editFields = document.getElementById("edit-fields");
   let lastCommit = field("current_commit").title;
   let lastCount = field("asset_count").textContent;
 
@@ -42,6 +44,7 @@
     quality.hidden = !p.quality; // a spec that failed to parse has none
     field("quality-text").textContent = p.quality || "—";
     field("description").textContent = p.description || "—";
+    if (editFields) allowEdit(p);
     const failure = field("failure");
     failure.hidden = p.status !== "failed";
     failure.querySelector(".failure-title").textContent = p.status === "failed" ? failureTitle(p) : "";
@@ -333,7 +336,18 @@
     });
   }
 
-  const editForm = document.getElementById("edit-form");
+  /* A spec that cannot be read has no quality to change: the fields wait until it is fixed,
+   * then start from what it says. */
+  function allowEdit(p) {
+    const blocked = !p.quality;
+    if (editFields.disabled && !blocked) {
+      editForm.elements.quality.value = p.quality;
+      editForm.elements.description.value = p.description || "";
+    }
+    editFields.disabled = blocked;
+    document.getElementById("edit-blocked").hidden = !blocked;
+  }
+
   if (editForm) setUpEdit(editForm);
 
   /* -- delete ------------------------------------------------------------------- */
