@@ -17,7 +17,7 @@ import falcon.asgi
 import httpx
 
 from web.client import ApiClient, UrlSource, resolve_url
-from web.pages import GalleryResource, HealthResource, Pages, PictureResource, ProjectResource, SignInResource
+from web.pages import GalleryResource, HealthResource, Pages, PictureResource, ProjectResource, SignInResource, TrashResource
 from web.rendering import STATIC, Renderer
 from web.visitors import networks_of
 
@@ -38,6 +38,9 @@ def create_app(api_url_internal: UrlSource, api_url_public: UrlSource | None = N
     app.add_route("/project/{project_id}", project)
     app.add_route("/project/{project_id}/assets", project, suffix="assets")
     app.add_route("/picture/{project_id}", PictureResource(*pages))
+    trash = TrashResource(*pages)
+    app.add_route("/trash", trash)
+    app.add_route("/trash/entries", trash, suffix="entries")
     app.add_route("/login", SignInResource(*pages))
     app.add_route("/health", HealthResource())
     app.add_static_route("/static", STATIC)

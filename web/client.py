@@ -133,6 +133,11 @@ class ApiClient:
         found = await self._json(f"/api/v1/projects/{urllib.parse.quote(project_id, safe='')}/assets", credentials)
         return found if isinstance(found, list) else []
 
+    async def trash(self, credentials: Credentials) -> list[Json]:
+        """Every deleted project waiting in the trash, newest first."""
+        found = await self._json("/api/v1/trash", credentials)
+        return found if isinstance(found, list) else []
+
     async def exists(self, path: str, credentials: Credentials) -> bool:
         """True if ``HEAD path`` answers 2xx (used to ask whether a poster was made yet)."""
         try:

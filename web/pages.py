@@ -1,4 +1,4 @@
-"""The pages: gallery, project, the project's assets fragment, card pictures and sign-in.
+"""The pages: gallery, project, the project's assets fragment, card pictures, trash and sign-in.
 
 Routed by ``web.app.create_app``. Each resource reads the API over HTTP
 (``web.client``) as the person asking (``web.visitors``) and renders a template
@@ -176,6 +176,34 @@ class PictureResource(Pages):
         path = asset_url(project_id, choice.path) if choice.kind == "image" else poster_url(project_id, choice.path)
         resp.status = 302
         resp.location = resolve_url(self.api_url_public) + path
+
+
+class TrashResource(Pages):
+    """``/trash``: deleted projects, when and by whom; restore (editors) and purge (admins).
+    ``/trash/entries``: its rows alone, which the page fetches again when a project is deleted or restored."""
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        now = time.time()
+        credentials = self.credentials(req)
+        resp.cache_control = ["no-store"]
+        try:
+            visitor, entries = await asyncio.gather(self.visitor(credentials), self.client.trash(credentials))
+        except Unauthorized:
+            return self.sign_in_first(req, resp)
+        except ApiUnavailable as exc:
+            return await self.unavailable(resp, exc)
+        await self.respond(resp, "trash.html", visitor=visitor, entries=entries, since=replay_from(now))
+
+    async def on_get_entries(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        credentials = self.credentials(req)
+        resp.cache_control = ["no-store"]
+        try:
+            visitor, entries = await asyncio.gather(self.visitor(credentials), self.client.trash(credentials))
+        except Unauthorized as exc:
+            raise falcon.HTTPUnauthorized(description="sign in again") from exc
+        except ApiUnavailable as exc:
+            raise falcon.HTTPBadGateway(description=str(exc)) from exc
+        await self.respond(resp, "_trash_entries.html", visitor=visitor, entries=entries)
 
 
 class SignInResource(Pages):

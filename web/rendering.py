@@ -23,6 +23,9 @@ STATIC = HERE / "static"
 
 QUALITIES = ("draft", "standard", "premium")
 LIVE_STATUSES = frozenset({"pending", "processing", "deleting"})
+# The reason of a ``<Thing>Failed`` condition the controller retries (any unexpected error);
+# every other reason is permanent: stalled until the spec or the folder changes.
+TEMPORARY_REASON = "StepError"
 
 
 def static_versions(root: Path = STATIC) -> dict[str, str]:
@@ -38,6 +41,19 @@ def failure_message(project: dict[str, Any]) -> str:
         if isinstance(cond, dict) and cond.get("type") == "Ready" and cond.get("message"):
             return str(cond["message"])
     return "failed"
+
+
+def failure_title(project: dict[str, Any]) -> str:
+    """What failed and what happens next: ``Spec failed; stalled until fixed`` for a permanent
+    failure (the controller waits for a change), ``…; retrying`` for a temporary one."""
+    conditions = [c for c in project.get("conditions") or () if isinstance(c, dict)]
+    ready = next((c for c in conditions if c.get("type") == "Ready"), None)
+    failed = str(ready.get("reason") or "") if ready else ""
+    if not failed.endswith("Failed") or failed == "Failed":
+        return "Failed"
+    step = next((c for c in conditions if c.get("type") == failed), {})
+    after = "retrying" if step.get("reason") == TEMPORARY_REASON else "stalled until fixed"
+    return f"{failed.removesuffix('Failed')} failed; {after}"
 
 
 class Renderer:
@@ -59,6 +75,7 @@ class Renderer:
             file_size=formatting.file_size,
             short_commit=formatting.short_commit,
             failure_message=failure_message,
+            failure_title=failure_title,
             hue=hue_of,
             initials=initials_of,
         )

@@ -408,6 +408,38 @@ def test_downloads_never_leave_the_project_tree(stack, client, tmp_path):
         assert b"secret" not in answer.content and b'"id"' not in answer.content
 
 
+def test_a_client_that_gives_up_on_a_large_streaming_upload_leaves_nothing_staged_or_committed(stack, client):
+    """What the gallery's Cancel does (XMLHttpRequest.abort): an HTTP client stops sending a
+    declared 512 MiB body once the API is staging it; the staged part goes and no commit is made."""
+    root = stack.settings.workspace / create_project(client)
+    head = git(root, "rev-parse", "HEAD")
+    staging = stack.settings.state / "uploads"
+    before = snapshot_tree(root, staging)
+    size = 512 * MiB
+    head_part = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="files"; filename="take.wav"\r\n\r\n'.encode()
+    tail = f"\r\n--{BOUNDARY}--\r\n".encode()
+
+    class GaveUp(Exception):
+        pass
+
+    def stream():
+        yield head_part
+        for sent in range(size // MiB):
+            if sent >= 64 and any(staging.iterdir()):
+                raise GaveUp  # the connection closes with most of the body unsent
+            yield bytes(MiB)
+        yield tail
+
+    headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}", "Content-Length": str(len(head_part) + size + len(tail))}
+    with pytest.raises(GaveUp):
+        client.post("/api/v1/projects/film/assets?asset_type=audio", content=stream(), headers=headers)
+    wait_for(lambda: snapshot_tree(root, staging) == before, 30, what="the staged part to be removed")
+    assert git(root, "rev-parse", "HEAD") == head
+    assert git(root, "status", "--porcelain") == ""
+    assert client.get("/api/v1/projects/film/assets").json() == []
+    assert metric_value(client, "auteur_uploads_total", result="stored") in (None, 0.0)
+
+
 def test_a_connection_cut_mid_upload_leaves_nothing(stack, client):
     root = stack.settings.workspace / create_project(client)
     before = snapshot_tree(root, stack.settings.state / "uploads")

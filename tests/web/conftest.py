@@ -18,6 +18,7 @@ from helpers import CHROMIUM, RunningStack, chromium
 from auteur.settings import Settings
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+SHOTS = Path("/tmp/auteur-dayone-shots")  # screenshots of what people try first, to look at
 
 
 def web_settings(root: Path) -> Settings:
@@ -74,3 +75,9 @@ def page(context):
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def shots() -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return SHOTS

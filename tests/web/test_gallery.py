@@ -115,6 +115,48 @@ def test_a_spec_file_dropped_by_hand_appears_in_both_pages(context, web_stack):
         print(f"\nspec file → card: {1000 * (seen - dropped):.0f} ms")
 
 
+def test_a_failed_project_card_says_what_failed_where_and_that_it_waits_for_a_fix(page, web_stack, shots):
+    open_gallery(page, web_stack)  # open first: the failures arrive live
+    specs = web_stack.settings.specs
+    (specs / "Stalled Reel.yaml").write_text("name: Stalled Reel\nquality: cinema\n")
+    (specs / "Wrong Name.yaml").write_text("name: Right Name\n")
+    stalled, wrong = card(page, "stalled-reel"), card(page, "wrong-name")
+    expect(stalled.locator(".status")).to_have_text("failed", timeout=LIVE_DEADLINE_MS)
+    expect(stalled.locator(".failure-title")).to_have_text("Spec failed; stalled until fixed")
+    expect(stalled.locator(".failure-text")).to_have_text(
+        "Stalled Reel.yaml: field 'quality': Invalid enum value 'cinema'; expected one of draft, standard, premium"
+    )
+    mismatch = "Wrong Name.yaml: field 'name': name 'Right Name' does not match the file name 'Wrong Name'"
+    expect(wrong.locator(".failure-text")).to_have_text(mismatch, timeout=LIVE_DEADLINE_MS)
+    page.screenshot(path=str(shots / "gallery-failed.png"), full_page=True)
+
+    page.reload()  # the server renders the same
+    expect(card(page, "stalled-reel").locator(".failure-title")).to_have_text("Spec failed; stalled until fixed")
+    expect(card(page, "stalled-reel").locator(".failure-text")).to_contain_text("Stalled Reel.yaml: field 'quality'")
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+
+    project = page.context.new_page()  # its page says the same, beside the conditions; nothing to edit yet
+    project.goto(f"{web_stack.web_url}/project/stalled-reel")
+    failure = project.locator('[data-field="failure"]')
+    expect(failure.locator(".failure-title")).to_have_text("Spec failed; stalled until fixed")
+    expect(failure.locator(".failure-text")).to_contain_text("Stalled Reel.yaml: field 'quality'")
+    expect(project.locator('[data-field="conditions"]')).to_contain_text("InvalidSpec")
+    expect(project.locator("#edit-quality")).to_be_disabled()  # the whole fieldset is
+    expect(project.locator("#edit-blocked")).to_be_visible()
+    expect(project.locator("#live")).to_have_attribute("data-state", "live")
+    project.screenshot(path=str(shots / "project-failed.png"))
+
+    (specs / "Stalled Reel.yaml").write_text("name: Stalled Reel\nquality: premium\n")  # fixed: it goes on, on both pages
+    expect(card(page, "stalled-reel").locator(".status")).to_have_text("ready", timeout=30_000)
+    expect(card(page, "stalled-reel").locator(".failure")).to_have_count(0)
+    expect(project.locator('[data-field="status-badge"]')).to_contain_text("ready")
+    expect(failure).to_be_hidden()
+    expect(project.get_by_role("button", name="Save changes")).to_be_enabled()
+    expect(project.locator("#edit-quality")).to_have_value("premium")
+    expect(project.locator("#edit-blocked")).to_be_hidden()
+    (specs / "Wrong Name.yaml").unlink()
+
+
 def test_cards_show_status_and_failures_and_filter(page, web_stack, api):
     api.post("/api/v1/projects", json={"name": "Filter Alpha", "quality": "draft"})
     api.post("/api/v1/projects", json={"name": "Filter Beta"})
@@ -143,6 +185,8 @@ def test_keyboard_opens_and_closes_the_dialog(page, web_stack):
     open_gallery(page, web_stack)
     page.keyboard.press("Tab")  # the skip link
     page.keyboard.press("Tab")  # the brand
+    page.keyboard.press("Tab")  # Projects
+    page.keyboard.press("Tab")  # Trash
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "new-project"
     page.keyboard.press("Enter")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import wait_for
+from helpers import git, wait_for
 from playwright.sync_api import expect
 
 LIVE_DEADLINE_MS = 5_000
@@ -79,22 +79,71 @@ def test_a_rejected_upload_fails_with_the_reason(page, web_stack, api, tmp_path)
     expect(failed).to_contain_text("starts with a dot")
 
 
-def test_cancel_stops_an_upload(page, web_stack, api, tmp_path):
+def unrecorded(staging: Path) -> set[str]:
+    """Staged uploads the API has not recorded (yet): the parts of bodies still arriving."""
+    return {p.name for p in staging.iterdir() if p.is_dir() and not (staging / f"{p.name}.json").exists()}
+
+
+def test_cancel_aborts_one_large_upload_of_several_and_leaves_nothing_of_it(page, web_stack, api, tmp_path, shots):
     project_id = make_project(api, "Cancel Film")
+    folder = web_stack.settings.workspace / api.get(f"/api/v1/projects/{project_id}").json()["folder"]
+    staging = web_stack.settings.state / "uploads"
     open_project(page, web_stack, project_id)
     big = tmp_path / "big.bin"
-    big.write_bytes(b"\0" * (32 << 20))
-    # Throttle the upload so it is still running when the button is pressed.
+    with big.open("wb") as handle:  # 300 MB, sparse: the browser still sends every byte
+        handle.truncate(300 << 20)
+    small = tmp_path / "frame.png"
+    small.write_bytes(png())
+    # Throttled, so the large upload is still running when the button is pressed.
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
-                                                  "uploadThroughput": 2 << 20})  # fmt: skip
-    page.set_input_files('input[type="file"]', [str(big)])
-    item = page.locator(".upload-item")
-    expect(item).to_have_attribute("data-status", "uploading")
-    item.get_by_role("button", name="Cancel the upload of big.bin").click()
-    expect(item).to_have_attribute("data-status", "cancelled")
-    assert api.get(f"/api/v1/projects/{project_id}/assets").json() == []
+                                                  "uploadThroughput": 4 << 20})  # fmt: skip
+    page.set_input_files('input[type="file"]', [str(big), str(small)])
+    large, other = page.locator(".upload-item", has_text="big.bin"), page.locator(".upload-item", has_text="frame.png")
+    expect(other).to_have_attribute("data-status", "completed", timeout=30_000)  # each file has its own request and bar
+    expect(large).to_have_attribute("data-status", "uploading")
+    wait_for(lambda: unrecorded(staging), 30, what="the API to be staging the large upload")
+    assert large.locator("progress").evaluate("p => p.value") < 1
+    large.get_by_role("button", name="Cancel the upload of big.bin").click()
+    expect(large).to_have_attribute("data-status", "cancelled")
+    expect(large.locator(".upload-status")).to_have_text("Cancelled")
+    expect(large.get_by_role("button", name="Cancel the upload of big.bin")).to_be_hidden()
+    wait_for(lambda: not unrecorded(staging), 30, what="the staged part to be removed")
+    assert [a["path"] for a in api.get(f"/api/v1/projects/{project_id}/assets").json()] == ["assets/storyboards/frame.png"]
+    assert "big.bin" not in git(folder, "log", "--all", "--name-only")
+    assert not (folder / "assets/storyboards/big.bin").exists()
+    assert "big.bin" not in "".join(r.read_text() for r in staging.glob("*.json"))
+    page.screenshot(path=str(shots / "upload-cancelled.png"))
+
+
+def test_an_editor_changes_quality_and_description_and_a_refusal_names_the_field(page, web_stack, api, shots):
+    project_id = make_project(api, "Edited Film")
+    open_project(page, web_stack, project_id)
+    form = page.get_by_role("form", name="Change quality or description")
+    form.get_by_label("Quality").select_option("premium")
+    form.get_by_label("Description").fill("A night train crosses the border.")
+    form.get_by_role("button", name="Save changes").click()
+    expect(form.get_by_role("status")).to_have_text("Saved.", timeout=30_000)
+    expect(page.locator('[data-field="quality"]')).to_have_text("premium")
+    expect(page.locator('[data-field="quality-text"]')).to_have_text("premium")
+    expect(page.locator('[data-field="description"]')).to_have_text("A night train crosses the border.")
+    stored = api.get(f"/api/v1/projects/{project_id}").json()
+    assert (stored["quality"], stored["description"]) == ("premium", "A night train crosses the border.")
+    assert "premium" in (web_stack.settings.specs / stored["spec_file"]).read_text()
+
+    form.get_by_label("Description").fill("x" * 10_001)  # over the API's limit
+    form.get_by_role("button", name="Save changes").click()
+    message = page.locator("#edit-description-error")
+    expect(message).to_be_visible()
+    expect(message).to_contain_text("10000")
+    expect(form.get_by_label("Description")).to_have_attribute("aria-invalid", "true")
+    expect(form.get_by_label("Description")).to_be_focused()
+    expect(page.locator("#edit-quality-error")).to_be_hidden()
+    page.screenshot(path=str(shots / "project-edit-refused.png"), full_page=True)
+    assert api.get(f"/api/v1/projects/{project_id}").json()["description"] == "A night train crosses the border."
+    expect(page.locator('[data-field="description"]')).to_have_text("A night train crosses the border.")
+    assert page.errors == []
 
 
 def test_delete_asks_for_confirmation(page, web_stack, api):

@@ -119,7 +119,7 @@ def test_a_viewer_sees_no_create_upload_or_delete(page, auth_stack, admin_api):
     page.locator("#card-viewed-film .card-link").click()
     page.wait_for_url("**/project/viewed-film")
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
-    for hidden in ("#delete-project", "#delete-dialog", "#upload", "#upload-form", 'input[type="file"]', "#confirm-purge"):
+    for hidden in ("#delete-project", "#delete-dialog", "#upload", "#upload-form", 'input[type="file"]', "#confirm-purge", "#edit-form"):
         expect(page.locator(hidden)).to_have_count(0)
     expect(page.locator("#assets-body > p")).to_have_text("No assets yet.")
     # still live: a change made elsewhere shows up for the viewer too

@@ -95,6 +95,23 @@ window.Auteur = (() => {
     return message || `The API answered ${status}.`;
   }
 
+  /* Why a failed project failed, as web/rendering.py says it (failure_message, failure_title). */
+  function failureOf(p) {
+    if (p.last_error) return p.last_error;
+    const ready = (p.conditions || []).find((c) => c.type === "Ready" && c.message);
+    return ready ? ready.message : "failed";
+  }
+
+  const TEMPORARY_REASON = "StepError";
+  function failureTitle(p) {
+    const conditions = p.conditions || [];
+    const ready = conditions.find((c) => c.type === "Ready");
+    const failed = (ready && ready.reason) || "";
+    if (!failed.endsWith("Failed") || failed === "Failed") return "Failed";
+    const step = conditions.find((c) => c.type === failed) || {};
+    return `${failed.slice(0, -"Failed".length)} failed; ${step.reason === TEMPORARY_REASON ? "retrying" : "stalled until fixed"}`;
+  }
+
   const live = document.getElementById("live");
   function setLive(state, text) {
     if (!live) return;
@@ -216,6 +233,7 @@ window.Auteur = (() => {
   }
 
   return {
-    apiUrl, callApi, authorize, escapeHtml, isoTime, absoluteTime, relativeTime, refreshTimes, errorMessage, setLive, EventStream,
+    apiUrl, callApi, authorize, escapeHtml, isoTime, absoluteTime, relativeTime, refreshTimes, errorMessage, failureOf, failureTitle,
+    setLive, EventStream,
   };
 })();

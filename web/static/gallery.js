@@ -8,7 +8,7 @@
 "use strict";
 
 (() => {
-  const { apiUrl, callApi, escapeHtml, isoTime, relativeTime, errorMessage, EventStream } = window.Auteur;
+  const { apiUrl, callApi, escapeHtml, isoTime, relativeTime, errorMessage, failureOf, failureTitle, EventStream } = window.Auteur;
   const LIVE = new Set(["pending", "processing", "deleting"]);
   const list = document.getElementById("cards");
   const count = document.getElementById("count");
@@ -27,12 +27,6 @@
     const words = String(name).replace(/[_.-]/g, " ").split(/\s+/).filter(Boolean);
     if (words.length >= 2) return (Array.from(words[0])[0] + Array.from(words[1])[0]).toUpperCase();
     return (words.length ? Array.from(words[0]).slice(0, 2).join("") : "?").toUpperCase();
-  }
-
-  function failureOf(p) {
-    if (p.last_error) return p.last_error;
-    const ready = (p.conditions || []).find((c) => c.type === "Ready" && c.message);
-    return ready ? ready.message : "failed";
   }
 
   function pictureUrl(p) {
@@ -56,7 +50,10 @@
   function detailsHtml(p) {
     const quality = p.quality ? `<span class="badge quality quality-${escapeHtml(p.quality)}">${escapeHtml(p.quality)}</span> ` : "";
     const spinner = LIVE.has(p.status) ? '<span class="spinner"></span>' : "";
-    const failure = p.status === "failed" ? `<span class="failure">${escapeHtml(failureOf(p))}</span>` : "";
+    const failure = p.status === "failed"
+      ? `<span class="failure" role="note"><span class="failure-title">${escapeHtml(failureTitle(p))}</span> ` +
+        `<span class="failure-text">${escapeHtml(failureOf(p))}</span></span>`
+      : "";
     const assets = p.asset_count || 0;
     return (
       `<span class="badges">${quality}<span class="badge status status-${escapeHtml(p.status)}">${spinner}${escapeHtml(p.status)}</span></span>` +

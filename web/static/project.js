@@ -4,8 +4,10 @@
  * status and git fields from the API's events, re-fetches the assets part
  * (/project/<id>/assets) when they change, uploads files straight to the API with
  * XMLHttpRequest (for its upload progress), and deletes the project (an admin may
- * also purge it). The upload form and the delete button are rendered only for
- * those who may use them (editors and admins; purging: admins).
+ * also purge it), and changes its quality and description (PATCH; a refusal is shown
+ * beside the field the API names). The upload form, the edit form and the delete
+ * button are rendered only for those who may use them (editors and admins; purging:
+ * admins).
  *
  * An .upload-item's data-status goes queued → uploading → processing → completed,
  * or failed (with the reason) or cancelled.
@@ -13,19 +15,14 @@
 "use strict";
 
 (() => {
-  const { apiUrl, callApi, authorize, isoTime, absoluteTime, relativeTime, errorMessage, EventStream } = window.Auteur;
+  const { apiUrl, callApi, authorize, isoTime, absoluteTime, relativeTime, errorMessage, failureOf, failureTitle, EventStream } =
+    window.Auteur;
   const LIVE = new Set(["pending", "processing", "deleting"]);
   const projectId = document.body.dataset.project;
   const projectApi = `${apiUrl}/api/v1/projects/${encodeURIComponent(projectId)}`;
   const field = (name) => document.querySelector(`[data-field="${name}"]`);
 
   /* -- status and git --------------------------------------------------------------- */
-
-  function failureOf(p) {
-    if (p.last_error) return p.last_error;
-    const ready = (p.conditions || []).find((c) => c.type === "Ready" && c.message);
-    return ready ? ready.message : "failed";
-  }
 
   function showStatus(status) {
     const badge = field("status-badge");
@@ -34,6 +31,8 @@
     badge.querySelector(".spinner").hidden = !LIVE.has(status);
   }
 
+  const editForm = document.getElementById("edit-form"); // editors only
+  const editFields = document.getElementById("edit-fields");
   let lastCommit = field("current_commit").title;
   let lastCount = field("asset_count").textContent;
 
@@ -45,9 +44,11 @@
     quality.hidden = !p.quality; // a spec that failed to parse has none
     field("quality-text").textContent = p.quality || "—";
     field("description").textContent = p.description || "—";
+    if (editFields) allowEdit(p);
     const failure = field("failure");
     failure.hidden = p.status !== "failed";
-    failure.textContent = p.status === "failed" ? failureOf(p) : "";
+    failure.querySelector(".failure-title").textContent = p.status === "failed" ? failureTitle(p) : "";
+    failure.querySelector(".failure-text").textContent = p.status === "failed" ? failureOf(p) : "";
     const rows = (p.conditions || []).map((c) => {
       const tr = document.createElement("tr");
       for (const value of [c.type, String(Boolean(c.status)), c.reason, c.message || ""]) {
@@ -287,6 +288,67 @@
   if (fileInput) setUpUploads();
   // A file dropped anywhere must not replace the page with the file (nor, for a viewer, open it).
   for (const type of ["dragover", "drop"]) window.addEventListener(type, (e) => e.preventDefault());
+
+  /* -- quality and description -------------------------------------------------- */
+
+  function setUpEdit(form) {
+    const save = document.getElementById("edit-save");
+    const state = document.getElementById("edit-state");
+    const general = document.getElementById("edit-error");
+    const errors = new Map(Array.from(form.querySelectorAll("[data-error-for]")).map((el) => [el.dataset.errorFor, el]));
+
+    function showError(fieldName, message) {
+      for (const [name, el] of errors) {
+        const mine = message && name === fieldName;
+        el.hidden = !mine;
+        el.textContent = mine ? message : "";
+        form.elements[name].setAttribute("aria-invalid", mine ? "true" : "false");
+      }
+      const elsewhere = message && !errors.has(fieldName);
+      general.hidden = !elsewhere;
+      general.textContent = elsewhere ? message : "";
+      if (message && errors.has(fieldName)) form.elements[fieldName].focus();
+    }
+
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      showError(null, "");
+      save.disabled = true;
+      state.textContent = "Saving…";
+      const body = { quality: form.elements.quality.value, description: form.elements.description.value };
+      try {
+        const response = await callApi(projectApi, {
+          method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+        });
+        const answer = await response.json().catch(() => null);
+        if (response.ok) {
+          update(answer);
+          state.textContent = response.status === 202 ? "Saved; the controller is applying it…" : "Saved.";
+        } else {
+          state.textContent = "";
+          showError(answer && answer.error && answer.error.field, errorMessage(answer, response.status));
+        }
+      } catch (err) {
+        state.textContent = "";
+        showError(null, `Could not reach the API at ${apiUrl}.`);
+      }
+      save.disabled = false;
+    });
+  }
+
+  /* A spec that cannot be read has no quality to change: the fields wait until it is fixed,
+   * then start from what it says. */
+  function allowEdit(p) {
+    const blocked = !p.quality;
+    if (editFields.disabled && !blocked) {
+      editForm.elements.quality.value = p.quality;
+      editForm.elements.description.value = p.description || "";
+    }
+    editFields.disabled = blocked;
+    document.getElementById("edit-blocked").hidden = !blocked;
+  }
+
+  if (editForm) setUpEdit(editForm);
 
   /* -- delete ------------------------------------------------------------------- */
 
