@@ -28,8 +28,8 @@ from api.projects import MAX_LIMIT, MAX_OFFSET, GitStatusResource, ProjectsResou
 from api.safety import ATTACHMENT_TYPE, INLINE_POLICY, POLICY
 from api.trash import TrashResource
 from api.uploads import FIELD, MAX_PARTS
+from api.versions import ASSET_PATH_PATTERN, VersionsResource
 from api.versions import MAX_LIMIT as MAX_VERSIONS
-from api.versions import VersionsResource
 from auteur.identity import Role
 from auteur.layout import TYPE_FOLDERS
 from auteur.status import Phase
@@ -180,8 +180,8 @@ ROUTES: tuple[Route, ...] = (
                                "(as git log -- <path> lists them). 404 when the file has no versions; 422 for a path that "
                                "is not an asset (not under assets/ or outputs/, '..', .git).",
                 "parameters": [PROJECT_ID,
-                               param("path", "query", {"type": "string"}, "The asset's path inside the project, "
-                                     "e.g. assets/audio/take.wav", required=True),
+                               param("path", "query", {"type": "string", "pattern": ASSET_PATH_PATTERN},
+                                     "The asset's path inside the project, e.g. assets/audio/take.wav", required=True),
                                param("limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_VERSIONS, "default": 50},
                                      "At most this many versions"),
                                param("before", "query", {"type": "string", "pattern": COMMIT_PATTERN},
@@ -192,7 +192,7 @@ ROUTES: tuple[Route, ...] = (
         "post": {"summary": "Make an old version of an asset the current file again (a new commit, by a job)", **EDITOR,
                  "tags": ["assets"],
                  "description": "Checked before anything is queued: path must be an asset inside a type folder (422), "
-                                "version a commit of the project holding that file with its bytes at hand (404). The job "
+                                "version a commit of the project holding that file with its bytes at hand (409). The job "
                                 "commits the old bytes as the person asking; follow its upload.* events by upload_id.",
                  "parameters": [PROJECT_ID],
                  "requestBody": {"required": True, "content": {"application/json": {"schema": ref("RestoreRequest")}}},

@@ -5,7 +5,8 @@ Routed by ``api.app.create_app``; the project page (``web.pages``) shows both pe
 ``api.assets`` serves a version's bytes (``.../assets/{path}?version=``). The listing walks
 first parents from the head the controller recorded, through the same per-commit entries as
 ``api.history`` (``CommitCache``), so a second call diffs nothing. A restore is checked here
-in full — an asset path, a commit of the project holding that file, its bytes at hand — and
+in full — an asset path (422), a commit of the project holding that file with its bytes at
+hand (409 otherwise: the request is well formed, the project's history does not allow it) — and
 only then enqueued by name (``worker.jobs.restore``), which copies the old bytes back under
 the project's lock and commits them as a new commit, as the person asking. It answers 202 with
 the upload id the job's ``upload.*`` events carry.
@@ -14,8 +15,9 @@ the upload id the job's ``upload.*`` events carry.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 
 import anyio.to_thread
 import falcon
@@ -39,6 +41,15 @@ DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 _NO_RESTORES = {"unmanaged": "it is not managed by Auteur", "deleting": "it is being deleted"}
 _encode = msgspec.json.Encoder().encode
 
+# What asset_parts (the one enforcer, whose messages say what is wrong) accepts, as a JSON Schema
+# pattern for the document: segments that are not empty, '.', '..' or '.git' (any case), without
+# '/' or NUL, under assets/ or outputs/ (RESTORABLE: inside a type folder).
+_SEGMENT = (r"(?:[^/\x00.][^/\x00]*|\.[^/\x00.gG][^/\x00]*|\.\.[^/\x00]+|\.[gG](?:[^/\x00iI][^/\x00]*)?"
+            r"|\.[gG][iI](?:[^/\x00tT][^/\x00]*)?|\.[gG][iI][tT][^/\x00]+)")  # fmt: skip
+ASSET_PATH_PATTERN = rf"^(?:assets|outputs)/{_SEGMENT}(?:/{_SEGMENT})*$"
+RESTORABLE_PATTERN = rf"^(?:{'|'.join(TYPE_FOLDERS.values())})/{_SEGMENT}(?:/{_SEGMENT})*$"
+
+Refusal = Callable[[str, str], NoReturn]
 CommitId = Annotated[str, msgspec.Meta(pattern=COMMIT_PATTERN, description="a commit id (40 hexadecimal digits)")]
 
 
@@ -59,7 +70,12 @@ class VersionsPage(msgspec.Struct, kw_only=True):
 class RestoreRequest(Strict):
     """Body of ``POST .../versions/restore``."""
 
-    path: Annotated[str, msgspec.Meta(description="the asset, e.g. assets/audio/take.wav")]
+    path: Annotated[
+        str,
+        msgspec.Meta(
+            description="the asset, inside a type folder: e.g. assets/audio/take.wav", extra_json_schema={"pattern": RESTORABLE_PATTERN}
+        ),
+    ]
     version: CommitId
 
 
@@ -124,13 +140,14 @@ def project_git(config: ApiConfig, project: dict[str, Any]) -> tuple[Path, str] 
     return config.settings.workspace / folder / ".git", head
 
 
-def find_asset_version(git_dir: Path, version: str, relpath: str) -> Version:
-    """``relpath`` at ``version`` with its bytes at hand; 404 otherwise."""
+def find_asset_version(git_dir: Path, version: str, relpath: str, refuse: Refusal = not_found) -> Version:
+    """``relpath`` at ``version`` with its bytes at hand; else ``refuse`` (404 for a download,
+    409 for a restore: what the project holds does not allow it)."""
     found = find_version(git_dir, version, relpath)
     if found is None:
-        not_found(f"{relpath!r} has no version {version}: not a commit of this project, or the file is not in it", "version")
+        refuse(f"{relpath!r} has no version {version}: not a commit of this project, or the file is not in it", "version")
     if found.stored.lfs and not os.path.isfile(lfs_object(git_dir, found.stored.oid)):
-        not_found(f"the bytes of {relpath!r} at {version} are not in the project's LFS store", "version")
+        refuse(f"the bytes of {relpath!r} at {version} are not in the project's LFS store", "version")
     return found
 
 
@@ -173,7 +190,7 @@ class VersionsResource:
         repo = project_git(self.config, project)
         if repo is None:
             conflict(f"project {key!r} has no repository yet (status {phase}); try again when it is ready", "project_id")
-        found = await anyio.to_thread.run_sync(find_asset_version, repo[0], asked.version, relpath)
+        found = await anyio.to_thread.run_sync(find_asset_version, repo[0], asked.version, relpath, conflict)
         actor = actor_of(req)
         upload_id = new_upload_id(self.config.clock())
         job_id = f"restore-{upload_id}"

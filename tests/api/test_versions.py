@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 
 import pytest
 from helpers import assert_clean_repository, git
 
+from api.versions import ASSET_PATH_PATTERN, RESTORABLE_PATTERN
+from auteur.layout import asset_type_of
+from auteur.paths import UnsafePath, asset_parts
 from tests.api.test_assets import body, create_project, download_sha256, part, post_raw, wait_completed
 from tests.api.test_history import settled_head
 
@@ -151,8 +155,8 @@ def test_refused_restores_enqueue_nothing(stack, client, takes):
         ({"path": "../x", "version": head}, 422),
         ({"path": ".git/config", "version": head}, 422),
         ({"path": "assets/audio/../../project.json", "version": head}, 422),
-        ({"path": TAKE, "version": first_commit}, 404),  # the file is not in that commit
-        ({"path": TAKE, "version": "0" * 40}, 404),
+        ({"path": TAKE, "version": first_commit}, 409),  # the file is not in that commit
+        ({"path": TAKE, "version": "0" * 40}, 409),
         ({"path": TAKE, "version": "HEAD~1"}, 422),
         ({"path": TAKE}, 422),
         ({"path": TAKE, "version": head, "force": True}, 422),
@@ -164,3 +168,19 @@ def test_refused_restores_enqueue_nothing(stack, client, takes):
     assert stack.jobs.depth() == 0
     assert sorted(os.listdir(stack.settings.state / "uploads")) == uploads  # no record, no staging
     assert git(root, "rev-parse", "HEAD").strip() == head
+
+
+@pytest.mark.parametrize("path", [
+    "assets/a", "assets/audio/take.wav", "outputs/renders/x/y.mp4", "assets/audio/.gitkeep", "assets/audio/...",
+    "assets/audio/.g", "assets/audio/.gi", "assets/audio/.gits", "project.json", "../x", ".git/config",
+    "assets/.git/config", "assets/.GiT/x", "assets/..", "assets/.", "assets//x", "assets/", "assets", "assets/a\x00b",
+    "/assets/a", "assets/a/", "outputs/.git",
+])  # fmt: skip
+def test_the_documented_pattern_states_what_asset_parts_enforces(path):
+    try:
+        asset_parts(path)
+        accepted = True
+    except UnsafePath:
+        accepted = False
+    assert bool(re.match(ASSET_PATH_PATTERN, path)) == accepted
+    assert bool(re.match(RESTORABLE_PATTERN, path)) == (accepted and asset_type_of(path) is not None)
