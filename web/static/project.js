@@ -388,6 +388,9 @@
         return;
       }
       restores.set(answer.upload_id, path);
+      showRestore("queued", `Restoring ${name}: queued…`);
+      const early = finished.get(answer.upload_id); // the job's last event beat this answer
+      if (early) onRestoreEvent({ type: early.status === "completed" ? "upload.completed" : "upload.failed", data: early });
     } catch (err) {
       showRestore("failed", `Restoring ${name} failed: could not reach the API at ${apiUrl}.`);
       button.disabled = false;
@@ -468,7 +471,8 @@
       if (event.type === "project.deleted") gone();
       else if (event.type === "project.created" || event.type === "project.updated") update(p);
       else if (event.type.startsWith("upload.") || event.type === "restore.failed") {
-        if (!onRestoreEvent(event) && (event.type === "upload.completed" || event.type === "upload.failed")) onUploadEvent(event);
+        const last = event.type === "upload.completed" || event.type === "upload.failed" || event.type === "restore.failed";
+        if (!onRestoreEvent(event) && last) onUploadEvent(event);
       }
     },
     async onResync() {
