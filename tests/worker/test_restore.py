@@ -10,10 +10,15 @@ from pathlib import Path
 
 import pytest
 from helpers import assert_clean_repository, git, write_spec
+from redisserver import running_redis
+from rq import SimpleWorker
+from rq.job import Job, JobStatus
 
 from auteur.identity import Actor, Role
+from auteur.jobs import RESTORE_JOB
 from auteur.uploads import UploadStore, new_upload_id
 from controller.reconciling import Reconciler
+from redisbackend.jobs import RQJobs
 from tests.worker.test_ingest import Told, stage
 from worker import jobs
 from worker.ingesting import Ingest
@@ -104,3 +109,25 @@ def test_what_cannot_be_restored_is_announced_as_failed(settings, root, bus):
     assert [r.event for r in bus.events if r.event.startswith("restore.")] == ["restore.failed"] * 4
     assert git(root, "rev-parse", "HEAD").strip() == head
     assert UploadStore(settings.state).ids() == []
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    yield from running_redis(tmp_path / "redis")
+
+
+def test_through_rq_the_job_and_its_arguments_arrive_as_the_api_enqueues_them(settings, root, redis_server):
+    """Redis mode: the API's enqueue (by name, plain values) run by an RQ worker (in this process)."""
+    old = os.urandom(30_000)
+    first = ingest(settings, "take.wav", old)
+    ingest(settings, "take.wav", os.urandom(31_000))
+    queue = RQJobs(redis_server.url)
+    upload_id = new_upload_id()
+    kwargs = {"project_id": "film", "path": TAKE, "version": first, "upload_id": upload_id,
+              "actor": {"name": "ada", "role": "editor", "email": None}}  # fmt: skip
+    queue.enqueue(RESTORE_JOB, job_id=f"restore-{upload_id}", kwargs=kwargs)
+    assert SimpleWorker([queue.queue], connection=queue.redis).work(burst=True)
+    assert Job.fetch(f"restore-{upload_id}", connection=queue.redis).get_status() == JobStatus.FINISHED
+    assert (root / TAKE).read_bytes() == old
+    assert git(root, "log", "-1", "--format=%an").strip() == "ada"
+    assert_clean_repository(root)
