@@ -23,7 +23,7 @@ from api.config import ApiConfig
 from api.errors import install_error_handlers
 from api.events import EventsResource
 from api.health import HealthResource, LiveResource, MetricsResource
-from api.history import HistoryResource
+from api.history import CommitCache, HistoryResource
 from api.index import ProjectIndex
 from api.metrics import ApiMetrics, Components, ProjectCounts, RequestMetrics
 from api.openapi import OpenApiResource
@@ -33,6 +33,7 @@ from api.routes import ROUTES
 from api.safety import ANSWER_HEADERS
 from api.trash import TrashResource
 from api.uploads import UploadMetrics
+from api.versions import VersionsResource
 from auteur import logs
 
 
@@ -53,10 +54,12 @@ def create_app(config: ApiConfig | None = None, *,
     uploads = UploadMetrics(registry)
     registry.register(ProjectCounts(index))
     registry.register(Components(config))
+    commits = CommitCache()  # one per process: the history and the versions of an asset walk the same entries
     built: tuple[object, ...] = (
         ProjectsResource(config, index),
         GitStatusResource(config, index),
-        HistoryResource(config, index),
+        HistoryResource(config, index, commits),
+        VersionsResource(config, index, commits),
         AssetsResource(config, index, uploads),
         AssetFileResource(config, index),
         PosterResource(config, index),

@@ -3,7 +3,8 @@
 Routed by ``api.app.create_app``: ``AssetsResource`` at
 ``/api/v1/projects/{id}/assets`` (GET list, POST upload, handed to
 ``api.uploads``) and ``AssetFileResource`` at ``.../assets/{path}`` (GET/HEAD
-download with ``Range``, inline or as an attachment as ``api.safety`` says;
+download with ``Range``, inline or as an attachment as ``api.safety`` says; with
+``?version=<commit>`` the file as that commit holds it, from the object or LFS store;
 ``send_file`` also serves ``api.posters``). Nothing here writes to a project folder
 or hashes a file: whether a file is committed comes from the stat data the
 controller left in ``.git/index``, and whether it goes through LFS from the shared
@@ -37,12 +38,14 @@ from api.errors import ApiError, bad_request, conflict, invalid, not_found
 from api.index import ProjectIndex
 from api.safety import served_as
 from api.uploads import UploadMetrics, UploadReceiver, UploadResponse, result_of, too_large
+from api.versions import find_asset_version, project_git, version_param
 from auteur.events import IdMaker
 from auteur.gitindex import recorded_entries, same_stat
 from auteur.jobs import JobQueue
 from auteur.layout import KEEP, TRACKED_ROOTS, TYPE_FOLDERS, asset_type_of
 from auteur.media import enqueue_poster, is_video, poster_needed, stored_in_lfs
-from auteur.paths import MalformedPath, UnsafePath, path_parts, resolve_under
+from auteur.paths import MalformedPath, UnsafePath, asset_parts, path_parts, resolve_under
+from auteur.versions import Version, blob_bytes, lfs_object
 
 log = logging.getLogger("auteur.api.assets")
 
@@ -293,10 +296,30 @@ class AssetFileResource(ProjectFiles):
         await self._serve(req, resp, project_id, path, body=False)
 
     async def _serve(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str, path: str, *, body: bool) -> None:
-        _, root = self.project(project_id)
+        version = version_param(req)
+        project, root = self.project(project_id)
+        if version is not None:
+            await self._serve_version(req, resp, project, path, version, body=body)
+            return
         if root is None:
             not_found(f"no asset {path!r}", "path")
         send_file(req, resp, resolve_asset(root, path), path.rsplit("/", 1)[-1], body=body, missing=f"no asset {path!r}")
+
+    async def _serve_version(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project: dict[str, Any], path: str,
+                             version: str, *, body: bool) -> None:  # fmt: skip
+        """``?version=<commit>``: the file as that commit holds it (404 if it holds none)."""
+        try:
+            asset_parts(path)
+        except MalformedPath:
+            bad_request(f"invalid asset path {path!r}: use the project-relative path the listing shows", "path")
+        except UnsafePath:
+            not_found(f"no asset {path!r}: assets live under assets/ or outputs/", "path")
+        repo = project_git(self.config, project)
+        if repo is None:
+            not_found(f"{path!r} has no version {version}: the project has no commits yet", "version")
+        git_dir, name = repo[0], path.rsplit("/", 1)[-1]
+        found = await anyio.to_thread.run_sync(find_asset_version, git_dir, version, path)
+        await anyio.to_thread.run_sync(lambda: send_version(req, resp, git_dir, found, name, body=body))
 
 
 def send_file(req: falcon.asgi.Request, resp: falcon.asgi.Response, real: str, name: str, *, body: bool, missing: str) -> None:
@@ -312,30 +335,71 @@ def send_file(req: falcon.asgi.Request, resp: falcon.asgi.Response, real: str, n
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             not_found(missing, "path")
-        etag = f'"{st.st_mtime_ns:x}-{st.st_size:x}"'
-        fresh = etag in [t.strip() for t in (req.get_header("If-None-Match") or "").split(",")]
-        span = None if fresh else parse_range(req.get_header("Range"), st.st_size)
+        sending = _answer(req, resp, name, size=st.st_size, etag=f'"{st.st_mtime_ns:x}-{st.st_size:x}"', mtime=st.st_mtime)
     except BaseException:
         os.close(fd)
         raise
+    _send_fd(resp, fd, sending, body=body)
+
+
+def send_version(req: falcon.asgi.Request, resp: falcon.asgi.Response, git_dir: Path, version: Version, name: str, *,
+                 body: bool) -> None:  # fmt: skip
+    """Answer with the bytes of an old ``version`` of a file (its ETag is its oid, its
+    Last-Modified its commit's time), as ``send_file`` answers with a current one: an LFS
+    object streamed from the LFS store, a plain blob (small: larger files go through LFS)
+    from the object store."""
+    stored, etag = version.stored, f'"{version.stored.oid}"'
+    if not stored.lfs:
+        data = blob_bytes(git_dir, stored)
+        sending = _answer(req, resp, name, size=len(data), etag=etag, mtime=version.time)
+        if sending is not None:
+            first, length = sending
+            if body:
+                resp.data = data[first : first + length]
+            else:
+                resp.content_length = length
+        return
+    missing = f"the bytes of {name!r} at {version.commit} are not in the project's LFS store"
+    try:
+        fd = os.open(lfs_object(git_dir, stored.oid), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        not_found(missing, "version")
+    try:
+        sending = _answer(req, resp, name, size=os.fstat(fd).st_size, etag=etag, mtime=version.time)
+    except BaseException:
+        os.close(fd)
+        raise
+    _send_fd(resp, fd, sending, body=body)
+
+
+def _answer(req: falcon.asgi.Request, resp: falcon.asgi.Response, name: str, *, size: int, etag: str,
+            mtime: float) -> tuple[int, int] | None:  # fmt: skip
+    """Set the status and headers of a download of ``size`` bytes; the (offset, length) of
+    the body to send, or None when the copy held is current (304). Raises 416."""
+    fresh = etag in [t.strip() for t in (req.get_header("If-None-Match") or "").split(",")]
+    span = None if fresh else parse_range(req.get_header("Range"), size)
     served = served_as(name)
     resp.content_type = served.content_type
     resp.set_header("ETag", etag)
     resp.set_header("Accept-Ranges", "bytes")
-    resp.set_header("Last-Modified", email.utils.formatdate(st.st_mtime, usegmt=True))
+    resp.set_header("Last-Modified", email.utils.formatdate(mtime, usegmt=True))
     resp.set_header("Content-Disposition", served.disposition)
     resp.set_header("Content-Security-Policy", served.policy)
     if fresh:
-        os.close(fd)
         resp.status = falcon.HTTP_304
-        return
-    first, last = span if span is not None else (0, st.st_size - 1)
+        return None
+    first, last = span if span is not None else (0, size - 1)
     if span is not None:
         resp.status = falcon.HTTP_206
-        resp.set_header("Content-Range", f"bytes {first}-{last}/{st.st_size}")
-    length = last - first + 1
-    if body and length > 0:
-        resp.set_stream(FileStream(fd, first, length), length)
-    else:
-        os.close(fd)
-        resp.content_length = length
+        resp.set_header("Content-Range", f"bytes {first}-{last}/{size}")
+    return first, last - first + 1
+
+
+def _send_fd(resp: falcon.asgi.Response, fd: int, sending: tuple[int, int] | None, *, body: bool) -> None:
+    """Stream ``sending`` (offset, length) of ``fd`` as the body; ``fd`` is closed either way."""
+    if sending is not None and body and sending[1] > 0:
+        resp.set_stream(FileStream(fd, *sending), sending[1])
+        return
+    os.close(fd)
+    if sending is not None:
+        resp.content_length = sending[1]

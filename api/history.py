@@ -6,7 +6,9 @@ lock, never the working tree). A page starts at the head the controller recorded
 before ``before``) and follows first parents for ``limit`` commits; each commit's entry —
 who, when, the message, the files it added, modified or deleted with their sizes (an LFS
 file's real size, from its pointer) — is made once and kept by commit id, so no request
-walks more of history than the page it answers.
+walks more of history than the page it answers. The same entries also keep, per changed
+path, the blob and oid committed (``auteur.versions.Stored``), for ``api.versions``, which
+walks them too.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import collections
 import re
 import threading
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 import anyio.to_thread
 import falcon
@@ -23,18 +25,17 @@ import falcon.asgi
 import msgspec
 from dulwich.diff_tree import tree_changes
 from dulwich.object_store import DiskObjectStore
-from dulwich.objects import Blob, Commit, ObjectID
+from dulwich.objects import Commit, ObjectID
 
 from api.config import ApiConfig
 from api.errors import count_param, invalid, not_found
 from api.index import ProjectIndex
 from api.projects import find_project
+from auteur.versions import Stored, describe_blob
 
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 COMMIT_PATTERN = "^[0-9a-f]{40}$"
-_COMMIT = re.compile(COMMIT_PATTERN)
-_LFS_SIZE = re.compile(rb"^size (\d+)$", re.M)
-_LFS_VERSION = b"version https://git-lfs.github.com/spec/"
+COMMIT_ID = re.compile(COMMIT_PATTERN)
 _encode = msgspec.json.Encoder().encode
 
 
@@ -57,22 +58,31 @@ class HistoryPage(msgspec.Struct, kw_only=True):
     next: Annotated[str | None, msgspec.Meta(description="pass as before= for the older commits; null at the first commit")]
 
 
+class Entry(NamedTuple):
+    """What is kept of one commit: its history entry, its first parent, and each path it
+    changed as it now holds it (None: deleted)."""
+
+    item: HistoryItem
+    parent: bytes | None
+    changed: dict[str, Stored | None]
+
+
 class CommitCache:
-    """Commit id -> (its entry, its first parent), for every repository this API reads."""
+    """Commit id -> its ``Entry``, for every repository this API reads."""
 
     def __init__(self, size: int = 50_000) -> None:
         self.size = size
-        self._items: collections.OrderedDict[bytes, tuple[HistoryItem, bytes | None]] = collections.OrderedDict()
+        self._items: collections.OrderedDict[bytes, Entry] = collections.OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, commit: bytes) -> tuple[HistoryItem, bytes | None] | None:
+    def get(self, commit: bytes) -> Entry | None:
         with self._lock:
             found = self._items.get(commit)
             if found is not None:
                 self._items.move_to_end(commit)
             return found
 
-    def put(self, commit: bytes, entry: tuple[HistoryItem, bytes | None]) -> None:
+    def put(self, commit: bytes, entry: Entry) -> None:
         with self._lock:
             self._items[commit] = entry
             while len(self._items) > self.size:
@@ -85,22 +95,24 @@ def read_page(git_dir: Path, head: str, before: str | None, limit: int, cache: C
     store = DiskObjectStore(str(git_dir / "objects"))
     start: bytes | None = head.encode()
     if before is not None:
-        found = _entry(store, before.encode(), cache)
+        found = read_entry(store, before.encode(), cache)
         if found is None:
             return None
-        start = found[1]
+        start = found.parent
     items: list[HistoryItem] = []
     current = start
     while current is not None and len(items) < limit:
-        entry = _entry(store, current, cache)
+        entry = read_entry(store, current, cache)
         if entry is None:
             break  # history cut short (objects missing): what there is
-        items.append(entry[0])
-        current = entry[1]
+        items.append(entry.item)
+        current = entry.parent
     return HistoryPage(items=items, next=items[-1].commit if items and current is not None else None)
 
 
-def _entry(store: DiskObjectStore, commit_id: bytes, cache: CommitCache) -> tuple[HistoryItem, bytes | None] | None:
+def read_entry(store: DiskObjectStore, commit_id: bytes, cache: CommitCache) -> Entry | None:
+    """The entry of ``commit_id`` (from the cache, else diffed against its first parent once);
+    None if it is not a commit of ``store``."""
     cached = cache.get(commit_id)
     if cached is not None:
         return cached
@@ -112,34 +124,23 @@ def _entry(store: DiskObjectStore, commit_id: bytes, cache: CommitCache) -> tupl
         return None
     parent = commit.parents[0] if commit.parents else None
     old_tree = store[parent].tree if parent is not None and parent in store else None  # type: ignore[attr-defined]
-    files = []
+    files: list[FileChange] = []
+    changed: dict[str, Stored | None] = {}
     for change in tree_changes(store, old_tree, commit.tree):
         old, new = change.old, change.new
         if change.type == "delete" and old is not None:
             files.append(FileChange(path=_text(old.path), change="deleted", size=None))
-        elif change.type == "add" and new is not None:
-            files.append(FileChange(path=_text(new.path), change="added", size=_size(store, new.sha)))
-        elif change.type == "modify" and new is not None:
-            files.append(FileChange(path=_text(new.path), change="modified", size=_size(store, new.sha)))
+            changed[_text(old.path)] = None
+        elif change.type in ("add", "modify") and new is not None and new.sha is not None:
+            stored = describe_blob(store, new.sha)
+            kind: Literal["added", "modified"] = "added" if change.type == "add" else "modified"
+            files.append(FileChange(path=_text(new.path), change=kind, size=stored.size if stored else None))
+            changed[_text(new.path)] = stored
     item = HistoryItem(commit=commit_id.decode(), time=commit.author_time, author=_text(commit.author),
                        message=_text(commit.message).strip(), files=files)  # fmt: skip
-    entry = (item, parent)
+    entry = Entry(item, parent, changed)
     cache.put(commit_id, entry)
     return entry
-
-
-def _size(store: DiskObjectStore, sha: bytes | None) -> int | None:
-    if sha is None:
-        return None
-    blob = store[ObjectID(sha)]
-    if not isinstance(blob, Blob):
-        return None
-    data = blob.as_raw_string()
-    if data.startswith(_LFS_VERSION) and len(data) < 1024:
-        found = _LFS_SIZE.search(data)
-        if found:
-            return int(found.group(1))
-    return len(data)
 
 
 def _text(value: bytes | None) -> str:
@@ -147,14 +148,13 @@ def _text(value: bytes | None) -> str:
 
 
 class HistoryResource:
-    def __init__(self, config: ApiConfig, index: ProjectIndex) -> None:
-        self.config, self.index = config, index
-        self.cache = CommitCache()
+    def __init__(self, config: ApiConfig, index: ProjectIndex, cache: CommitCache) -> None:
+        self.config, self.index, self.cache = config, index, cache
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str) -> None:
         limit = count_param(req, "limit", MAX_LIMIT, minimum=1) or DEFAULT_LIMIT
         before = req.get_param("before")
-        if before is not None and not _COMMIT.match(before):
+        if before is not None and not COMMIT_ID.match(before):
             invalid(f"before must be a commit id (40 hexadecimal digits), not {before!r}", "before")
         key, project = find_project(self.index, project_id)
         head, folder = project.get("current_commit"), project.get("folder")

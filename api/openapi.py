@@ -32,6 +32,7 @@ from api.history import HistoryPage
 from api.safety import ANSWER_HEADERS
 from api.schemas import COMPONENTS
 from api.uploads import UploadResponse
+from api.versions import RestoreAccepted, RestoreRequest, VersionsPage
 from auteur.audit import AuditPage
 from auteur.events import Event
 from auteur.status import HIDDEN_FIELDS
@@ -126,7 +127,8 @@ def build_document(routes: Sequence[Route], server_url: str | None = None, auth:
     """The document; with ``auth`` on or proxy, the bearer and cookie schemes and every 401/403 they bring."""
     # The assets, events and audit modules own their answers' structs: document those very structs.
     _, components = msgspec.json.schema_components(
-        (*COMPONENTS, AssetInfo, UploadResponse, Event, AuditPage, HistoryPage), ref_template=REF
+        (*COMPONENTS, AssetInfo, UploadResponse, Event, AuditPage, HistoryPage, VersionsPage, RestoreRequest, RestoreAccepted),
+        ref_template=REF,
     )
     project = components["Project"]
     for name in HIDDEN_FIELDS:

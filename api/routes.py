@@ -28,6 +28,8 @@ from api.projects import MAX_LIMIT, MAX_OFFSET, GitStatusResource, ProjectsResou
 from api.safety import ATTACHMENT_TYPE, INLINE_POLICY, POLICY
 from api.trash import TrashResource
 from api.uploads import FIELD, MAX_PARTS
+from api.versions import ASSET_PATH_PATTERN, VersionsResource
+from api.versions import MAX_LIMIT as MAX_VERSIONS
 from auteur.identity import Role
 from auteur.layout import TYPE_FOLDERS
 from auteur.status import Phase
@@ -38,6 +40,13 @@ ENTRY = param("entry", "path", {"type": "string"}, "A trash entry name, or a pro
 FILE_PATH = param("path", "path", {"type": "string"}, "Path inside the project, under assets/ or outputs/")
 VIDEO_PATH = param("path", "path", {"type": "string"}, "The video's path inside the project")
 RANGE = param("Range", "header", {"type": "string"}, "One range, e.g. bytes=0-1023 (several, or a malformed one: the whole file)")
+VERSION = param(
+    "version",
+    "query",
+    {"type": "string", "pattern": COMMIT_PATTERN},
+    "A commit id (from .../versions): the file as that commit holds it (404 if it holds none); "
+    "its ETag is then the version's oid, its Last-Modified the commit's time",
+)
 IF_NONE_MATCH = param("If-None-Match", "header", {"type": "string"}, "The ETag of the copy held")
 TOKEN_NAME = param("name", "path", {"type": "string"}, "The token's name (the user it acts as)")
 PROJECT = json_body(ref("Project"), "The project")
@@ -77,8 +86,10 @@ FILE_HEADERS: dict[str, Json] = {
         "description": "Never any script. An attachment has the policy of every answer; an inline image, video or "
                        "audio file lets the browser's own viewer load and style it when it is opened in a tab.",
     },
-    "ETag": {"schema": {"type": "string"}, "required": True, "description": "The file's version (mtime and size)"},
-    "Last-Modified": {"schema": {"type": "string"}, "required": True, "description": "The file's mtime (an HTTP date)"},
+    "ETag": {"schema": {"type": "string"}, "required": True,
+             "description": "The file's version: its mtime and size, or with version= the oid of that version"},
+    "Last-Modified": {"schema": {"type": "string"}, "required": True,
+                      "description": "The file's mtime, or with version= the commit's time (an HTTP date)"},
 }  # fmt: skip
 BODY_HEADERS: dict[str, Json] = {
     **FILE_HEADERS,
@@ -90,7 +101,7 @@ CONTENT_RANGE: dict[str, Json] = {
 }  # fmt: skip
 
 
-def _download(summary: str, types: tuple[str, ...], *params: Json, body: bool) -> Json:
+def _download(summary: str, types: tuple[str, ...], *params: Json, body: bool, invalid: tuple[int, ...] = ()) -> Json:
     """GET or HEAD of one stored file (``api.assets.send_file``): Range, ETag, 304, and
     the headers that keep it from ever running as a page."""
     binary: Json = {"content": {kind: {"schema": {}} for kind in types}} if body else {}
@@ -100,7 +111,7 @@ def _download(summary: str, types: tuple[str, ...], *params: Json, body: bool) -
             "200": {"description": "The file" if body else "The file's headers", **binary, "headers": BODY_HEADERS},
             "206": {"description": "The range asked for", **binary, "headers": {**BODY_HEADERS, **CONTENT_RANGE}},
             "304": {"description": "The copy held (If-None-Match with the file's ETag) is current", "headers": FILE_HEADERS},
-            **errors(400, 404, 416, STORAGE),
+            **errors(400, 404, 416, *invalid, STORAGE),
         },
     }  # fmt: skip
 
@@ -162,6 +173,31 @@ ROUTES: tuple[Route, ...] = (
                                      "Only commits older than this one (the previous page's next)")],
                 "responses": {"200": json_body(ref("HistoryPage"), "A page of commits"), **errors(404, 422, STORAGE)}},
     }),
+    Route("/api/v1/projects/{project_id}/versions", VersionsResource, operations={
+        "get": {"summary": "The versions of one asset: the commits that changed it, newest first", **VIEWER,
+                "tags": ["assets"],
+                "description": "Each commit that added, modified or deleted the file along first parents from the head "
+                               "(as git log -- <path> lists them). 404 when the file has no versions; 422 for a path that "
+                               "is not an asset (not under assets/ or outputs/, '..', .git).",
+                "parameters": [PROJECT_ID,
+                               param("path", "query", {"type": "string", "pattern": ASSET_PATH_PATTERN},
+                                     "The asset's path inside the project, e.g. assets/audio/take.wav", required=True),
+                               param("limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_VERSIONS, "default": 50},
+                                     "At most this many versions"),
+                               param("before", "query", {"type": "string", "pattern": COMMIT_PATTERN},
+                                     "Only versions older than this commit (the previous page's next)")],
+                "responses": {"200": json_body(ref("VersionsPage"), "A page of versions"), **errors(404, 422, STORAGE)}},
+    }),
+    Route("/api/v1/projects/{project_id}/versions/restore", VersionsResource, "restore", operations={
+        "post": {"summary": "Make an old version of an asset the current file again (a new commit, by a job)", **EDITOR,
+                 "tags": ["assets"],
+                 "description": "Checked before anything is queued: path must be an asset inside a type folder (422), "
+                                "version a commit of the project holding that file with its bytes at hand (409). The job "
+                                "commits the old bytes as the person asking; follow its upload.* events by upload_id.",
+                 "parameters": [PROJECT_ID],
+                 "requestBody": {"required": True, "content": {"application/json": {"schema": ref("RestoreRequest")}}},
+                 "responses": {"202": json_body(ref("RestoreAccepted"), "Queued"), **errors(404, 409, *JSON_BODY, STORAGE)}},
+    }),
     Route("/api/v1/projects/{project_id}/assets", AssetsResource, operations={
         "get": {"summary": "Every file under assets/ and outputs/", **VIEWER, "tags": ["assets"], "parameters": [PROJECT_ID],
                 "responses": {"200": json_body(array_of("AssetInfo"), "The files"), **errors(404, STORAGE)}},
@@ -175,8 +211,10 @@ ROUTES: tuple[Route, ...] = (
         },
     }),
     Route("/api/v1/projects/{project_id}/assets/{path:path}", AssetFileResource, operations={
-        "get": _download("Download one file (Range supported)", FILE_TYPES, FILE_PATH, body=True),
-        "head": _download("A file's size and type, without the bytes", FILE_TYPES, FILE_PATH, body=False),
+        "get": _download("Download one file, or an old version of it (Range supported)", FILE_TYPES, FILE_PATH, VERSION,
+                         body=True, invalid=(422,)),
+        "head": _download("A file's size and type, without the bytes", FILE_TYPES, FILE_PATH, VERSION, body=False,
+                          invalid=(422,)),
     }),
     Route("/api/v1/projects/{project_id}/posters/{path:path}", PosterResource, operations={
         "get": {**_download("A video's poster frame (made by a job the assets listing asks for)", ("image/jpeg",), VIDEO_PATH, body=True),

@@ -22,6 +22,9 @@ log = logging.getLogger("auteur.jobs")
 # The ingest job, by name: enqueued by the API for every stored upload and by the
 # controller for uploads stored but not ingested yet; ``worker.jobs.ingest`` runs it.
 INGEST_JOB = "worker.jobs.ingest"
+# Restoring an old version of an asset, by name: enqueued by the API (``api.versions``);
+# ``worker.jobs.restore`` copies the old bytes back and ingests them like an upload.
+RESTORE_JOB = "worker.jobs.restore"
 
 
 class JobQueue(Protocol):

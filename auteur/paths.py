@@ -5,7 +5,9 @@ names: ``api.assets`` (downloads), ``api.posters`` (poster frames) and
 ``worker.media`` (writing posters). A path is accepted only when it is a plain
 project-relative path (``assets/x/y.mp4``: no leading ``/``, no empty, ``.`` or
 ``..`` segment, no NUL) and its real location, symlinks followed, stays under the
-root (or under a given folder of it, itself reached without a symlink). DESIGN.md:
+root (or under a given folder of it, itself reached without a symlink). ``asset_parts``
+says whether a plain path names an asset at all (``api.versions``: versions and restores
+of files that may no longer be in the working tree). DESIGN.md:
 "No path from a request or a spec escapes its project folder".
 """
 
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from auteur.layout import TRACKED_ROOTS
 
 
 class UnsafePath(ValueError):
@@ -30,6 +34,10 @@ class MalformedPath(UnsafePath):
 
 class OutsidePath(UnsafePath):
     """Well-formed, but its real location (through a symlink) is outside the root."""
+
+
+class NotAnAsset(UnsafePath):
+    """Well-formed, but not a file under ``assets/`` or ``outputs/`` (``project.json``, ``.git/...``)."""
 
 
 def path_parts(relpath: str) -> list[str]:
@@ -68,3 +76,14 @@ def resolve_under(root: Path | str, relpath: str, *, within: str = "") -> str:
     if not real.startswith(expected + os.sep):
         raise OutsidePath(relpath, "the path leads outside its folder (a symlink)")
     return real
+
+
+def asset_parts(relpath: str) -> list[str]:
+    """The segments of a plain path under ``assets/`` or ``outputs/`` with no ``.git`` in it;
+    raise :class:`MalformedPath` or :class:`NotAnAsset` for anything else."""
+    parts = path_parts(relpath)
+    if len(parts) < 2 or parts[0] not in TRACKED_ROOTS:
+        raise NotAnAsset(relpath, "assets live under assets/ or outputs/")
+    if any(part.lower() == ".git" for part in parts):
+        raise NotAnAsset(relpath, "nothing under a .git folder is an asset")
+    return parts

@@ -7,7 +7,8 @@ file of the same name is replaced, its old bytes stay in history), then the
 controller's converge (``controller.converging``) runs with the upload's oid as a
 known oid, so the file is committed at once, without waiting to settle and without
 being hashed again, as the person who uploaded it (the record's ``actor``; nobody known:
-the default identity). The worker writes no project status and no journal: it tells
+the default identity). A restore (``worker.restoring``) is ingested the same way, into a
+folder below the type's folder too. The worker writes no project status and no journal: it tells
 the controller (``auteur.mailbox.announce``), which reconciles the project, reports
 it, and journals the upload's event.
 
@@ -46,7 +47,7 @@ from dulwich.repo import Repo
 from auteur import faults, logs, mailbox
 from auteur.atomic import fsync_dir
 from auteur.layout import TYPE_FOLDERS
-from auteur.paths import UnsafePath, resolve_under
+from auteur.paths import UnsafePath, asset_parts, resolve_under
 from auteur.settings import Settings
 from auteur.status import StatusStore
 from auteur.uploads import UploadRecord, UploadState, UploadStore, filename_problem
@@ -133,7 +134,7 @@ class Ingest:
     def _project_root(self, record: UploadRecord) -> Path:
         problem = filename_problem(record.filename)
         folder = TYPE_FOLDERS.get(record.asset_type)
-        if problem is not None or folder is None or record.path != f"{folder}/{record.filename}":
+        if problem is not None or folder is None or not _placed_in(record.path, folder, record.filename):
             raise PermanentIngestError(problem or f"the record names an unknown place: {record.asset_type!r} {record.path!r}")
         owner = Owners(self.settings.state).get(record.project_id)
         if owner is None:
@@ -178,10 +179,11 @@ class Ingest:
         if not stat.S_ISREG(st.st_mode) or st.st_size != record.size:
             raise PermanentIngestError(f"the staged file is damaged ({st.st_size} bytes, expected {record.size})")
         folder = target.parent
-        if not os.path.isdir(folder):
-            os.makedirs(folder, exist_ok=True)  # the reconcile that follows adds its .gitkeep
         within = record.path.rsplit("/", 1)[0]
         try:
+            resolve_under(root, record.path, within=TYPE_FOLDERS[record.asset_type])  # before making any folder below it
+            if not os.path.isdir(folder):
+                os.makedirs(folder, exist_ok=True)  # the reconcile that follows adds its .gitkeep
             resolve_under(root, record.path, within=within)
         except UnsafePath as exc:
             raise PermanentIngestError(f"'{within}' is not a plain folder inside the project ({exc.problem})") from exc
@@ -242,6 +244,16 @@ class Ingest:
                              actor=record.actor)  # fmt: skip
         except OSError:  # the upload stands without its event; the controller's resync finds the commit
             log.warning("could not announce %s of upload %s", kind, record.upload_id, exc_info=True)
+
+
+def _placed_in(path: str, folder: str, filename: str) -> bool:
+    """``path`` is ``filename`` in ``folder`` (an upload), or in a plain folder below it (a
+    restore puts a file back where it was)."""
+    try:
+        parts = asset_parts(path)
+    except UnsafePath:
+        return False
+    return path.startswith(f"{folder}/") and parts[-1] == filename
 
 
 def _summary(record: UploadRecord) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The jobs the API enqueues by name: ``"worker.jobs.ingest"``, ``"worker.jobs.recover_uploads"``
+"""The jobs the API enqueues by name: ``"worker.jobs.ingest"``, ``"worker.jobs.restore"``, ``"worker.jobs.recover_uploads"``
 (and ``"worker.media.poster"``, in ``worker.media``).
 
 Run by the job queue (``auteur.jobs.InProcessJobs`` in the embedded default, an
@@ -27,6 +27,7 @@ from auteur.uploads import FINISHED, UploadStore
 from auteur.uploadviews import NoUploadView, UploadView
 from controller.ownership import Owners
 from worker.ingesting import Ingest
+from worker.restoring import Restore, actor_from
 
 log = logging.getLogger("auteur.worker")
 
@@ -79,6 +80,16 @@ def ingest(upload_id: str) -> dict[str, Any]:
     summary = Ingest(ctx.settings, view=ctx.uploads).run(upload_id)
     if summary.get("status") == "completed" and isinstance(summary.get("path"), str) and is_video(summary["path"]):
         _ask_for_poster(ctx, str(summary["project_id"]), summary["path"])
+    return summary
+
+
+def restore(project_id: str, path: str, version: str, upload_id: str, actor: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Make ``path`` at commit ``version`` the current file again (a new commit, as ``actor``);
+    returns the summary of the upload it becomes."""
+    ctx = context()
+    summary = Restore(ctx.settings, view=ctx.uploads).run(project_id, path, version, upload_id, actor_from(actor))
+    if summary.get("status") == "completed" and is_video(path):
+        _ask_for_poster(ctx, project_id, path)
     return summary
 
 

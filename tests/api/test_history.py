@@ -21,10 +21,12 @@ def git_log(root) -> list[tuple[str, str, str, dict[str, str]]]:
     return found
 
 
-def settled(client, root) -> None:
-    """Until the project's reported head is the repository's: history starts at what the controller reported."""
+def settled_head(client, root, project: str = "film") -> str:
+    """The head git shows, once the API reports it too (the controller records it after the ingest)."""
     head = git(root, "rev-parse", "HEAD").strip()
-    wait_for(lambda: client.get("/api/v1/projects/film").json().get("current_commit") == head, 30, what="the head reported")
+    wait_for(lambda: client.get(f"/api/v1/projects/{project}/git/status").json()["current_commit"] == head, 30,
+             what="the API to report the new head")  # fmt: skip
+    return head
 
 
 def test_history_is_what_git_log_says_newest_first_with_sizes(stack, client):
@@ -35,7 +37,7 @@ def test_history_is_what_git_log_says_newest_first_with_sizes(stack, client):
                           asset_type="audio")  # fmt: skip
         assert answer.status_code == 200, answer.text
         wait_completed(stack, answer.json()["uploads"])
-    settled(client, root)
+    settled_head(client, root)
     page = client.get("/api/v1/projects/film/history").json()
     logged = git_log(root)
     assert [i["commit"] for i in page["items"]] == [c for c, *_ in logged] and page["next"] is None
@@ -55,7 +57,7 @@ def test_history_pages_with_before_and_refuses_what_is_not_a_commit(stack, clien
     for i in range(3):
         answer = post_raw(client, "film", body(part(f"take {i}.wav", os.urandom(1000))))
         wait_completed(stack, answer.json()["uploads"])
-    settled(client, root)
+    settled_head(client, root)
     everything = [c for c, *_ in git_log(root)]
     seen, before = [], None
     while True:

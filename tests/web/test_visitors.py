@@ -138,7 +138,8 @@ def test_next_must_be_a_path_here(target, kept):
 
 def actions_of(html: str) -> set[str]:
     found = {"create": 'id="new-project"' in html, "delete": 'id="delete-project"' in html, "upload": 'id="upload-form"' in html,
-             "purge": 'id="confirm-purge"' in html, "sign-out": 'id="sign-out"' in html}  # fmt: skip
+             "purge": 'id="confirm-purge"' in html, "sign-out": 'id="sign-out"' in html,
+             "restore": "data-can-restore" in html}  # fmt: skip
     return {name for name, shown in found.items() if shown}
 
 
@@ -146,8 +147,8 @@ def actions_of(html: str) -> set[str]:
     ("session", "shown"),
     [
         ("s-viewer", {"sign-out"}),
-        ("s-editor", {"sign-out", "create", "delete", "upload"}),
-        ("s-admin", {"sign-out", "create", "delete", "upload", "purge"}),
+        ("s-editor", {"sign-out", "create", "delete", "upload", "restore"}),
+        ("s-admin", {"sign-out", "create", "delete", "upload", "restore", "purge"}),
     ],
 )
 def test_each_role_is_shown_its_actions_and_its_name(session, shown):
@@ -159,14 +160,16 @@ def test_each_role_is_shown_its_actions_and_its_name(session, shown):
     for html in (gallery, page):
         whoami = re.search(r'<div class="whoami" id="whoami">(.*?)</div>', html, re.S)[1]
         assert person["name"] in whoami and f">{person['role']}</span>" in whoami
-    assert ("Upload some below" in client.simulate_get("/project/film-1/assets", headers=as_(session)).text) == ("upload" in shown)
+    fragment = client.simulate_get("/project/film-1/assets", headers=as_(session)).text
+    assert ("Upload some below" in fragment) == ("upload" in shown)
+    assert ("data-can-restore" in fragment) == ("restore" in shown)  # the refreshed part too
 
 
 def test_with_auth_off_the_pages_show_no_sign_in_and_every_action_but_the_purge():
     client = client_for(AuthFakeApi([project(1)], auth="off"))
     for headers in ({}, as_("s-viewer")):  # a cookie left from when auth was on changes nothing
         html = client.simulate_get("/", headers=headers).text + client.simulate_get("/project/film-1", headers=headers).text
-        assert actions_of(html) == {"create", "delete", "upload"}
+        assert actions_of(html) == {"create", "delete", "upload", "restore"}
         assert "whoami" not in html and "Sign out" not in html
 
 

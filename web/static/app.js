@@ -51,6 +51,17 @@ window.Auteur = (() => {
     return "1 min ago";
   }
 
+  /* 512 B, 1.5 KB, 20 MB (powers of 1024), as web/formatting.py's file_size. */
+  function fileSize(value) {
+    let size = Number(value || 0);
+    let unit = "B";
+    for (unit of ["B", "KB", "MB", "GB", "TB"]) {
+      if (size < 1024 || unit === "TB") break;
+      size /= 1024;
+    }
+    return unit === "B" ? `${Math.floor(size)} B` : `${size.toFixed(1)} ${unit}`.replace(".0 ", " ");
+  }
+
   /* Every <time data-relative> on the page, refreshed once a minute. */
   function refreshTimes(root = document) {
     const now = Date.now() / 1000;
@@ -233,7 +244,7 @@ window.Auteur = (() => {
   }
 
   return {
-    apiUrl, callApi, authorize, escapeHtml, isoTime, absoluteTime, relativeTime, refreshTimes, errorMessage, failureOf, failureTitle,
-    setLive, EventStream,
+    apiUrl, callApi, authorize, escapeHtml, isoTime, absoluteTime, relativeTime, fileSize, refreshTimes, errorMessage, failureOf,
+    failureTitle, setLive, EventStream,
   };
 })();

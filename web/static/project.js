@@ -1,13 +1,15 @@
-/* The project page (/project/<id>): live status, uploads and delete.
+/* The project page (/project/<id>): live status, uploads, versions and delete.
  *
  * The server renders the page (templates/project.html); this file updates the
  * status and git fields from the API's events, re-fetches the assets part
  * (/project/<id>/assets) when they change, uploads files straight to the API with
- * XMLHttpRequest (for its upload progress), and deletes the project (an admin may
- * also purge it), and changes its quality and description (PATCH; a refusal is shown
- * beside the field the API names). The upload form, the edit form and the delete
- * button are rendered only for those who may use them (editors and admins; purging:
- * admins).
+ * XMLHttpRequest (for its upload progress), lists an asset's versions from the API
+ * when its "Versions" is opened (each downloadable; editors may restore one: a job
+ * commits it, followed by its upload.* events in #restore-status), deletes the project
+ * (an admin may also purge it), and changes its quality and description (PATCH; a
+ * refusal is shown beside the field the API names). The upload form, Restore, the edit
+ * form and the delete button are rendered only for those who may use them (editors and
+ * admins; purging: admins).
  *
  * An .upload-item's data-status goes queued → uploading → processing → completed,
  * or failed (with the reason) or cancelled.
@@ -15,12 +17,13 @@
 "use strict";
 
 (() => {
-  const { apiUrl, callApi, authorize, isoTime, absoluteTime, relativeTime, errorMessage, failureOf, failureTitle, EventStream } =
-    window.Auteur;
+  const { apiUrl, callApi, authorize, isoTime, absoluteTime, relativeTime, fileSize, errorMessage, failureOf, failureTitle,
+    EventStream } = window.Auteur;
   const LIVE = new Set(["pending", "processing", "deleting"]);
   const projectId = document.body.dataset.project;
   const projectApi = `${apiUrl}/api/v1/projects/${encodeURIComponent(projectId)}`;
   const field = (name) => document.querySelector(`[data-field="${name}"]`);
+  const quotePath = (path) => path.split("/").map(encodeURIComponent).join("/");
 
   /* -- status and git --------------------------------------------------------------- */
 
@@ -92,8 +95,12 @@
       .then((r) => (r.ok ? r.text() : Promise.reject(new Error(`assets answered ${r.status}`))))
       .then((html) => {
         const body = document.getElementById("assets-body");
+        const open = new Set(Array.from(body.querySelectorAll("details.versions[open]"), (d) => d.dataset.path));
         const template = document.createElement("template");
         template.innerHTML = html;
+        for (const details of template.content.querySelectorAll("details.versions")) {
+          if (open.has(details.dataset.path)) details.open = true; // its toggle event loads it afresh
+        }
         body.replaceWith(template.content);
       })
       .catch((err) => console.error("refreshing assets", err))
@@ -350,6 +357,131 @@
 
   if (editForm) setUpEdit(editForm);
 
+  /* -- versions and restores ------------------------------------------------------ */
+
+  const restoreStatus = document.getElementById("restore-status");
+  const restores = new Map(); // upload_id -> the asset's path, while its job runs
+
+  function showRestore(state, text) {
+    restoreStatus.hidden = false;
+    restoreStatus.dataset.state = state;
+    restoreStatus.textContent = text;
+  }
+
+  function versionItem(path, version, index, canRestore) {
+    const li = document.createElement("li");
+    li.className = "version";
+    li.dataset.commit = version.commit;
+    const time = document.createElement("time");
+    time.className = "muted";
+    time.dateTime = isoTime(version.time);
+    time.title = absoluteTime(version.time);
+    time.textContent = relativeTime(version.time);
+    const who = document.createElement("span");
+    who.className = "version-author";
+    who.textContent = version.author;
+    li.append(time, " ", who, " ");
+    if (version.change === "deleted") {
+      const badge = document.createElement("span");
+      badge.className = "badge small";
+      badge.textContent = "deleted";
+      li.append(badge);
+      return li;
+    }
+    const size = document.createElement("span");
+    size.className = "muted";
+    size.textContent = fileSize(version.size);
+    const link = document.createElement("a");
+    link.href = `${projectApi}/assets/${quotePath(path)}?version=${version.commit}`;
+    link.setAttribute("download", path.split("/").pop());
+    link.textContent = "Download";
+    link.setAttribute("aria-label", `Download the version of ${absoluteTime(version.time)}`);
+    li.append(size, " ", link);
+    if (index === 0) {
+      const badge = document.createElement("span");
+      badge.className = "badge small";
+      badge.textContent = "current";
+      li.append(" ", badge);
+    } else if (canRestore) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "button small restore";
+      button.textContent = "Restore";
+      button.setAttribute("aria-label", `Restore the version of ${absoluteTime(version.time)}`);
+      button.addEventListener("click", () => restore(button, path, version));
+      li.append(" ", button);
+    }
+    return li;
+  }
+
+  async function loadVersions(details) {
+    const list = details.querySelector(".version-list");
+    const path = details.dataset.path;
+    const canRestore = document.getElementById("assets-body").dataset.canRestore !== undefined && details.dataset.restorable !== undefined;
+    list.replaceChildren(Object.assign(document.createElement("li"), { className: "muted", textContent: "Loading…" }));
+    try {
+      const response = await callApi(`${projectApi}/versions?path=${encodeURIComponent(path)}`);
+      const answer = await response.json().catch(() => null);
+      if (!response.ok) {
+        const text = response.status === 404 ? "Not committed yet." : errorMessage(answer, response.status);
+        list.replaceChildren(Object.assign(document.createElement("li"), { className: "muted", textContent: text }));
+        return;
+      }
+      list.replaceChildren(...answer.items.map((v, i) => versionItem(path, v, i, canRestore)));
+    } catch (err) {
+      list.replaceChildren(Object.assign(document.createElement("li"), { className: "muted", textContent: `Could not reach the API at ${apiUrl}.` }));
+    }
+  }
+
+  async function restore(button, path, version) {
+    const name = path.split("/").pop();
+    button.disabled = true;
+    showRestore("queued", `Restoring ${name} to the version of ${absoluteTime(version.time)}…`);
+    try {
+      const response = await callApi(`${projectApi}/versions/restore`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ path, version: version.commit }),
+      });
+      const answer = await response.json().catch(() => null);
+      if (response.status !== 202) {
+        showRestore("failed", `Restoring ${name} failed: ${errorMessage(answer, response.status)}`);
+        button.disabled = false;
+        return;
+      }
+      restores.set(answer.upload_id, path);
+      showRestore("queued", `Restoring ${name}: queued…`);
+      const early = finished.get(answer.upload_id); // the job's last event beat this answer
+      if (early) onRestoreEvent({ type: early.status === "completed" ? "upload.completed" : "upload.failed", data: early });
+    } catch (err) {
+      showRestore("failed", `Restoring ${name} failed: could not reach the API at ${apiUrl}.`);
+      button.disabled = false;
+    }
+  }
+
+  function onRestoreEvent(event) {
+    const data = event.data || {};
+    const path = restores.get(data.upload_id);
+    if (!path) return false;
+    const name = path.split("/").pop();
+    if (event.type === "upload.processing") {
+      showRestore("processing", `Restoring ${name}: committing…`);
+    } else if (event.type === "upload.completed") {
+      restores.delete(data.upload_id);
+      showRestore("completed", `Restored ${name} (commit ${(data.commit || "").slice(0, 12)}).`);
+      refreshAssets();
+    } else if (event.type === "upload.failed" || event.type === "restore.failed") {
+      restores.delete(data.upload_id);
+      showRestore("failed", `Restoring ${name} failed: ${data.error || "the job failed"}`);
+    }
+    return true;
+  }
+
+  // "toggle" does not bubble: listen while it is captured, for every Versions opened, even in a refreshed fragment.
+  document.addEventListener("toggle", (e) => {
+    if (e.target instanceof HTMLDetailsElement && e.target.matches("details.versions") && e.target.open) loadVersions(e.target);
+  }, true);
+
   /* -- delete ------------------------------------------------------------------- */
 
   function setUpDelete(deleteButton) {
@@ -400,7 +532,10 @@
       if (p.id !== projectId) return;
       if (event.type === "project.deleted") gone();
       else if (event.type === "project.created" || event.type === "project.updated") update(p);
-      else if (event.type === "upload.completed" || event.type === "upload.failed") onUploadEvent(event);
+      else if (event.type.startsWith("upload.") || event.type === "restore.failed") {
+        const last = event.type === "upload.completed" || event.type === "upload.failed" || event.type === "restore.failed";
+        if (!onRestoreEvent(event) && last) onUploadEvent(event);
+      }
     },
     async onResync() {
       try {
