@@ -157,3 +157,27 @@ class Events:
     def close(self) -> None:
         self.ws.close()
         self.thread.join(10)
+
+
+class ThreadedTestClient:
+    """falcon's TestClient with each ``simulate_*`` call in a thread of its own: a call runs
+    an event loop, which cannot start in the thread where the browser tests' Playwright
+    loop runs (the same pytest session)."""
+
+    def __init__(self, app) -> None:
+        import falcon.testing
+
+        self.client = falcon.testing.TestClient(app)
+
+    def __getattr__(self, name: str):
+        call = getattr(self.client, name)
+        if not name.startswith("simulate_"):
+            return call
+
+        def in_a_thread(*args, **kwargs):
+            import concurrent.futures
+
+            with concurrent.futures.ThreadPoolExecutor(1) as thread:
+                return thread.submit(call, *args, **kwargs).result()
+
+        return in_a_thread

@@ -9,6 +9,7 @@ import time
 import falcon.testing
 import httpx
 import pytest
+from helpers import ThreadedTestClient
 
 from web.app import content_security_policy, create_app
 from web.formatting import file_size, relative_time
@@ -59,7 +60,7 @@ class FakeApi:
 
 
 def client_for(fake: FakeApi) -> falcon.testing.TestClient:
-    return falcon.testing.TestClient(create_app(API, PUBLIC, transport=httpx.MockTransport(fake)))
+    return ThreadedTestClient(create_app(API, PUBLIC, transport=httpx.MockTransport(fake)))
 
 
 def test_the_gallery_renders_every_card_newest_first_with_their_facts():

@@ -7,12 +7,11 @@ or off; tests/web/test_signing_in.py runs the same paths in Chromium against the
 
 from __future__ import annotations
 
-import concurrent.futures
 import re
 
-import falcon.testing
 import httpx
 import pytest
+from helpers import ThreadedTestClient
 
 from tests.web.test_app import API, PUBLIC, FakeApi, project
 from web.app import create_app
@@ -59,20 +58,8 @@ class AuthFakeApi(FakeApi):
         return None
 
 
-class Client:
-    """falcon's TestClient, each call in a thread of its own: it runs an event loop per call, which
-    cannot start in the thread where the browser tests' Playwright loop runs (same session)."""
-
-    def __init__(self, app) -> None:
-        self.client = falcon.testing.TestClient(app)
-
-    def simulate_get(self, *args, **kwargs) -> falcon.testing.Result:
-        with concurrent.futures.ThreadPoolExecutor(1) as thread:
-            return thread.submit(self.client.simulate_get, *args, **kwargs).result()
-
-
-def client_for(fake: FakeApi, **options) -> Client:
-    return Client(create_app(API, PUBLIC, transport=httpx.MockTransport(fake), **options))
+def client_for(fake: FakeApi, **options) -> ThreadedTestClient:
+    return ThreadedTestClient(create_app(API, PUBLIC, transport=httpx.MockTransport(fake), **options))
 
 
 def as_(session: str) -> dict:
