@@ -148,7 +148,7 @@ class GalleryResource(Pages):
         await self.respond(resp, "gallery.html", visitor=visitor, projects=found.items, total=found.total, counts=found.counts,
                            view=view, pages=pages, sorts=SORTS, phases=[p.value for p in Phase],
                            previous_url=view_url(view, view.page - 1) if view.page > 1 else None,
-                           next_url=view_url(view, view.page + 1) if view.page < pages else None,
+                           next_url=view_url(view, view.page + 1) if view.page < pages else None, first_url=view_url(view, 1),
                            since=replay_from(now), deleted=req.get_param("deleted"),
                            purged=req.get_param_as_bool("purged", default=False))  # fmt: skip
 

@@ -133,6 +133,12 @@ def test_without_scripts_the_first_page_shows_and_next_is_a_link(browser, many):
     page.click("#apply-view")  # the plain form, submitted by Enter or Show
     page.wait_for_url("**/?q=reel+29&status=&sort=name")  # every field of the form, the empty status too
     assert len(page_ids(page)) == 10
+    page.goto(f"{many.web_url}/?q=reel&page=99")
+    expect(page.locator("#past-end")).to_be_visible()
+    expect(page.locator("#cards > li")).to_have_count(0)
+    page.click("#first-page")
+    page.wait_for_url("**/?q=reel")
+    expect(page.locator("#cards > li")).to_have_count(PAGE)
     assert page.goto(f"{many.web_url}/?sort=oldest").status == 400
     expect(page.locator("h1")).to_have_text("No such view")
     context.close()

@@ -17,6 +17,7 @@
   const LIVE = new Set(["pending", "processing", "deleting"]);
   const SORT_LABELS = { newest: "newest first", name: "name", changed: "last changed" };
   const LIVE_GAP_MS = 250;
+  const PICTURE_PAUSE_MS = 300;
   const PAGE_SIZE = Number(document.body.dataset.pageSize) || 60;
   const list = document.getElementById("cards");
   const count = document.getElementById("count");
@@ -61,7 +62,7 @@
     li.innerHTML =
       `<a class="card-link" href="/project/${encodeURIComponent(p.id)}">` +
       `<span class="thumb hue-${hueOf(p.id)}" aria-hidden="true" data-initials="${escapeHtml(initialsOf(p.name))}">` +
-      `<img src="${escapeHtml(pictureUrl(p))}" alt="" loading="lazy" width="320" height="180"></span>` +
+      `<img data-src="${escapeHtml(pictureUrl(p))}" alt="" loading="lazy" width="320" height="180"></span>` +
       `<span class="card-name"></span></a>`;
     li.dataset.commit = (p.current_commit || "").slice(0, 12);
     return li;
@@ -89,9 +90,11 @@
     while (link.nextSibling) link.nextSibling.remove();
     link.insertAdjacentHTML("afterend", detailsHtml(p));
     const commit = (p.current_commit || "").slice(0, 12);
+    const img = card.querySelector("img");
     if (card.dataset.commit !== commit) {
       card.dataset.commit = commit;
-      card.querySelector("img").src = pictureUrl(p);
+      if (img.dataset.src) img.dataset.src = pictureUrl(p);
+      else img.src = pictureUrl(p);
     }
   }
 
@@ -150,6 +153,19 @@
       else list.insertBefore(card, at);
     }
     for (const card of Array.from(list.children)) if (!keep.has(card)) card.remove();
+    clearTimeout(pictureTimer);
+    pictureTimer = setTimeout(showPictures, PICTURE_PAUSE_MS);
+  }
+
+  /* New cards ask for their pictures once the view has stayed put for PICTURE_PAUSE_MS:
+   * typing a search does not send a burst of picture requests per keystroke ahead of the
+   * next page. Until then the card shows its initials, as it does without a picture. */
+  let pictureTimer = null;
+  function showPictures() {
+    for (const img of list.querySelectorAll("img[data-src]")) {
+      img.src = img.dataset.src;
+      img.removeAttribute("data-src");
+    }
   }
 
   function showTotals(total, counts, onPage) {
@@ -159,6 +175,7 @@
     empty.hidden = total > 0 || filtered;
     noMatch.hidden = total > 0 || !filtered;
     pastEnd.hidden = onPage > 0 || total === 0;
+    document.getElementById("first-page").href = galleryUrl(view, 1);
     let all = 0;
     for (const option of statusBox.options) {
       if (!option.value) continue;
