@@ -128,6 +128,7 @@ class _Cors:
         resp.set_header("Access-Control-Allow-Origin", origin)
         resp.set_header("Access-Control-Allow-Credentials", "true")  # the gallery's scripts send the session cookie
         resp.set_header("Vary", "Origin")
+        resp.set_header("Access-Control-Expose-Headers", "X-Total-Count, X-Status-Counts")  # the gallery pages with them
         if req.method == "OPTIONS" and req.get_header("Access-Control-Request-Method"):
             resp.set_header("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS")
             resp.set_header("Access-Control-Allow-Headers", req.get_header("Access-Control-Request-Headers") or "Content-Type")

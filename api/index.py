@@ -12,16 +12,22 @@ events (a dropped connection, a replica started late), every ``interval`` second
 while no events come and ten times less often while they do. The API's own writes
 go in directly (``put``/``remove``) and win over a pass that started before them.
 The JSON of the list is cached as bytes, so listing 10,000 projects is a slice and a
-join.
+join. A view (status, search, order) keeps its ids and counts until the next change:
+``GET /api/v1/projects`` with ``q=`` and ``sort=`` reads them, so paging through
+10,000 is a slice too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import os
 import time
+import unicodedata
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +47,8 @@ ProjectJson = dict[str, Any]
 
 _encoder = msgspec.json.Encoder()
 _LIVE = (Phase.PROCESSING.value, Phase.PENDING.value)
+SORTS = ("newest", "name", "changed")  # the orders of GET /api/v1/projects (api.routes documents them)
+MAX_VIEWS = 256  # cached searches, at most; any change empties the cache anyway
 FULL_SCAN_SECONDS = 10.0
 EVENTS_TRUSTED_SECONDS = 5.0
 
@@ -65,6 +73,28 @@ class _Entry:
     public: ProjectJson
     encoded: bytes
     sort_key: tuple[str, str]
+    search: str  # the name as searches compare it (``search_text``)
+    collation: str  # the name as sort=name orders it (``collation_key``)
+    changed: float  # the last commit's time; not seen yet: +inf (first), never committed: -inf
+
+
+def search_text(text: str) -> str:
+    """What a search compares: NFC, then case-folded (``Ä`` matches ``ä``, ``ß`` matches ``ss``)."""
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def collation_key(name: str) -> str:
+    """Where a name goes in ``sort=name``: case-folded without its accents, so ``Émile`` sits among the e's."""
+    return "".join(c for c in unicodedata.normalize("NFKD", name.casefold()) if not unicodedata.combining(c))
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """One view of the list: its ids in order, the counts per status of its search, the cached JSON."""
+
+    ids: list[str]
+    counts: dict[str, int]
+    body: bytes | None = None
 
 
 @dataclass
@@ -90,8 +120,8 @@ class ProjectIndex:
         self._spec_files: dict[str, list[str]] = {}  # id -> its spec files, as last seen
         self._touched: dict[str, int] = {}
         self._seq = 0
-        self._order: list[str] | None = None  # every id, newest first
-        self._views: dict[str | None, tuple[list[str], bytes | None]] = {}  # status -> ids, cached JSON
+        self._orders: dict[str, list[str]] = {}  # sort -> every id in that order
+        self._views: dict[tuple[str | None, str, str], _View] = {}  # (status, sort, search) -> its view
         self._dirs: tuple[int, int] | None = None  # mtimes of the status and specs folders at the last scan
         self._dirs_trusted = False
         self._last_scan = 0.0
@@ -249,16 +279,44 @@ class ProjectIndex:
             return
         created = status.created_at
         # Not yet seen by the controller: the newest of all; unmanaged folders: the oldest.
-        sort_key = (created if created else ("~" if status.status.value in _LIVE else ""), status.name or "")
-        self._entries[key] = _Entry(status, public, _encoder.encode(public), sort_key)
-        if old is None or old.sort_key != sort_key:
-            self._order = None
+        live = status.status.value in _LIVE
+        sort_key = (created if created else ("~" if live else ""), status.name or "")
+        commit = status.last_commit_at
+        changed = commit if commit is not None else (float("inf") if live else float("-inf"))
+        name = status.name or ""
+        entry = _Entry(status, public, _encoder.encode(public), sort_key, search_text(name), collation_key(name), changed)
+        if old is None or (old.sort_key, old.changed, old.collation) != (sort_key, changed, entry.collation):
+            self._move(key, old is not None, entry)
+        else:
+            self._entries[key] = entry
         self._views.clear()
 
     def _drop(self, key: str) -> None:
-        if self._entries.pop(key, None) is not None:
-            self._order = None
+        if key in self._entries:
+            self._move(key, True, None)
             self._views.clear()
+
+    def _move(self, key: str, present: bool, entry: _Entry | None) -> None:
+        """Put ``key`` where ``entry`` belongs in every order built so far (or take it out):
+        one change while the controller reports 10,000 projects must not re-sort them all."""
+        for order in self._orders.values():
+            if present:
+                order.remove(key)
+        if entry is None:
+            del self._entries[key]
+            return
+        self._entries[key] = entry
+        for sort, order in self._orders.items():
+            bisect.insort(order, key, key=self._place(sort))
+
+    def _place(self, sort: str) -> Callable[[str], tuple[Any, ...]]:
+        """What ``_order(sort)`` sorts by, as one ascending key (for one insertion)."""
+        entries = self._entries
+        if sort == "name":
+            return lambda k: (entries[k].collation, entries[k].search, k)
+        if sort == "changed":
+            return lambda k: (-entries[k].changed, _Descending(entries[k].sort_key[0]), entries[k].sort_key[1], k)
+        return lambda k: (_Descending(entries[k].sort_key[0]), entries[k].sort_key[1], k)
 
     def _touch(self, key: str) -> None:
         self._seq += 1
@@ -338,38 +396,68 @@ class ProjectIndex:
         entry = self._entries.get(key)
         return entry.encoded if entry else None
 
-    def _ordered(self, status: str | None) -> list[str]:
-        view = self._views.get(status)
-        if view is not None:
-            return view[0]
+    def _order(self, sort: str) -> list[str]:
+        order = self._orders.get(sort)
+        if order is not None:
+            return order
         entries = self._entries
-        if self._order is None:
+        if sort == "name":
+            order = sorted(entries, key=lambda k: (entries[k].collation, entries[k].search, k))
+        else:
             order = sorted(entries, key=lambda k: (entries[k].sort_key[1], k))
             order.sort(key=lambda k: entries[k].sort_key[0], reverse=True)  # stable: names stay in order within a time
-            self._order = order
-        ids = self._order if status is None else [k for k in self._order if entries[k].status.status.value == status]
-        self._views[status] = (ids, None)
-        return ids
+            if sort == "changed":
+                order.sort(key=lambda k: entries[k].changed, reverse=True)  # ties: newest first
+        self._orders[sort] = order
+        return order
+
+    def _view(self, status: str | None, sort: str, q: str) -> _View:
+        """The view's ids; its counts are those of every status the search matches."""
+        view = self._views.get((status, sort, q))
+        if view is not None:
+            return view
+        if len(self._views) >= MAX_VIEWS:
+            self._views.clear()
+        entries = self._entries
+        every = self._views.get((None, sort, q))
+        if every is None:
+            order = self._order(sort)
+            matching = [k for k in order if q in entries[k].search] if q else order
+            tally = Counter(entries[k].status.status.value for k in matching)
+            every = self._views[(None, sort, q)] = _View(matching, {phase.value: tally[phase.value] for phase in Phase})
+        if status is None:
+            return every
+        view = self._views[(status, sort, q)] = _View([k for k in every.ids if entries[k].status.status.value == status], every.counts)
+        return view
 
     def list(self, status: str | None = None, limit: int | None = None, offset: int = 0) -> list[ProjectJson]:
         """Projects newest first (``created_at`` descending, then name)."""
         self._ensure_loaded()
-        keys = self._ordered(status)
+        keys = self._view(status, "newest", "").ids
         end = None if limit is None else offset + limit
         return [self._entries[k].public for k in keys[offset:end]]
 
-    def list_json(self, status: str | None = None, limit: int | None = None, offset: int = 0) -> tuple[bytes, int]:
-        """The JSON array for ``GET /api/v1/projects`` and the total before paging."""
+    def list_json(self, status: str | None = None, limit: int | None = None, offset: int = 0, *,
+                  sort: str = "newest", q: str = "") -> tuple[bytes, int, dict[str, int]]:  # fmt: skip
+        """The JSON array for ``GET /api/v1/projects``, the total before paging, and how many
+        projects the search matches in each status (whatever ``status`` is).
+
+        ``sort``: ``newest`` (``created_at`` descending, then name), ``name`` (case-folded,
+        then id), ``changed`` (the last commit's time, newest first; projects the controller
+        has not reported on yet come first, projects without a commit last). ``q``: only
+        names containing it, compared as ``search_text`` does."""
         self._ensure_loaded()
-        keys = self._ordered(status)
+        q = search_text(q)
+        view = self._view(status, sort, q)
+        keys = view.ids
         if limit is None and offset == 0:
-            ids, body = self._views[status]
+            body = view.body
             if body is None:
                 body = b"[" + b",".join([self._entries[k].encoded for k in keys]) + b"]"
-                self._views[status] = (ids, body)
-            return body, len(keys)
+                self._views[(status, sort, q)] = _View(keys, view.counts, body)
+            return body, len(keys), view.counts
         end = None if limit is None else offset + limit
-        return b"[" + b",".join([self._entries[k].encoded for k in keys[offset:end]]) + b"]", len(keys)
+        return b"[" + b",".join([self._entries[k].encoded for k in keys[offset:end]]) + b"]", len(keys), view.counts
 
     def counts(self) -> dict[str, int]:
         """Projects by status (for ``/metrics``)."""
@@ -382,6 +470,16 @@ class ProjectIndex:
     def __len__(self) -> int:
         self._ensure_loaded()
         return len(self._entries)
+
+
+@dataclass(frozen=True, slots=True)
+class _Descending:
+    """A string that sorts the other way round (newest first, inside an ascending key)."""
+
+    text: str
+
+    def __lt__(self, other: _Descending) -> bool:
+        return self.text > other.text
 
 
 def _mtime_ns(folder: os.PathLike[str]) -> int:

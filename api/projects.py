@@ -40,7 +40,7 @@ from api.actors import actor_of, attribute, attribution_for, audit, audit_entry
 from api.auth import require
 from api.config import ApiConfig
 from api.errors import ApiError, conflict, count_param, decode_json, invalid, not_found, strict_bool
-from api.index import ProjectIndex, ProjectJson, processing_project
+from api.index import SORTS, ProjectIndex, ProjectJson, processing_project
 from api.schemas import GitStatus, ProjectCreate, ProjectPatch, RequestPending
 from api.trash import carry_out, trash_records
 from api.waiting import wait_for_status
@@ -58,6 +58,7 @@ PHASES = tuple(p.value for p in Phase)
 # projects as the design's scale (leave limit out for all of them); an offset past the end is [].
 MAX_LIMIT = 10_000
 MAX_OFFSET = 999_999_999
+MAX_QUERY = 100  # a search longer than the longest name matches nothing
 _encoder = msgspec.json.Encoder()
 
 
@@ -116,10 +117,17 @@ class ProjectsResource:
         status = req.get_param("status")
         if status is not None and status not in PHASES:
             invalid(f"unknown status {status!r}; expected one of {', '.join(PHASES)}", "status")
+        sort = req.get_param("sort") or "newest"
+        if sort not in SORTS:
+            invalid(f"unknown sort {sort!r}; expected one of {', '.join(SORTS)}", "sort")
+        q = req.get_param("q") or ""
+        if len(q) > MAX_QUERY:
+            invalid(f"q is at most {MAX_QUERY} characters (got {len(q)})", "q")
         limit = count_param(req, "limit", MAX_LIMIT)
         offset = count_param(req, "offset", MAX_OFFSET) or 0
-        body, total = self.index.list_json(status, limit, offset)
+        body, total, counts = self.index.list_json(status, limit, offset, sort=sort, q=q)
         resp.set_header("X-Total-Count", str(total))
+        resp.set_header("X-Status-Counts", _encoder.encode(counts).decode())
         resp.content_type = falcon.MEDIA_JSON
         resp.data = body
 

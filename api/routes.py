@@ -22,9 +22,10 @@ from api.events import EventsResource
 from api.health import HealthResource, LiveResource, MetricsResource
 from api.history import COMMIT_PATTERN, HistoryResource
 from api.history import MAX_LIMIT as MAX_HISTORY
+from api.index import SORTS
 from api.openapi import Json, OpenApiResource, Route, array_of, errors, json_body, param, ref
 from api.posters import PosterResource
-from api.projects import MAX_LIMIT, MAX_OFFSET, GitStatusResource, ProjectsResource
+from api.projects import MAX_LIMIT, MAX_OFFSET, MAX_QUERY, GitStatusResource, ProjectsResource
 from api.safety import ATTACHMENT_TYPE, INLINE_POLICY, POLICY
 from api.trash import TrashResource
 from api.uploads import FIELD, MAX_PARTS
@@ -119,17 +120,29 @@ def _download(summary: str, types: tuple[str, ...], *params: Json, body: bool, i
 ROUTES: tuple[Route, ...] = (
     Route("/api/v1/projects", ProjectsResource, operations={
         "get": {
-            "summary": "Projects with their status, newest first", **VIEWER, "tags": ["projects"],
+            "summary": "Projects with their status: one page of a view (search, status, order)", **VIEWER, "tags": ["projects"],
             "parameters": [
                 param("status", "query", {"type": "string", "enum": [p.value for p in Phase]}, "Only projects in this status"),
+                param("q", "query", {"type": "string", "maxLength": MAX_QUERY},
+                      "Only projects whose name contains this, ignoring case (both sides NFC-normalised and case-folded, "
+                      "so Unicode letters match whatever their case or composition); empty: all"),
+                param("sort", "query", {"type": "string", "enum": list(SORTS), "default": "newest"},
+                      "newest: created_at descending, then name; name: by name ignoring case and accents, then id; changed: the "
+                      "last commit's time (last_commit_at) descending. In newest and changed a project the controller "
+                      "has not reported on yet comes first; in changed, a project without any commit comes last"),
                 param("limit", "query", {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT},
                       "At most this many (leave it out for all)"),
                 param("offset", "query", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
                       "Skip this many"),
             ],
             "responses": {"200": {**json_body(array_of("Project"), "The projects"),
-                                  "headers": {"X-Total-Count": {"schema": {"type": "integer"},
-                                                                "description": "Matching projects before limit/offset"}}},
+                                  "headers": {"X-Total-Count": {"schema": {"type": "integer"}, "required": True,
+                                                                "description": "Matching projects before limit/offset"},
+                                              "X-Status-Counts": {
+                                                  "schema": {"type": "string"}, "required": True,
+                                                  "description": "A JSON object: how many projects the search (q) matches "
+                                                                 "in each status, whatever status asks for, e.g. "
+                                                                 '{"pending":0,"processing":1,"ready":41,"failed":2,...}'}}},
                           **errors(422, STORAGE)},
         },
         "post": {

@@ -52,6 +52,34 @@ class Credentials:
         return bool(self.headers)
 
 
+@dataclass(frozen=True)
+class View:
+    """What the gallery shows: a search, a status, an order and a page (1-based) of ``size`` cards."""
+
+    q: str = ""
+    status: str = ""
+    sort: str = "newest"
+    page: int = 1
+    size: int = 60
+
+    def api_query(self) -> dict[str, str | int]:
+        query: dict[str, str | int] = {"sort": self.sort, "limit": self.size, "offset": (self.page - 1) * self.size}
+        if self.q:
+            query["q"] = self.q
+        if self.status:
+            query["status"] = self.status
+        return query
+
+
+@dataclass(frozen=True)
+class ProjectsPage:
+    """One page of projects, the view's total, and how many its search matches per status."""
+
+    items: list[Json]
+    total: int
+    counts: dict[str, int]
+
+
 def resolve_url(source: UrlSource) -> str:
     """The address a :data:`UrlSource` stands for, without a trailing slash."""
     return (source() if callable(source) else source).rstrip("/")
@@ -109,10 +137,17 @@ class ApiClient:
         """``GET /api/v1/session``: the person and role the credentials stand for."""
         return await self._json("/api/v1/session", credentials)  # type: ignore[no-any-return]
 
-    async def projects(self, credentials: Credentials) -> list[Json]:
-        """Every project, newest first (the API's order)."""
-        found = await self._json("/api/v1/projects", credentials)
-        return found if isinstance(found, list) else []
+    async def projects(self, credentials: Credentials, view: View) -> ProjectsPage:
+        """One page of a view of the projects, in the API's order, with its total and the
+        counts per status of its search (``X-Total-Count``, ``X-Status-Counts``)."""
+        path = "/api/v1/projects?" + urllib.parse.urlencode(view.api_query())
+        response = await self._get(path, credentials)
+        if response.status_code != 200:
+            raise ApiUnavailable(f"{path} answered {response.status_code}")
+        found, counts = _decode(response.content), _decode(response.headers.get("X-Status-Counts", "{}"))
+        items = found if isinstance(found, list) else []
+        total = int(response.headers.get("X-Total-Count", len(items)))
+        return ProjectsPage(items, total, counts if isinstance(counts, dict) else {})
 
     async def project(self, project_id: str, credentials: Credentials) -> Json:
         return await self._json(f"/api/v1/projects/{urllib.parse.quote(project_id, safe='')}", credentials)  # type: ignore[no-any-return]

@@ -204,3 +204,14 @@ def test_group_assets_keeps_the_layout_order_and_an_other_group():
     groups = group_assets([{"path": "assets/loose.txt", "asset_type": None}, {"path": "outputs/edits/b", "asset_type": "edits"},
                            {"path": "assets/characters/a", "asset_type": "characters"}])  # fmt: skip
     assert [kind for kind, _ in groups] == ["characters", "edits", "other"]
+
+
+def test_a_view_the_gallery_cannot_show_is_a_400_and_the_api_is_not_asked():
+    fake = FakeApi([project(1)])
+    client = client_for(fake)
+    for query in ("sort=oldest", "status=done", "page=0", "page=two", "page=%EF%BC%92", "q=" + "x" * 101):
+        page = client.simulate_get("/", query_string=query)
+        assert page.status_code == 400, query
+        assert "No such view" in page.text, query
+    assert "GET /api/v1/projects" not in fake.requests
+    assert client.simulate_get("/", query_string="q=" + "x" * 100 + "&page=3&sort=changed").status_code == 200

@@ -135,7 +135,7 @@ def test_an_editor_creates_from_the_gallery_form_with_the_csrf_header_and_sees_n
     page.get_by_role("button", name="New Project").click()
     page.fill('input[name="name"]', "Editor Film")
     with page.expect_request(lambda r: r.url.endswith("/api/v1/projects") and r.method == "POST") as sent:
-        page.click('button[type="submit"]')
+        page.click('#new-project-form button[type="submit"]')
     csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "auteur_csrf")
     assert sent.value.headers.get("x-csrf-token") == csrf
     assert sent.value.response().status == 201

@@ -1,8 +1,13 @@
-/* The gallery (/): live cards, the filter box and the New Project dialog.
+/* The gallery (/): one page of a view (search, status, order), live, and the New Project dialog.
  *
- * The server renders every card (templates/_card.html); this file only keeps them
- * current from the API's events (fillCard mirrors the template: keep them in step),
- * filters them, and creates projects through the API. The New Project button and
+ * The server renders the page the URL asks for (templates/gallery.html, _card.html) with
+ * plain links and a plain GET form, so it works without scripts. This file asks the API
+ * instead: the search box, the status and sort selects and Previous/Next fetch one page
+ * of /api/v1/projects (one request in flight; keystrokes typed meanwhile become one more),
+ * and the URL follows (replaceState while typing, pushState when paging), so a reload or a
+ * shared link shows the same view. Events update the cards in view at once and ask for the
+ * page again (at most every LIVE_GAP_MS), so a new project shows at its place and the counts
+ * follow. fillCard mirrors the card template: keep them in step. The New Project button and
  * dialog are rendered only for those who may create (editors and admins).
  */
 "use strict";
@@ -10,11 +15,22 @@
 (() => {
   const { apiUrl, callApi, escapeHtml, isoTime, relativeTime, errorMessage, failureOf, failureTitle, EventStream } = window.Auteur;
   const LIVE = new Set(["pending", "processing", "deleting"]);
+  const SORT_LABELS = { newest: "newest first", name: "name", changed: "last changed" };
+  const LIVE_GAP_MS = 250;
+  const PICTURE_PAUSE_MS = 300;
+  const PAGE_SIZE = Number(document.body.dataset.pageSize) || 60;
   const list = document.getElementById("cards");
   const count = document.getElementById("count");
-  const filterBox = document.getElementById("filter");
+  const form = document.getElementById("view");
+  const searchBox = document.getElementById("filter");
+  const statusBox = document.getElementById("status-filter");
+  const sortBox = document.getElementById("sort");
   const empty = document.getElementById("empty");
   const noMatch = document.getElementById("no-match");
+  const pastEnd = document.getElementById("past-end");
+  const previous = document.getElementById("previous");
+  const next = document.getElementById("next");
+  const pageOf = document.getElementById("page-of");
 
   /* FNV-1a of the id: the same colour slot web/pictures.py (hue_of) picks. */
   function hueOf(id) {
@@ -40,7 +56,7 @@
     li.innerHTML =
       `<a class="card-link" href="/project/${encodeURIComponent(p.id)}">` +
       `<span class="thumb hue-${hueOf(p.id)}" aria-hidden="true" data-initials="${escapeHtml(initialsOf(p.name))}">` +
-      `<img src="${escapeHtml(pictureUrl(p))}" alt="" loading="lazy" width="320" height="180"></span>` +
+      `<img data-src="${escapeHtml(pictureUrl(p))}" alt="" loading="lazy" width="320" height="180"></span>` +
       `<span class="card-name"></span></a>`;
     li.dataset.commit = (p.current_commit || "").slice(0, 12);
     return li;
@@ -71,94 +87,196 @@
     while (link.nextSibling) link.nextSibling.remove();
     link.insertAdjacentHTML("afterend", detailsHtml(p));
     const commit = (p.current_commit || "").slice(0, 12);
+    const img = card.querySelector("img");
     if (card.dataset.commit !== commit) {
       card.dataset.commit = commit;
-      card.querySelector("img").src = pictureUrl(p);
+      if (img.dataset.src) img.dataset.src = pictureUrl(p);
+      else img.src = pictureUrl(p);
     }
-    haystacks.delete(card);
   }
 
-  /* Newest first, like the API: no created_at yet (just created) sorts first. */
-  function isBefore(a, b) {
-    return (a || "\uffff") > (b || "\uffff");
+  /* -- the view ------------------------------------------------------------------ */
+
+  function viewOf(search) {
+    const params = new URLSearchParams(search);
+    const page = Number.parseInt(params.get("page") || "1", 10);
+    return {
+      q: params.get("q") || "",
+      status: params.get("status") || "",
+      sort: params.get("sort") || "newest",
+      page: Number.isFinite(page) && page > 0 ? page : 1,
+    };
   }
 
-  function insertSorted(card) {
-    const created = card.dataset.created;
-    let next = list.firstElementChild;
-    while (next && !isBefore(created, next.dataset.created)) next = next.nextElementSibling;
-    list.insertBefore(card, next);
+  function galleryUrl(v, page = v.page) {
+    const params = new URLSearchParams();
+    if (v.q) params.set("q", v.q);
+    if (v.status) params.set("status", v.status);
+    if (v.sort !== "newest") params.set("sort", v.sort);
+    if (page > 1) params.set("page", String(page));
+    const query = params.toString();
+    return query ? `/?${query}` : "/";
   }
 
-  function upsert(p) {
-    if (!p || !p.id) return;
-    let card = document.getElementById(`card-${p.id}`);
-    if (!card) {
-      card = newCard(p);
-      card.dataset.created = p.created_at || "";
-      card.classList.add("arrived");
-      insertSorted(card);
-      fillCard(card, p);
-    } else {
-      const moved = (card.dataset.created || "") !== (p.created_at || "");
-      fillCard(card, p);
-      if (moved) insertSorted(card);
+  function listUrl(v) {
+    const params = new URLSearchParams({ sort: v.sort, limit: String(PAGE_SIZE), offset: String((v.page - 1) * PAGE_SIZE) });
+    if (v.q) params.set("q", v.q);
+    if (v.status) params.set("status", v.status);
+    return `${apiUrl}/api/v1/projects?${params}`;
+  }
+
+  let view = viewOf(window.location.search);
+  const same = (a, b) => a.q === b.q && a.status === b.status && a.sort === b.sort && a.page === b.page;
+
+  /* The cards of one page in the API's order: existing cards are kept (and their pictures),
+   * moved only when out of place; `arrived` marks the ones a live update brought. */
+  const shown = new WeakMap(); // card -> the JSON it shows
+  function showCards(projects, arrived) {
+    let at = list.firstElementChild;
+    const keep = new Set();
+    for (const p of projects) {
+      let card = document.getElementById(`card-${p.id}`);
+      if (!card) {
+        card = newCard(p);
+        if (arrived) card.classList.add("arrived");
+      }
+      const json = JSON.stringify(p);
+      if (shown.get(card) !== json) {
+        fillCard(card, p);
+        shown.set(card, json);
+      }
+      keep.add(card);
+      if (card === at) at = at.nextElementSibling;
+      else list.insertBefore(card, at);
     }
-    scheduleFilter();
+    for (const card of Array.from(list.children)) if (!keep.has(card)) card.remove();
+    clearTimeout(pictureTimer);
+    pictureTimer = setTimeout(showPictures, PICTURE_PAUSE_MS);
   }
 
-  function remove(id) {
-    const card = document.getElementById(`card-${id}`);
-    if (card) card.remove();
-    scheduleFilter();
-  }
-
-  /* -- filter ------------------------------------------------------------------- */
-
-  const haystacks = new WeakMap();
-  function haystackOf(card) {
-    let text = haystacks.get(card);
-    if (text === undefined) {
-      const quality = card.querySelector(".quality");
-      text = `${card.querySelector(".card-name").textContent} ${card.id.slice(5)} ${quality ? quality.textContent : ""} ${card.dataset.status}`;
-      text = text.toLowerCase();
-      haystacks.set(card, text);
+  /* New cards ask for their pictures once the view has stayed put for PICTURE_PAUSE_MS:
+   * typing a search does not send a burst of picture requests per keystroke ahead of the
+   * next page. Until then the card shows its initials, as it does without a picture. */
+  let pictureTimer = null;
+  function showPictures() {
+    for (const img of list.querySelectorAll("img[data-src]")) {
+      img.src = img.dataset.src;
+      img.removeAttribute("data-src");
     }
-    return text;
   }
 
-  let lastQuery = "";
-  function applyFilter() {
-    const query = filterBox.value.trim().toLowerCase();
-    const words = query.split(/\s+/).filter(Boolean);
-    let shown = 0;
-    let total = 0;
-    for (const card of list.children) {
-      total += 1;
-      const match = words.every((w) => haystackOf(card).includes(w));
-      if (card.hidden === match) card.hidden = !match;
-      if (match) shown += 1;
+  function showTotals(total, counts, onPage) {
+    const filtered = Boolean(view.q || view.status);
+    const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+    count.textContent = `${total} ${filtered ? "matching " : ""}${total === 1 ? "project" : "projects"}`;
+    empty.hidden = total > 0 || filtered;
+    noMatch.hidden = total > 0 || !filtered;
+    pastEnd.hidden = onPage > 0 || total === 0;
+    document.getElementById("first-page").href = galleryUrl(view, 1);
+    let all = 0;
+    for (const option of statusBox.options) {
+      if (!option.value) continue;
+      all += counts[option.value] || 0;
+      option.textContent = `${option.value} (${counts[option.value] || 0})`;
     }
-    const noun = total === 1 ? "project" : "projects";
-    count.textContent = query ? `${shown} of ${total} ${noun}` : `${total} ${noun}`;
-    empty.hidden = total > 0;
-    noMatch.hidden = !(total > 0 && shown === 0);
-    lastQuery = query;
+    statusBox.options[0].textContent = `All (${all})`;
+    pageOf.textContent = `Page ${view.page} of ${pages}`;
+    previous.hidden = view.page <= 1;
+    previous.href = galleryUrl(view, view.page - 1);
+    next.hidden = view.page >= pages;
+    next.href = galleryUrl(view, view.page + 1);
+    list.setAttribute("aria-label", `Projects, ${SORT_LABELS[view.sort] || view.sort}`);
   }
 
-  /* At most once a frame, however many events or keystrokes arrive. */
-  let pending = false;
-  function scheduleFilter() {
-    if (pending) return;
-    pending = true;
-    requestAnimationFrame(() => {
-      pending = false;
-      applyFilter();
+  function showControls() {
+    if (searchBox.value !== view.q) searchBox.value = view.q;
+    statusBox.value = view.status;
+    sortBox.value = view.sort;
+  }
+
+  /* Ask the API for the view's page: one request at a time, the latest view wins. */
+  let loading = false;
+  let again = false;
+  let againLive = false;
+  async function load(live = false) {
+    if (loading) {
+      again = true;
+      againLive = againLive || live;
+      return;
+    }
+    loading = true;
+    const asked = { ...view };
+    list.setAttribute("aria-busy", "true");
+    try {
+      const response = await callApi(listUrl(asked));
+      if (!response.ok) throw new Error(`listing projects answered ${response.status}`);
+      const projects = await response.json();
+      if (same(asked, view)) {
+        const total = Number(response.headers.get("X-Total-Count") || projects.length);
+        showCards(projects, live);
+        showTotals(total, JSON.parse(response.headers.get("X-Status-Counts") || "{}"), projects.length);
+        window.__galleryShown = performance.now();
+      } else {
+        again = true;
+      }
+    } catch (err) {
+      console.error("loading the gallery's view", err);
+    } finally {
+      loading = false;
+      if (again) {
+        const wasLive = againLive;
+        again = againLive = false;
+        load(wasLive);
+      } else {
+        list.setAttribute("aria-busy", "false");
+      }
+    }
+  }
+
+  function change(update, how = "replace") {
+    view = { ...view, ...update };
+    const url = galleryUrl(view);
+    if (how === "push") window.history.pushState(null, "", url);
+    else window.history.replaceState(null, "", url);
+    load();
+  }
+
+  searchBox.addEventListener("input", () => {
+    if (searchBox.value !== view.q) change({ q: searchBox.value, page: 1 });
+  });
+  statusBox.addEventListener("change", () => change({ status: statusBox.value, page: 1 }));
+  sortBox.addEventListener("change", () => change({ sort: sortBox.value, page: 1 }));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    change({ q: searchBox.value, status: statusBox.value, sort: sortBox.value, page: 1 });
+  });
+  document.getElementById("apply-view").hidden = true; // the controls apply themselves
+  for (const [link, step] of [[previous, -1], [next, 1]]) {
+    link.addEventListener("click", (e) => {
+      if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return; // a new tab: the plain link
+      e.preventDefault();
+      change({ page: Math.max(1, view.page + step) }, "push");
+      list.scrollIntoView({ block: "start" });
     });
   }
-  filterBox.addEventListener("input", () => {
-    if (filterBox.value.trim().toLowerCase() !== lastQuery) scheduleFilter();
+  window.addEventListener("popstate", () => {
+    view = viewOf(window.location.search);
+    showControls();
+    load();
   });
+
+  /* Live: at most one page request every LIVE_GAP_MS, however many events arrive. */
+  let lastLive = 0;
+  let liveTimer = null;
+  function loadLive() {
+    if (liveTimer !== null) return;
+    const wait = Math.max(0, lastLive + LIVE_GAP_MS - performance.now());
+    liveTimer = setTimeout(() => {
+      liveTimer = null;
+      lastLive = performance.now();
+      load(true);
+    }, wait);
+  }
 
   /* -- pictures ----------------------------------------------------------------- */
 
@@ -191,30 +309,19 @@
 
   /* -- live --------------------------------------------------------------------- */
 
-  async function reloadAll() {
-    const response = await callApi(`${apiUrl}/api/v1/projects`);
-    if (!response.ok) throw new Error(`listing projects answered ${response.status}`);
-    const projects = await response.json();
-    const keep = new Set(projects.map((p) => `card-${p.id}`));
-    for (const card of Array.from(list.children)) if (!keep.has(card.id)) card.remove();
-    for (const p of projects) {
-      const card = document.getElementById(`card-${p.id}`) || newCard(p);
-      fillCard(card, p);
-      list.appendChild(card); // in the API's order, newest first
-    }
-    applyFilter();
-  }
-
   const stream = new EventStream({
     since: document.body.dataset.since,
     onEvent(event) {
       const p = event.project || {};
-      if (event.type === "project.deleted") remove(p.id);
-      else if (event.type === "project.created" || event.type === "project.updated") upsert(p);
-      else if (event.type === "media.poster") refreshPicture(p.id);
+      const card = p.id ? document.getElementById(`card-${p.id}`) : null;
+      if (event.type === "media.poster") refreshPicture(p.id);
+      if (!event.type.startsWith("project.")) return;
+      if (card && event.type === "project.deleted") card.remove();
+      else if (card) fillCard(card, p); // at once; the page's answer then says whether it still belongs
+      loadLive();
     },
     onResync() {
-      reloadAll().catch((err) => console.error("resync failed", err));
+      load(true);
     },
   });
   stream.start();
@@ -278,6 +385,6 @@
   const opener = document.getElementById("new-project");
   if (opener) setUpNewProject(opener);
 
-  applyFilter();
+  showControls(); // a reload may have kept what was typed; the URL says what is shown
   window.__galleryReady = performance.now();
 })();
