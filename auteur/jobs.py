@@ -10,6 +10,7 @@ A failed job is retried later by a timer, never by a pool thread sleeping.
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import logging
 import threading
@@ -78,18 +79,20 @@ class InProcessJobs:
             if job_id in self._pending:
                 return job_id
             self._pending.add(job_id)
-        self._submit(name, job_id, kwargs, 0)
+        # The job runs in the context it was enqueued from (and its retries too): the context
+        # variables of the stack that asked (``worker.jobs``'s), even with two stacks in one process.
+        self._submit(name, job_id, kwargs, 0, contextvars.copy_context())
         return job_id
 
-    def _submit(self, name: str, job_id: str, kwargs: dict[str, Any], attempt: int) -> None:
+    def _submit(self, name: str, job_id: str, kwargs: dict[str, Any], attempt: int, ctx: contextvars.Context) -> None:
         try:
-            self.pool.submit(self._run, name, job_id, kwargs, attempt)
+            self.pool.submit(ctx.run, self._run, name, job_id, kwargs, attempt, ctx)
         except RuntimeError:  # shut down: the job is dropped, as a stopped RQ worker would leave it
             self._finish(job_id)
             if attempt == 0:
                 raise
 
-    def _run(self, name: str, job_id: str, kwargs: dict[str, Any], attempt: int) -> None:
+    def _run(self, name: str, job_id: str, kwargs: dict[str, Any], attempt: int, ctx: contextvars.Context) -> None:
         retrying = False
         try:
             resolve(name)(**kwargs)
@@ -101,7 +104,7 @@ class InProcessJobs:
                 return
             delay = self.retry_intervals[attempt]
             log.warning("job %s failed (%s); retrying in %.0fs", job_id, exc, delay)
-            self.schedule(delay, lambda: self._submit(name, job_id, kwargs, attempt + 1))
+            self.schedule(delay, lambda: self._submit(name, job_id, kwargs, attempt + 1, ctx))
             retrying = True
         finally:
             if not retrying:

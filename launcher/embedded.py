@@ -59,7 +59,7 @@ class EmbeddedStack:
         self.controller = Controller(self.settings)
         self.controller.journal.listeners.append(self.bus.publish)
         # the ingest job enqueues video posters on the same runner
-        worker_jobs.configure(self.settings, view=backends.uploads, queue=backends.jobs)
+        self.job_context = worker_jobs.configure(self.settings, view=backends.uploads, queue=backends.jobs)
         backends.jobs.enqueue("worker.jobs.recover_uploads", job_id="recover-uploads", kwargs={})  # what a crash left
         self.config = ApiConfig(
             settings=self.settings,
@@ -95,6 +95,7 @@ class EmbeddedStack:
         self.ready = threading.Event()
 
     async def serve(self) -> None:
+        worker_jobs.bind(self.job_context)  # this thread's tasks enqueue jobs that run with this stack's context
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._controller, tg.cancel_scope)
             tg.start_soon(self._api, tg.cancel_scope)

@@ -15,6 +15,7 @@ frame through the context's queue, else makes it at once.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from dataclasses import dataclass, field
@@ -47,25 +48,40 @@ class JobContext:
     queue: JobQueue | None = None
 
 
-# Set by ``configure`` and ``reset`` only: the one piece of process state the jobs share.
+# Set by ``configure`` and ``reset`` only: the one piece of process state the jobs share. The
+# context variable holds the same for the code running on behalf of one embedded stack (an
+# in-process job runs in the context it was enqueued from), so that two stacks in one process
+# (tests) each run their jobs with their own.
 _context: JobContext | None = None
+_bound: contextvars.ContextVar[JobContext | None] = contextvars.ContextVar("job_context", default=None)
 
 
-def configure(settings: Settings, view: UploadView | None = None, *, queue: JobQueue | None = None) -> None:
+def configure(settings: Settings, view: UploadView | None = None, *, queue: JobQueue | None = None) -> JobContext:
     """Give the jobs of this process their settings, view of uploads, and the queue they
-    enqueue follow-up work on (posters)."""
+    enqueue follow-up work on (posters); the context is also bound to the caller's context."""
     global _context
     _context = JobContext(settings, view or NoUploadView(), queue)
+    _bound.set(_context)
+    return _context
+
+
+def bind(ctx: JobContext) -> None:
+    """Bind ``ctx`` for the code running in the caller's context (an embedded stack's own thread)."""
+    _bound.set(ctx)
 
 
 def reset() -> None:
     """Forget what ``configure`` gave (tests): jobs read the environment again."""
     global _context
     _context = None
+    _bound.set(None)
 
 
 def context() -> JobContext:
-    """What ``configure`` gave, else the environment's settings with nothing else."""
+    """The context bound here, else what ``configure`` gave, else the environment's settings."""
+    bound = _bound.get()
+    if bound is not None:
+        return bound
     return _context if _context is not None else JobContext(from_env())
 
 
