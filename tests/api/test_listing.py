@@ -11,6 +11,8 @@ import unicodedata
 
 from helpers import wait_for, write_spec
 
+from auteur.status import Phase
+
 NAMES = ["Alpha One", "beta two", "Gamma Three", "Émile Zola", "Straße Film", "Zeta", "alpha again"]
 
 
@@ -42,7 +44,7 @@ def test_search_order_filter_counts_and_paging(client, api_settings):
 
     names, total, counts = listing(client)
     assert total == len(NAMES) + 1 and counts["ready"] == len(NAMES) and counts["failed"] == 1
-    assert set(counts) == {"pending", "processing", "ready", "failed", "deleting", "unmanaged"}
+    assert set(counts) == {phase.value for phase in Phase}
 
     # Case-insensitive substring of the name; counts are those of the search, whatever the status filter.
     names, total, counts = listing(client, q="ALPHA")

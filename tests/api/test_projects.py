@@ -49,7 +49,8 @@ def create(client: httpx.Client, name: str, **fields) -> dict:
 def assert_error(response: httpx.Response, status: int, field: str | None, *words: str) -> None:
     assert response.status_code == status, response.text
     body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "field", "message"}, body
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "field", "message", "request_id"}, body
+    assert body["error"]["request_id"] == response.headers["X-Request-Id"], body
     assert body["error"]["field"] == field, body
     for word in words:
         assert word in body["error"]["message"], body

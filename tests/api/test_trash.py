@@ -47,7 +47,8 @@ def trash_folders(settings) -> list[str]:
 def assert_error(response: httpx.Response, status: int, *words: str) -> None:
     assert response.status_code == status, response.text
     error = response.json()["error"]
-    assert set(error) == {"code", "field", "message"}
+    assert set(error) == {"code", "field", "message", "request_id"}
+    assert error["request_id"] == response.headers["X-Request-Id"], error
     for word in words:
         assert word in error["message"], error
 
