@@ -42,6 +42,11 @@
     counted();
   }
 
+  function controlOf(entry, selector) {
+    const row = document.querySelector(`.trash-entry[data-entry="${CSS.escape(entry)}"]`);
+    return row ? row.querySelector(selector) : null;
+  }
+
   /* The rows again, from the server; one fetch at a time, and one more if asked meanwhile. */
   let refreshing = null;
   let again = false;
@@ -53,10 +58,16 @@
     refreshing = fetch("/trash/entries")
       .then((r) => (r.ok ? r.text() : Promise.reject(new Error(`entries answered ${r.status}`))))
       .then((html) => {
+        // Keep the keyboard where it was: a control in a row that is still there keeps focus.
+        const focused = document.activeElement;
+        const row = focused && focused.closest ? focused.closest(".trash-entry") : null;
+        const control = row && [...focused.classList].find((c) => c === "purge" || c === "restore");
         const template = document.createElement("template");
         template.innerHTML = html;
         document.getElementById("trash-entries").replaceWith(template.content);
         counted();
+        const again = control && controlOf(row.dataset.entry, `.${control}`);
+        if (again) again.focus();
       })
       .catch((err) => console.error("refreshing the trash", err));
     await refreshing;
@@ -124,9 +135,10 @@
       if (row) purge(row);
     });
     dialog.addEventListener("close", () => {
-      const button = purging && purging.querySelector(".purge");
+      // The row may have been drawn again meanwhile (a live refresh): its button now, by its entry.
+      const button = purging && controlOf(purging.dataset.entry, ".purge");
       purging = null;
-      if (button && button.isConnected) button.focus();
+      if (button) button.focus();
       else document.getElementById("main").focus();
     });
   }

@@ -37,7 +37,7 @@ def test_create_upload_delete_through_the_gallery(stack, context, tmp_path):
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
     page.get_by_role("button", name="New Project").click()
     page.fill('input[name="name"]', name)
-    page.click('button[type="submit"]')
+    page.click('#new-project-form button[type="submit"]')
     expect(page.locator("h1")).to_have_text(name, timeout=30_000)  # the page of the new project
     expect(page.locator('[data-field="status-badge"]')).to_contain_text("ready", timeout=30_000)
     expect(watcher.locator(f"#card-{key} .status")).to_contain_text("ready", timeout=30_000)
@@ -87,7 +87,7 @@ def test_invalid_names_are_refused_in_the_gallery(stack, context):
     page.get_by_role("button", name="New Project").click()
     for bad in ("../escape", "  ", "name/with/slash"):
         page.fill('input[name="name"]', bad)
-        page.click('button[type="submit"]')
+        page.click('#new-project-form button[type="submit"]')
         expect(page.locator("#new-project-dialog .error")).not_to_be_empty()
     names = [p["name"] for p in httpx.get(stack.apis[0] + "/api/v1/projects", params={"limit": 1000}, timeout=30).json()]
     assert not [n for n in names if "escape" in n or "slash" in n]
