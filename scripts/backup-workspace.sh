@@ -41,7 +41,9 @@ live_tar -C "$workspace" -cf "$dest/workspace.tar" --exclude='.git/objects' --ex
 # Pass 2: the object stores of the repositories pass 1 captured.
 tar -tf "$dest/workspace.tar" | sed -n 's#^\(.*\)/\.git/HEAD$#\1#p' | while IFS= read -r repo; do
   for store in "$repo/.git/objects" "$repo/.git/lfs/objects"; do
-    [[ -d "$workspace/$store" ]] && printf '%s\0' "$store"
+    # an `if`, not `&&`: a store that is not there (no LFS object yet) must not end the loop with
+    # status 1, which pipefail and set -e would turn into the end of the backup, before objects.tar
+    if [[ -d "$workspace/$store" ]]; then printf '%s\0' "$store"; fi
   done
 done > "$dest/.objects.list"
 live_tar -C "$workspace" -cf "$dest/objects.tar" --null -T "$dest/.objects.list"

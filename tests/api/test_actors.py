@@ -105,5 +105,6 @@ def test_deletes_restores_and_purges_name_the_person(acting, api_settings):
     (api_settings.specs / "film.yaml").unlink()  # by hand, this time
     [entry] = wait_for(lambda: client.get("/api/v1/trash").json(), 30, what="the project in the trash")
     assert entry["actor"] is None
+    wait_for(lambda: len(bus.of("project.deleted", "film")) == 2, 30, what="the second deletion's event")
     assert bus.of("project.deleted", "film")[-1].actor is None
     assert client.delete(f"/api/v1/trash/{entry['entry']}", headers=as_("Dan")).status_code == 204
