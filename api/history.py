@@ -147,15 +147,21 @@ def _text(value: bytes | None) -> str:
     return (value or b"").decode("utf-8", "replace")
 
 
+def page_params(req: falcon.asgi.Request) -> tuple[int, str | None]:
+    """``limit`` and ``before`` of a page of commits (history, versions); 422 naming a bad one."""
+    limit = count_param(req, "limit", MAX_LIMIT, minimum=1) or DEFAULT_LIMIT
+    before = req.get_param("before")
+    if before is not None and not COMMIT_ID.match(before):
+        invalid(f"before must be a commit id (40 hexadecimal digits), not {before!r}", "before")
+    return limit, before
+
+
 class HistoryResource:
     def __init__(self, config: ApiConfig, index: ProjectIndex, cache: CommitCache) -> None:
         self.config, self.index, self.cache = config, index, cache
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str) -> None:
-        limit = count_param(req, "limit", MAX_LIMIT, minimum=1) or DEFAULT_LIMIT
-        before = req.get_param("before")
-        if before is not None and not COMMIT_ID.match(before):
-            invalid(f"before must be a commit id (40 hexadecimal digits), not {before!r}", "before")
+        limit, before = page_params(req)
         key, project = find_project(self.index, project_id)
         head, folder = project.get("current_commit"), project.get("folder")
         page: HistoryPage | None = HistoryPage(items=[], next=None)

@@ -26,8 +26,8 @@ import msgspec
 
 from api.actors import actor_of, audit, audit_entry
 from api.config import ApiConfig
-from api.errors import ApiError, conflict, count_param, decode_json, invalid, not_found
-from api.history import COMMIT_ID, COMMIT_PATTERN, CommitCache, read_entry
+from api.errors import ApiError, conflict, decode_json, invalid, not_found
+from api.history import COMMIT_ID, COMMIT_PATTERN, CommitCache, page_params, read_entry
 from api.index import ProjectIndex
 from api.projects import find_project, read_json_body
 from api.schemas import Strict
@@ -158,10 +158,7 @@ class VersionsResource:
         self.config, self.index, self.cache = config, index, cache
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str) -> None:
-        limit = count_param(req, "limit", MAX_LIMIT, minimum=1) or DEFAULT_LIMIT
-        before = req.get_param("before")
-        if before is not None and not COMMIT_ID.match(before):
-            invalid(f"before must be a commit id (40 hexadecimal digits), not {before!r}", "before")
+        limit, before = page_params(req)
         relpath = req.get_param("path")
         if relpath is None:
             invalid("path is required: the asset's path inside the project", "path")
