@@ -147,9 +147,10 @@ def _text(value: bytes | None) -> str:
     return (value or b"").decode("utf-8", "replace")
 
 
-def page_params(req: falcon.asgi.Request) -> tuple[int, str | None]:
-    """``limit`` and ``before`` of a page of commits (history, versions); 422 naming a bad one."""
-    limit = count_param(req, "limit", MAX_LIMIT, minimum=1) or DEFAULT_LIMIT
+def page_params(req: falcon.asgi.Request, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> tuple[int, str | None]:
+    """``limit`` (``default``, at most ``maximum``) and ``before`` of a page of commits (history,
+    versions); 422 naming a bad one."""
+    limit = count_param(req, "limit", maximum, minimum=1) or default
     before = req.get_param("before")
     if before is not None and not COMMIT_ID.match(before):
         invalid(f"before must be a commit id (40 hexadecimal digits), not {before!r}", "before")

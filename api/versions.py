@@ -158,7 +158,7 @@ class VersionsResource:
         self.config, self.index, self.cache = config, index, cache
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, project_id: str) -> None:
-        limit, before = page_params(req)
+        limit, before = page_params(req, DEFAULT_LIMIT, MAX_LIMIT)
         relpath = req.get_param("path")
         if relpath is None:
             invalid("path is required: the asset's path inside the project", "path")
