@@ -53,7 +53,7 @@ class Leadership:
 
     def holder(self) -> str:
         try:
-            return self.path.read_text().strip() or "unknown"
+            return f"pid {self.path.read_text().strip() or 'unknown'}"
         except OSError:
             return "unknown"
 

@@ -26,7 +26,7 @@ async def wait_for_leadership(lease: Lease, shutdown: Shutdown, standby: threadi
     between tries; the wait is cut in ``poll_seconds`` slices so a stop is seen at once."""
     while not await anyio.to_thread.run_sync(lease.try_acquire):
         if not standby.is_set():
-            log.info("standby: another controller (%s) holds the workspace", await anyio.to_thread.run_sync(lease.holder))
+            log.info("standby: the lease is not free (holder: %s)", await anyio.to_thread.run_sync(lease.holder))
             standby.set()
         wait = await anyio.to_thread.run_sync(lease.retry_seconds)
         with anyio.move_on_after(wait):
