@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -56,7 +57,7 @@ def docker(*args: str, check: bool = True, timeout: float = 120) -> str:
     return done.stdout
 
 
-def swarm_compose(base: dict) -> dict:
+def swarm_compose(base: dict[str, Any]) -> dict[str, Any]:
     """docker-compose.yml as Swarm's first file: the proxied services' ports and the keys Swarm ignores removed."""
     services = {}
     for name, service in base["services"].items():
@@ -106,7 +107,7 @@ def deploy_env() -> dict[str, str]:
     return env
 
 
-def services() -> dict[str, dict]:
+def services() -> dict[str, dict[str, Any]]:
     """The stack's services: name (without the stack's prefix) -> mode, replicas running and wanted."""
     out = docker("service", "ls", "--filter", f"label=com.docker.stack.namespace={stack_name()}", "--format", "{{json .}}")
     found = {}
@@ -118,7 +119,7 @@ def services() -> dict[str, dict]:
     return found
 
 
-def converged(found: dict[str, dict]) -> bool:
+def converged(found: dict[str, dict[str, Any]]) -> bool:
     return bool(found) and all(s["running"] == s["wanted"] and s["wanted"] > 0 for s in found.values())
 
 
@@ -129,9 +130,10 @@ def api_url() -> str:
 def api_health() -> str | None:
     """The API's /health status through the proxy, or None when it does not answer."""
     try:
-        return httpx.get(api_url() + "/health", timeout=5).json().get("status")
+        status = httpx.get(api_url() + "/health", timeout=5).json().get("status")
     except (httpx.HTTPError, ValueError):
         return None
+    return str(status) if status else None
 
 
 def wait_converged(timeout: float = 300) -> float:
