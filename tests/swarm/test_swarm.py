@@ -10,9 +10,9 @@ import time
 
 import httpx
 from helpers import wait_for
-from tests.swarm.swarmstack import API, EventFollower, RequestLoop
 
 from auteur.names import project_id
+from tests.swarm.swarmstack import API, EventFollower, RequestLoop
 
 
 def test_the_flow_through_the_proxy(swarm):
