@@ -207,18 +207,19 @@ def container_ports(name: str, service: Manifest) -> list[Manifest]:
     return [{"name": port, "containerPort": number} for port, number in (*published, *scraped, *PLACEMENTS[name].cluster_ports)]
 
 
-def security(uid: int) -> tuple[Manifest, Manifest]:
-    """The pod's and the container's security context. The pod runs as the image's user from the
-    start (the entrypoint, seeing it is not root, changes nothing), and the claims are handed to
-    its group once, not file by file on every start (OnRootMismatch: the workspace is large)."""
-    pod = {
+def pod_security(uid: int) -> Manifest:
+    """The pod runs as the image's user from the start (the entrypoint, seeing it is not root,
+    changes nothing), and the claims are handed to its group once, not file by file on every
+    start (OnRootMismatch: the workspace is large)."""
+    return {
         "runAsUser": uid, "runAsGroup": uid, "runAsNonRoot": True, "fsGroup": uid,
         "fsGroupChangePolicy": "OnRootMismatch", "seccompProfile": {"type": "RuntimeDefault"},
     }  # fmt: skip
-    # The root filesystem stays writable, as in compose: the worker's beat file, git's and
-    # ffmpeg's temporary files go to /tmp and $HOME.
-    container = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
-    return pod, container
+
+
+# The root filesystem stays writable, as in compose: the worker's beat file, git's and ffmpeg's
+# temporary files go to /tmp and $HOME.
+CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 
 
 def container(name: str, service: Manifest, shared: Mapping[str, str]) -> Manifest:
@@ -234,7 +235,7 @@ def container(name: str, service: Manifest, shared: Mapping[str, str]) -> Manife
         "resources": resources(service),
         **probes(service["healthcheck"]),
         "volumeMounts": mounts,
-        "securityContext": security(PLACEMENTS[name].uid)[1],
+        "securityContext": CONTAINER_SECURITY,
     }
     return {key: value for key, value in spec.items() if value != []}
 
@@ -246,7 +247,7 @@ def deployment(name: str, service: Manifest, shared: Mapping[str, str]) -> Manif
         "terminationGracePeriodSeconds": seconds(service["stop_grace_period"]),
         # compose's `init: true`: the pause container is PID 1 and reaps what git and ffmpeg leave.
         **({"shareProcessNamespace": True} if service.get("init") else {}),
-        "securityContext": security(placement.uid)[0],
+        "securityContext": pod_security(placement.uid),
         "containers": [container(name, service, shared)],
     }
     if claims:
@@ -304,15 +305,21 @@ def environment_objects(shared: Mapping[str, str]) -> tuple[Manifest, Manifest]:
     return config, secret
 
 
+def split_image(image: str) -> tuple[str, str]:
+    """``name:tag`` apart (a registry's ``host:port/`` stays in the name; no tag is ``latest``)."""
+    name, _, tag = image.rpartition(":")
+    return (name, tag) if name and "/" not in tag else (image, "latest")
+
+
 def kustomization(files: Iterable[str], services: Mapping[str, Manifest]) -> Manifest:
     """Lists the files; ``images:`` is where a registry's names replace the local ones."""
-    names = sorted({service["image"] for service in services.values()})
+    names = sorted({split_image(service["image"]) for service in services.values()})
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "namespace": NAMESPACE,
         "resources": list(files),
-        "images": [{"name": image.rsplit(":", 1)[0], "newName": image.rsplit(":", 1)[0], "newTag": image.rsplit(":", 1)[1]} for image in names],
+        "images": [{"name": name, "newName": name, "newTag": tag} for name, tag in names],
     }
 
 
