@@ -201,7 +201,8 @@ def labels(name: str) -> dict[str, str]:
 
 
 def container_ports(name: str, service: Manifest) -> list[Manifest]:
-    published = [("http", int(port["target"])) for port in service.get("ports", [])]
+    targets = [int(port["target"]) for port in service.get("ports", [])]
+    published = [("http" if len(targets) == 1 else f"http-{target}", target) for target in targets]
     metrics = service.get("environment", {}).get("AUTEUR_METRICS_PORT")
     scraped = [("metrics", int(metrics))] if metrics else []
     return [{"name": port, "containerPort": number} for port, number in (*published, *scraped, *PLACEMENTS[name].cluster_ports)]
@@ -265,8 +266,12 @@ def deployment(name: str, service: Manifest, shared: Mapping[str, str]) -> Manif
     }
 
 
-def service_object(name: str, ports: Iterable[Manifest]) -> Manifest:
-    listed = [{"name": p["name"], "port": p["containerPort"], "targetPort": p["name"]} for p in ports if p["name"] != "metrics"]
+def served_ports(ports: Iterable[Manifest]) -> list[Manifest]:
+    """What other pods reach through a Service: everything but the metrics port, which is scraped per pod."""
+    return [{"name": p["name"], "port": p["containerPort"], "targetPort": p["name"]} for p in ports if p["name"] != "metrics"]
+
+
+def service_object(name: str, listed: list[Manifest]) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -301,7 +306,7 @@ def claims(services: Mapping[str, Manifest]) -> list[Manifest]:
 def environment_objects(shared: Mapping[str, str]) -> tuple[Manifest, Manifest]:
     meta = {"name": ENV_NAME, "labels": labels("environment")}
     config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {k: v for k, v in sorted(shared.items()) if k not in SECRET_KEYS}}
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": "Opaque", "stringData": {k: shared[k] for k in SECRET_KEYS}}
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": "Opaque", "stringData": {k: shared[k] for k in SECRET_KEYS if k in shared}}
     return config, secret
 
 
@@ -354,9 +359,9 @@ def render(model: Manifest) -> dict[str, str]:
     }
     for name, service in services.items():
         objects = [deployment(name, service, shared if name in auteur else {})]
-        ports = container_ports(name, service)
-        if any(p["name"] != "metrics" for p in ports):
-            objects.append(service_object(name, ports))
+        listed = served_ports(container_ports(name, service))
+        if listed:
+            objects.append(service_object(name, listed))
         files[f"{name}.yaml"] = render_file(PLACEMENTS[name].note, objects)
     files["kustomization.yaml"] = render_file("`kubectl apply -k deploy/kubernetes` applies these files.", [kustomization(files, services)])
     return files
