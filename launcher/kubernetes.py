@@ -86,7 +86,7 @@ replica writes: a standby reports the active one's health.""",
         2, ROLLING, AUTEUR_UID,
         note="The API (port 8000). Replicas share the workspace claim and get every event through the Redis stream.",
     ),
-    "frontend": Placement(2, ROLLING, AUTEUR_UID, note="The gallery (port 3000): pages rendered from the API, nothing kept between requests."),
+    "frontend": Placement(2, ROLLING, AUTEUR_UID, note="The gallery (port 3000): pages rendered from the API, nothing kept."),
 }  # fmt: skip
 
 CLAIM_SIZES = {"workspace": "100Gi", "specs": "1Gi", "redis-data": "1Gi"}
@@ -305,8 +305,19 @@ def claims(services: Mapping[str, Manifest]) -> list[Manifest]:
 
 def environment_objects(shared: Mapping[str, str]) -> tuple[Manifest, Manifest]:
     meta = {"name": ENV_NAME, "labels": labels("environment")}
-    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {k: v for k, v in sorted(shared.items()) if k not in SECRET_KEYS}}
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": "Opaque", "stringData": {k: shared[k] for k in SECRET_KEYS if k in shared}}
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": meta,
+        "data": {k: v for k, v in sorted(shared.items()) if k not in SECRET_KEYS},
+    }
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta,
+        "type": "Opaque",
+        "stringData": {k: shared[k] for k in SECRET_KEYS if k in shared},
+    }
     return config, secret
 
 

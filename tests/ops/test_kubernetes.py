@@ -162,8 +162,8 @@ def service_disagreements(name: str, service: Document, deployment: Document, fo
         problems.append(f"{name}: environment differs: {differing}")
     ports = {port["containerPort"] for port in container.get("ports", [])}
     published = {int(port["target"]) for port in service.get("ports", [])}
-    served = {port["targetPort"] for s in found["Service"].values() if s["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
-              for port in s["spec"]["ports"]}  # fmt: skip
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    served = {port["targetPort"] for s in found["Service"].values() if s["spec"]["selector"] == selector for port in s["spec"]["ports"]}
     named = {port["name"] for port in container.get("ports", []) if port["containerPort"] in published}
     if not published <= ports or not named <= served or len(named) != len(published):
         problems.append(f"{name}: ports {sorted(ports)} (served: {sorted(served)}), compose publishes {sorted(published)}")
