@@ -78,8 +78,8 @@ The controller: two replicas, one active. With REDIS_URL set (the ConfigMap sets
 takes its single-active-replica lease in Redis, with a fencing token, by itself: the second replica
 stands by until the lease is free, and nothing else is needed here to keep it from acting. Updates
 replace one pod at a time (maxSurge 0), so at most two controllers ever contend and one keeps
-running to take the lease over. The probe reads the shared heartbeat file, which only the active
-replica writes: a standby reports the active one's health.""",
+running to take the lease over. The probe reads each pod's own beat file (AUTEUR_CONTROLLER_BEAT_FILE),
+touched standing by or leading, so a standby is not restarted while it waits.""",
     ),
     "worker": Placement(2, ROLLING, AUTEUR_UID, note="The RQ workers: ingests and media jobs, any number of replicas."),
     "backend": Placement(
