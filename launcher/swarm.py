@@ -17,7 +17,9 @@ merges and interpolates both files.
 
 The images are the compose stack's (``launcher.images``, built without a registry) plus the
 proxy's (Debian's haproxy). ``AUTEUR_STACK`` names the stack (default ``auteur``: its volumes
-are ``auteur_workspace`` and ``auteur_redis-data``).
+are ``auteur_workspace`` and ``auteur_redis-data``). ``AUTEUR_STACK_FILES`` adds a studio's own
+stack files after those two (comma-separated; e.g. the workspace on NFS, placement constraints:
+README, "Running on several machines").
 """
 
 from __future__ import annotations
@@ -170,8 +172,9 @@ def up() -> int:
     built = time.monotonic()
     ensure_swarm()
     generated = write_compose()
+    extra = [arg for f in os.environ.get("AUTEUR_STACK_FILES", "").split(",") if f.strip() for arg in ("-c", f.strip())]
     done = subprocess.run(["docker", "stack", "deploy", "--resolve-image", "never", "--prune",
-                           "-c", str(generated), "-c", str(STACK_FILE), stack_name()],
+                           "-c", str(generated), "-c", str(STACK_FILE), *extra, stack_name()],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
     if done.returncode:
         print(done.stdout + done.stderr, file=sys.stderr)
