@@ -31,9 +31,17 @@ class Change:
     diff: tuple[str, ...] = ()
 
 
+# A plan shows a small diff: a longer one is cut, saying how much was left out.
+MAX_DIFF_LINES = 30
+
+
 def file_diff(rel: str, before: bytes | None, after: bytes) -> tuple[str, ...]:
-    """A small unified diff of a text file the controller writes (``/dev/null`` when new)."""
-    old = [] if before is None else before.decode("utf-8", "replace").splitlines()
+    """A small unified diff of an edit to a text file the controller writes; a new file
+    is only counted (its whole text is the template's, not news)."""
     new = after.decode("utf-8", "replace").splitlines()
-    source = "/dev/null" if before is None else f"a/{rel}"
-    return tuple(difflib.unified_diff(old, new, source, f"b/{rel}", n=1, lineterm=""))
+    if before is None:
+        return (f"(new file, {len(new)} lines)",)
+    lines = list(difflib.unified_diff(before.decode("utf-8", "replace").splitlines(), new, f"a/{rel}", f"b/{rel}", n=1, lineterm=""))
+    if len(lines) > MAX_DIFF_LINES:
+        lines[MAX_DIFF_LINES:] = [f"... ({len(lines) - MAX_DIFF_LINES} more lines)"]
+    return tuple(lines)

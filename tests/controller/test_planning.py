@@ -182,6 +182,33 @@ def test_an_unreadable_workspace_is_an_error_exit_1(tmp_path):
     assert result.returncode == 1 and "auteur diff: cannot read the workspace" in result.stderr, result.stdout + result.stderr
 
 
+def test_a_new_spec_on_a_fresh_workspace_is_planned_without_creating_anything(tmp_path):
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "workspace").mkdir()
+    (tmp_path / "specs" / "Fresh.yaml").write_text("name: Fresh\n")
+    result = diff_unchanged(tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    fresh = block(result.stdout, "fresh")
+    assert fresh[1] == "  take the new folder 'Fresh' under management" and "  create the project folder" in fresh
+    assert "  create the git repository (.git, set up for LFS)" in fresh and "  commit 11 file(s): Create project Fresh" in fresh
+    assert os.listdir(tmp_path / "workspace") == []  # not even the controller's state folder
+    assert auteur(tmp_path, "reconcile").returncode == 0
+    made = git(tmp_path / "workspace" / "Fresh", "show", "--name-status", "--format=", "HEAD")
+    assert {(GIT_ACTIONS[line.split("\t")[0]], line.split("\t")[1]) for line in made.splitlines()} == planned_commit(fresh)
+    written = (tmp_path / "workspace" / "Fresh" / ".gitattributes").read_text().splitlines()
+    assert fresh[fresh.index("  create .gitattributes") + 1] == f"      (new file, {len(written)} lines)"  # counted, not printed
+
+
+def test_a_long_edit_is_cut_short_saying_how_much_was_left_out():
+    from controller.changes import MAX_DIFF_LINES, file_diff
+
+    before = "".join(f"old {i}\n" for i in range(100)).encode()
+    after = "".join(f"new {i}\n" for i in range(100)).encode()
+    lines = file_diff("notes.txt", before, after)
+    assert lines[:2] == ("--- a/notes.txt", "+++ b/notes.txt") and len(lines) == MAX_DIFF_LINES + 1
+    assert lines[-1] == f"... ({2 + 1 + 200 - MAX_DIFF_LINES} more lines)"  # 2 headers, 1 hunk, 100 out, 100 in
+
+
 def test_the_reconcile_after_the_plan_does_what_it_said(tmp_path):
     build(tmp_path)
     workspace = tmp_path / "workspace"
