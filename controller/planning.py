@@ -44,6 +44,7 @@ class ProjectPlan:
     snapshot: SnapshotResult | None = None
     foreign: str | None = None  # a folder that is not ours: left alone
     suspended: bool = False
+    unknown: bool = False  # no spec, no folder: nothing by that name
     error: str | None = None
 
     @property
@@ -90,6 +91,8 @@ def plan_key(settings: Settings, stores: _Stores, key: str, now: float) -> Proje
         found.error = f"{observation.failure.thing}Failed: {observation.failure.message}"
     elif observation.absence is Absence.UNMANAGED:
         found.foreign = observation.folder
+    elif observation.absence is Absence.NOTHING:
+        found.unknown = True
     elif attempt.snapshot is not None and (attempt.snapshot.changed or attempt.snapshot.pending):
         found.snapshot = attempt.snapshot
     return found
@@ -112,6 +115,8 @@ def _render_one(found: ProjectPlan) -> list[str]:
         return [f"{title}: foreign folder '{found.foreign}': left alone"]
     if found.suspended:
         return [f"{title}: suspended: left alone"]
+    if found.unknown:
+        return [f"{title}: no spec and no folder: nothing to do"]
     if not found.pending:
         return [f"{title}: up to date"]
     lines = [f"{title}:"]

@@ -155,6 +155,7 @@ def test_diff_prints_each_drift_and_changes_nothing(drifted):
         ("Stray Folder", 0, "stray-folder (Stray Folder): foreign folder 'Stray Folder': left alone"),
         ("Lost Folder", 2, "lost-folder (Lost Folder):"),
         ("Gone Spec", 2, "gone-spec (Gone Spec):"),
+        ("No Such Film", 0, "no-such-film: no spec and no folder: nothing to do"),
     ],
 )
 def test_diff_of_one_project_exits_0_when_nothing_is_to_do_and_2_for_changes(drifted, name, code, first_line):
