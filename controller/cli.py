@@ -43,11 +43,15 @@ from controller.running import Controller, run_controller
 
 
 def _controller_running(settings: Settings) -> bool:
+    """Whether a controller leads this workspace: one holds the file lock (the embedded
+    mode), or keeps the workspace's heartbeat fresh (Redis mode's controllers lead by a lease
+    in Redis, possibly on another machine)."""
     probe = Leadership(settings.state)
-    if probe.try_acquire():
-        probe.release()
-        return False
-    return True
+    if not probe.try_acquire():
+        return True
+    probe.release()
+    beat = heartbeat.read(settings.state / HEARTBEAT)
+    return beat is not None and beat.is_fresh(time.time(), CONTROLLER_MAX_AGE)
 
 
 class _Progress:
@@ -70,17 +74,24 @@ class _Progress:
         sys.stderr.flush()
 
 
+LEASE_LOST_EXIT = 3
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """The controller service: its Redis parts (if ``REDIS_URL`` says so) come from ``redisbackend``."""
     from redisbackend import backends_for  # here: the other commands never load redis or rq
 
     backends = backends_for(settings)
-    controller = Controller(settings, stream=backends.stream, requeue=backends.requeue)
+    lease = backends.lease() if backends.lease is not None else None
+    controller = Controller(settings, stream=backends.stream, requeue=backends.requeue, lease=lease)
     if settings.metrics_port:  # the service's own /metrics, for Prometheus (the embedded stack's is the API's)
         registry = CollectorRegistry()
         registry.register(ControllerCollector(controller.metrics, controller.queue))
         start_http_server(settings.metrics_port, registry=registry)
     anyio.run(run_controller, controller)
+    if controller.lease_lost.is_set():  # exit, so that the container is restarted as a standby
+        print("controller: lost the lease to another controller; exiting", file=sys.stderr)
+        return LEASE_LOST_EXIT
     return 0
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from auteur import attribution
 from auteur.attribution import Action, Attribution
 from auteur.identity import Actor
+from auteur.leases import LeaseLost
 from auteur.names import project_id
 from auteur.status import Phase, ProjectStatus
 from controller.changes import Change, nothing
@@ -152,8 +153,11 @@ def _deleted_by(record: Attribution | None, previous: ProjectStatus | None) -> A
 def _run(attempt: Attempt, steps: tuple[tuple[str, Step], ...]) -> Observation | None:
     """Run ``steps`` in order; the observation to stop with, or None when all of them passed."""
     for thing, step in steps:
+        attempt.fence()
         try:
             result = step(attempt)
+        except LeaseLost:
+            raise
         except Stalled as exc:
             failure = Failure(thing, exc.reason, str(exc), permanent=True)
             return Observation(attempt, failure=failure, fingerprint=_fingerprint(attempt))
@@ -187,6 +191,7 @@ def _fingerprint(attempt: Attempt) -> str | None:
 
 def _move_to_trash(attempt: Attempt, previous: ProjectStatus | None, record: Attribution | None, folder: Path, owner: Owner) -> None:
     entry = f"{attempt.key}.{int(attempt.now * 1000)}"
+    attempt.fence()
     attempt.trash.move_in(folder, TrashEntry(
         entry=entry, id=attempt.key, name=previous.name if previous else owner.folder, folder=owner.folder,
         quality=(previous.quality if previous else None) or "standard",

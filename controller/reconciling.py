@@ -19,6 +19,7 @@ from pathlib import Path
 from auteur import logs
 from auteur.events import Journal
 from auteur.identity import Actor
+from auteur.leases import unfenced
 from auteur.names import project_id
 from auteur.settings import Settings
 from auteur.status import Phase, ProjectStatus, StatusStore
@@ -49,9 +50,12 @@ def known_keys(workspace: Path, specs: SpecIndex, owners: Owners, statuses: Stat
 
 class Reconciler:
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time, journal: Journal | None = None,
-                 cache: bool = True) -> None:  # fmt: skip
+                 cache: bool = True, fence: Callable[[], None] = unfenced) -> None:  # fmt: skip
         self.settings = settings
         self.clock = clock
+        # The active controller's lease check (``auteur.leases``), before every write to a
+        # project folder and to status; the CLI's reconciler writes without leading.
+        self.fence = fence
         settings.specs.mkdir(parents=True, exist_ok=True)
         settings.workspace.mkdir(parents=True, exist_ok=True)
         self.state = settings.state
@@ -84,6 +88,7 @@ class Reconciler:
         """Converge one project under its lock, and report. ``known_oids`` (project-relative
         path -> LFS oid) names files whose content is already known; ``actor`` is whom the
         reconcile acts for (else whoever ``converge`` finds)."""
+        self.fence()
         with logs.bound(project_id=key), project_lock(self.state, key) as interrupted:
             if interrupted:
                 self.recover(key)
@@ -102,7 +107,7 @@ class Reconciler:
     def attempt(self, key: str, *, known_oids: Mapping[str, str] | None = None, actor: Actor | None = None) -> Attempt:
         """A new convergence attempt of ``key``, on this controller's stores."""
         return Attempt(key=key, settings=self.settings, now=self.clock(), specs=self.specs, owners=self.owners,
-                       trash=self.trash, known_oids=dict(known_oids or {}), actor=actor)  # fmt: skip
+                       trash=self.trash, known_oids=dict(known_oids or {}), actor=actor, fence=self.fence)  # fmt: skip
 
     def reconcile_locked(self, key: str, *, known_oids: Mapping[str, str] | None = None, actor: Actor | None = None) -> Outcome:
         """``reconcile`` for a caller that already holds the project lock."""
@@ -113,8 +118,10 @@ class Reconciler:
             nonlocal previous
             seed = reporting.processing(claimed, previous, attempt.now)
             if seed is not None:
+                self.fence()
                 self.recorder.record(previous, seed, claimed.actor_name)
                 previous = seed
 
         observation = converge(attempt, previous, on_claimed=show_processing)
+        self.fence()
         return self.recorder.report(observation, previous, attempt.now)

@@ -28,6 +28,7 @@ from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
 from dulwich.reflog import format_reflog_line
 from dulwich.refs import DiskRefsContainer, Ref
 
+from auteur import faults
 from auteur.gitindex import same_stat
 from controller import lfs
 from controller.gitinit import RepositoryError, clear_stale_locks, ensure_repository, plan_repository
@@ -223,6 +224,7 @@ def snapshot(
     always_include: Collection[str] = ("project.json", ".gitignore", ".gitattributes"),
     dry_run: bool = False,
     planned: Mapping[str, bytes] | None = None,
+    before_commit: Callable[[], None] | None = None,
 ) -> SnapshotResult:
     """Commit the settled state of ``root``'s tracked files on ``main``.
 
@@ -234,7 +236,9 @@ def snapshot(
     ``is_lfs`` picks go to ``.git/lfs`` and are committed as pointers; the caller
     keeps ``.gitattributes`` in step so that git agrees. A path in ``known_oids``
     (an ingested upload, hashed as it arrived) is committed at once, without
-    settling, and never hashed again. A new commit is ``author``'s (``Name <email>``, the
+    settling, and never hashed again. ``before_commit`` (the controller's fence) is called
+    after the files are read and stored, right before the commit and the index are written:
+    it raises to stop there. A new commit is ``author``'s (``Name <email>``, the
     person who made the change) and ``committer``'s (the identity the controller commits as).
     Needs ``ensure_repository``.
 
@@ -256,6 +260,10 @@ def snapshot(
     changed = head is None or head.tree != tree_id
     if dry_run:
         return _planned_result(run, head, changed, message)
+    if changed or run.new != run.old:
+        faults.hold("snapshot.before_commit")
+        if before_commit is not None:
+            before_commit()
     if changed:
         for tree in trees.values():
             _write_object(run.objects, tree)

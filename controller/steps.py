@@ -26,6 +26,7 @@ import msgspec
 from auteur.atomic import write_atomic
 from auteur.identity import Actor, parse_author
 from auteur.layout import FOLDERS, GITATTRIBUTES, GITIGNORE, KEEP, LEAF_FOLDERS, MANIFEST, MANIFEST_VERSION, TRACKED_ROOTS
+from auteur.leases import unfenced
 from auteur.settings import Settings
 from auteur.specs import Spec, SpecError, read_spec
 from controller import attributes, repository
@@ -74,6 +75,9 @@ class Attempt:
     # ``converge`` (the person whose request wrote the spec): their name goes with the events and
     # the commits are theirs. None: nobody known, so the configured default identity.
     actor: Actor | None = None
+    # Called before every write to the folder (``auteur.leases``): raises ``LeaseLost`` once
+    # this controller no longer leads. The CLI's and the worker's attempts write without leading.
+    fence: Callable[[], None] = unfenced
     spec_files: list[str] = field(default_factory=list)
     passed: list[str] = field(default_factory=list)  # the steps that ran without error, in order
     # Found by the steps, in order.
@@ -375,6 +379,7 @@ def ensure_snapshot(attempt: Attempt) -> Result:
         known_oids=attempt.known_oids,
         dry_run=attempt.dry_run,
         planned={c.path: c.content for c in attempt.planned if c.path is not None and c.content is not None} if attempt.dry_run else None,
+        before_commit=attempt.fence,
     )
     attempt.snapshot = result
     if result.pending:
