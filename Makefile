@@ -100,8 +100,8 @@ format: $(STAMP) ## format the code (ruff format) and sort imports
 bench: $(STAMP) ## run the benchmarks (prints numbers; see BENCHMARKS.md)
 	$(PY) bench/run.py
 
-reconcile: $(STAMP) ## one reconcile pass over every project (or NAME=...)
-	$(CLI) reconcile $(if $(NAME),"$(NAME)") $(if $(WAIT),--wait)
+reconcile: $(STAMP) ## one reconcile pass over every project (or NAME=...); DRY_RUN=1: print the plan, change nothing
+	$(CLI) $(if $(filter 1 yes true,$(DRY_RUN)),diff,reconcile $(if $(WAIT),--wait)) $(if $(NAME),"$(NAME)")
 
 project-list: $(STAMP) ## table of projects and their status
 	@$(CLI) list

@@ -14,6 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from auteur import logs
 from auteur.events import Journal
@@ -21,7 +22,7 @@ from auteur.identity import Actor
 from auteur.leases import unfenced
 from auteur.names import project_id
 from auteur.settings import Settings
-from auteur.status import Phase, ProjectStatus
+from auteur.status import Phase, ProjectStatus, StatusStore
 from controller import reporting
 from controller.converging import DONE, Next, Outcome, converge
 from controller.fingerprints import fingerprint
@@ -33,9 +34,18 @@ from controller.specindex import SpecIndex
 from controller.steps import Attempt
 from controller.trash import Trash
 
-__all__ = ["DONE", "Next", "Outcome", "Reconciler"]
+__all__ = ["DONE", "Next", "Outcome", "Reconciler", "known_keys"]
 
 log = logging.getLogger("auteur.controller")
+
+
+def known_keys(workspace: Path, specs: SpecIndex, owners: Owners, statuses: StatusStore) -> set[str]:
+    """Every key the controller knows of: specs, owned folders, statuses, workspace folders."""
+    keys = set(specs.ids()) | set(owners.ids()) | set(statuses.ids())
+    for name in os.listdir(workspace):
+        if not name.startswith("."):
+            keys.add(project_id(name))
+    return keys
 
 
 class Reconciler:
@@ -60,12 +70,7 @@ class Reconciler:
         return self.recorder.status_of(key)
 
     def keys(self) -> set[str]:
-        """Every key the controller knows of: specs, owned folders, statuses, workspace folders."""
-        keys = set(self.specs.ids()) | set(self.owners.ids()) | set(self.statuses.ids())
-        for name in os.listdir(self.settings.workspace):
-            if not name.startswith("."):
-                keys.add(project_id(name))
-        return keys
+        return known_keys(self.settings.workspace, self.specs, self.owners, self.statuses)
 
     def current_fingerprint(self, key: str) -> str:
         owner = self.owners.get(key)
