@@ -26,7 +26,8 @@ checkout's ``.venv`` instead; a pyenv build without PGO/LTO runs pure Python ~30
 Every stack is new for each round; modes alternate their order from round to round. One
 client (httpx on this host, at each mode's address) times, per stack: N sequential ``POST
 /api/v1/projects`` answered 201 with a ready project; ``GET /api/v1/projects`` with the
-projects filled up (``process_async``) and all ready; one upload of a file on disk (body sent
+projects filled up (``process_async``) and all ready; as many ``GET /health/live``
+(the smallest answer: what the network path itself costs a request); one upload of a file on disk (body sent
 with ``sendfile`` by ``upload_bench.upload``) until the ``upload.completed`` event arrives on
 the API's WebSocket (ingested and committed). Medians over rounds; the overhead is container
 against host processes (target <= 10%). Prints numbers; never asserts on time.
@@ -61,7 +62,9 @@ SERVICES = ["redis", "controller", "worker", "backend"]
 BENCH_ENV = {"COMPOSE_PROJECT_NAME": "auteurbench", "AUTEUR_API_PORT": "18400", "AUTEUR_WEB_PORT": "13400"}
 FIGURES = [("create p50", "ms", "create_p50"), ("create p99", "ms", "create_p99"), ("list p50", "ms", "list_p50"),
            ("list p99", "ms", "list_p99"), ("upload stored", "MiB/s", "stored_mibs"),
-           ("upload committed", "MiB/s", "upload_mibs"), ("fill to all ready", "s", "fill_s")]  # fmt: skip
+           ("upload committed", "MiB/s", "upload_mibs"), ("fill to all ready", "s", "fill_s"),
+           ("list body", "KiB", "list_kib"), ("GET /health/live p50", "ms", "live_p50"),
+           ("GET /health/live p99", "ms", "live_p99")]  # fmt: skip
 
 
 class Stack:
@@ -273,7 +276,15 @@ def measure(stack: Stack, args: argparse.Namespace, source: Path) -> dict[str, f
             listed.append(time.perf_counter() - started)
         if answer.status_code != 200 or answer.headers["X-Total-Count"] != str(total):
             raise RuntimeError(f"list: HTTP {answer.status_code}, {answer.headers.get('X-Total-Count')} projects, not {total}")
-    out.update(list_p50=percentile(listed, 50) * 1000, list_p99=percentile(listed, 99) * 1000)
+    out.update(list_p50=percentile(listed, 50) * 1000, list_p99=percentile(listed, 99) * 1000, list_kib=len(answer.content) / 1024)
+    # The smallest answer over the same connection: what the network path itself costs a request.
+    probed: list[float] = []
+    for n in range(5 + args.requests):
+        started = time.perf_counter()
+        http.get("/health/live").raise_for_status()
+        if n >= 5:
+            probed.append(time.perf_counter() - started)
+    out.update(live_p50=percentile(probed, 50) * 1000, live_p99=percentile(probed, 99) * 1000)
 
     if args.upload_mib:
         new_content(source)  # a new oid for each upload (and the file in the page cache)
