@@ -15,7 +15,7 @@ import anyio.to_thread
 import jinja2
 
 from web import formatting
-from web.pictures import hue_of, initials_of
+from web.pictures import hue_of, initials_of, preview_of
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -83,6 +83,7 @@ class Renderer:
             static_url=lambda name: f"/static/{name}?v={versions.get(name, '0')}",
             qualities=QUALITIES,
             live_statuses=LIVE_STATUSES,
+            preview_of=preview_of,
         )
 
     def render_sync(self, name: str, **context: Any) -> str:
