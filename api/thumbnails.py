@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -29,10 +28,11 @@ import falcon
 import falcon.asgi
 from dulwich.index import IndexEntry
 
-from api.assets import ProjectFiles, resolve_asset, send_file
+from api.assets import ProjectFiles, send_file
 from api.config import ApiConfig
 from api.errors import ApiError, not_found
 from api.index import ProjectIndex
+from api.posters import check_source
 from auteur.gitindex import recorded_entries
 from auteur.paths import UnsafePath, resolve_under
 from auteur.thumbnails import (
@@ -120,13 +120,7 @@ class ThumbnailResource(ProjectFiles):
     def _find(self, project: dict[str, Any], root: Path, path: str) -> str:
         """The real path of the thumbnail of the image at ``path`` (in a worker thread); the
         job is asked for when it is missing."""
-        image = resolve_asset(root, path)
-        try:
-            regular = stat.S_ISREG(os.lstat(image).st_mode)
-        except OSError:
-            regular = False
-        if not regular or not is_image(path):
-            not_found(f"no image {path!r}", "path")
+        check_source(root, path, is_image, "image")
         key = content_key(root, path, self.indexes.entries(root))
         if key is None:
             not_ready(f"{path!r} is not committed yet: its thumbnail is made once it is")

@@ -63,11 +63,19 @@ PosterError = PreviewError
 
 def poster(project_id: str, path: str) -> dict[str, Any]:
     """The job: make the poster of ``path`` (a video in the project) if it is not current."""
-    # The settings ``worker.jobs.configure`` gave this process, like every job here.
+    return run_preview(make_poster, "poster", project_id, path)
+
+
+Maker = Callable[[Settings, str, str], dict[str, Any]]
+
+
+def run_preview(make: Maker, what: str, project_id: str, path: str) -> dict[str, Any]:
+    """Run a preview job's ``make`` with the settings ``worker.jobs.configure`` gave this
+    process, like every job here; a permanent problem is reported as ``failed``, not raised."""
     try:
-        return make_poster(jobs.current_settings(), project_id, path)
+        return make(jobs.current_settings(), project_id, path)
     except PreviewError as exc:  # permanent: retrying cannot help
-        log.warning("no poster for %s/%s: %s", project_id, path, exc)
+        log.warning("no %s for %s/%s: %s", what, project_id, path, exc)
         return {"project_id": project_id, "path": path, "status": "failed", "error": str(exc)}
 
 

@@ -34,15 +34,14 @@ from auteur.thumbnails import (
     thumbnail_relpath,
     thumbnail_state,
 )
-from worker import jobs
 from worker.media import (
-    PreviewError,
     announce,
     check_media_path,
     find_ffmpeg,
     install,
     note_failure,
     project_file,
+    run_preview,
     scratch_file,
     write_frame,
 )
@@ -60,11 +59,7 @@ DECODER_OPTIONS = {"exr": ["-apply_trc", "iec61966_2_1"]}
 
 def thumbnail(project_id: str, path: str) -> dict[str, Any]:
     """The job: make the thumbnail of the image at ``path`` as committed, if it has none."""
-    try:
-        return make_thumbnail(jobs.current_settings(), project_id, path)
-    except PreviewError as exc:  # permanent: retrying cannot help
-        log.warning("no thumbnail for %s/%s: %s", project_id, path, exc)
-        return {"project_id": project_id, "path": path, "status": "failed", "error": str(exc)}
+    return run_preview(make_thumbnail, "thumbnail", project_id, path)
 
 
 def make_thumbnail(settings: Settings, project_id: str, path: str, *, ffmpeg: str | None = None) -> dict[str, Any]:
