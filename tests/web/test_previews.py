@@ -5,6 +5,7 @@ axe finds no serious problem; screenshots are saved under the test's tmp dir."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -145,6 +146,16 @@ def test_a_missing_thumbnail_shows_a_placeholder(page, web_stack, api, tmp_path)
     expect(preview).to_have_attribute("data-state", "missing", timeout=30_000)
     expect(preview.locator(".preview-missing")).to_be_visible()
     expect(preview.locator("img")).to_be_hidden()
+
+
+def test_a_prores_mov_the_browser_cannot_decode_offers_its_download(page, web_stack, api, tmp_path):
+    project_id = make_project(api, f"ProRes Film {tmp_path.name}")
+    upload(api, project_id, "edits", [("master.mov", encode(tmp_path / "master.mov", ["-c:v", "prores_ks", "-pix_fmt", "yuv422p10le"], 1))])
+    open_project(page, web_stack, project_id)
+    preview = page.locator('.preview[data-path="outputs/edits/master.mov"]')
+    expect(preview.locator("video")).to_have_attribute("poster", re.compile("/posters/outputs/edits/master.mov$"))
+    expect(preview.locator(".preview-unplayable")).to_be_visible(timeout=30_000)
+    expect(preview.locator(".preview-unplayable a")).to_have_attribute("download", "")
 
 
 def test_the_previews_have_no_serious_accessibility_problem(axe_page, web_stack, api, film):
