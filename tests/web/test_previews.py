@@ -14,6 +14,7 @@ import pytest
 from helpers import wait_for
 from playwright.sync_api import expect
 
+from tests.api.test_thumbnails import HeldJobs
 from tests.web.test_accessibility import violations
 from tests.web.test_project_page import make_project, open_project
 
@@ -146,6 +147,19 @@ def test_a_missing_thumbnail_shows_a_placeholder(page, web_stack, api, tmp_path)
     expect(preview).to_have_attribute("data-state", "missing", timeout=30_000)
     expect(preview.locator(".preview-missing")).to_be_visible()
     expect(preview.locator("img")).to_be_hidden()
+
+
+def test_a_thumbnail_made_while_the_page_is_open_replaces_its_placeholder(page, web_stack, api, tmp_path, monkeypatch):
+    held = HeldJobs(web_stack, monkeypatch)  # the thumbnail job waits until the page shows the placeholder
+    project_id = make_project(api, f"Late Stills {tmp_path.name}")
+    upload(api, project_id, "storyboards", [("late.png", still(tmp_path, "late.png", "800x400"))])
+    open_project(page, web_stack, project_id)
+    preview = page.locator('.preview[data-path="assets/storyboards/late.png"]')
+    expect(preview).to_have_attribute("data-state", "missing")
+    held.release()  # only the job's media.thumbnail event makes the page ask again
+    expect(preview).not_to_have_attribute("data-state", "missing", timeout=30_000)
+    wait_for(lambda: preview.locator("img").evaluate("i => i.complete && i.naturalWidth") == 640, timeout=30,
+             what="the thumbnail in place of the placeholder")  # fmt: skip
 
 
 def test_a_prores_mov_the_browser_cannot_decode_offers_its_download(page, web_stack, api, tmp_path):
