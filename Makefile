@@ -16,7 +16,8 @@ DOCKER := $(PY) -m launcher.docker
 CLI := $(DOCKER) cli
 
 .PHONY: help install up controller test lint format bench reconcile project-list project-create project-suspend project-resume project-delete project-restore project-purge user-add token-create workspace-init clean \
-	stack stack-up stack-down stack-status docker-up docker-down docker-health docker-logs docker-restart docker-test
+	stack stack-up stack-down stack-status docker-up docker-down docker-health docker-logs docker-restart docker-test \
+	swarm-up swarm-down swarm-status swarm-scale
 
 help:
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -42,6 +43,20 @@ stack-up: docker-up ## same as docker-up
 stack-down: docker-down ## same as docker-down
 
 stack-status: docker-health ## same as docker-health
+
+swarm-up: $(STAMP) ## the stack on Docker Swarm (a one-node swarm if none): 2 backends, 2 workers, 2 controllers behind a proxy on 8000/3000
+	@scripts/host.sh packages-docker
+	@scripts/host.sh dockerd >/dev/null
+	@$(PY) -m launcher.swarm up
+
+swarm-down: $(STAMP) ## remove the Swarm stack (the workspace volume stays)
+	@$(PY) -m launcher.swarm down
+
+swarm-status: $(STAMP) ## each Swarm service's replicas and the API's health through the proxy (exit 1 unless all converged)
+	@$(PY) -m launcher.swarm status
+
+swarm-scale: $(STAMP) ## scale Swarm services, e.g. make swarm-scale SCALE="backend=3 worker=3"
+	@$(PY) -m launcher.swarm scale $(SCALE)
 
 docker-up: $(STAMP) ## build the images (no registry needed) and start the compose stack; waits until healthy
 	@scripts/host.sh packages-docker
@@ -85,8 +100,8 @@ format: $(STAMP) ## format the code (ruff format) and sort imports
 bench: $(STAMP) ## run the benchmarks (prints numbers; see BENCHMARKS.md)
 	$(PY) bench/run.py
 
-reconcile: $(STAMP) ## one reconcile pass over every project (or NAME=...)
-	$(CLI) reconcile $(if $(NAME),"$(NAME)") $(if $(WAIT),--wait)
+reconcile: $(STAMP) ## one reconcile pass over every project (or NAME=...); DRY_RUN=1: print the plan, change nothing
+	$(CLI) $(if $(filter 1 yes true,$(DRY_RUN)),diff,reconcile $(if $(WAIT),--wait)) $(if $(NAME),"$(NAME)")
 
 project-list: $(STAMP) ## table of projects and their status
 	@$(CLI) list

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from auteur.bus import EventBus, EventStream, LocalBus
 from auteur.jobs import InProcessJobs, JobQueue, JobWorker
+from auteur.leases import Lease
 from auteur.uploadviews import NoUploadView, UploadView
 
 
@@ -39,6 +40,10 @@ class Backends:
     # The service that runs the jobs in a process of its own; None where they run in
     # the process that enqueues them.
     worker: JobWorker | None = None
+    # Makes the active controller's lease where a file lock on the volume cannot be trusted
+    # (a network filesystem shared by several machines); None: the file lock
+    # (``controller.locking.Leadership``).
+    lease: Callable[[], Lease] | None = None
 
     @classmethod
     def embedded(cls, *, bus: LocalBus | None = None, jobs: InProcessJobs | None = None) -> Backends:

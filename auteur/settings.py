@@ -50,6 +50,14 @@ class Settings(msgspec.Struct, kw_only=True, rename=env_name):
     # RQ workers renew their registration this often; /health counts a worker as
     # running while its last heartbeat is younger than three of these (plus slack).
     worker_heartbeat_seconds: int = 10
+    # Redis mode's controller lease (redisbackend.lease), as controller-runtime's: it expires
+    # this long after its last renewal, its holder gives up when it could not renew it for the
+    # deadline, and renews it (and a standby tries to take it) this often.
+    lease_seconds: float = 15.0
+    lease_renew_deadline_seconds: float = 10.0
+    lease_retry_seconds: float = 2.0
+    # A controller touches this file every 5 s, standing by or leading (the containers' health check).
+    controller_beat_file: Path | None = None
     # Who may do what (auteur.identity, api.auth): off (everyone may do everything, the
     # default), on (a bearer token or a session cookie), proxy (X-Forwarded-User from a trusted proxy).
     auth: Literal["off", "on", "proxy"] = "off"
@@ -115,6 +123,10 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         parse_author(settings.git_author)
     except ValueError as exc:
         raise SettingsError(f"{env_name('git_author')}: {exc}") from None
+    timings = (settings.lease_retry_seconds, settings.lease_renew_deadline_seconds, settings.lease_seconds)
+    if not 0 < timings[0] < timings[1] < timings[2]:
+        names = " < ".join(env_name(f) for f in ("lease_retry_seconds", "lease_renew_deadline_seconds", "lease_seconds"))
+        raise SettingsError(f"the controller lease needs 0 < {names}; got {' < '.join(f'{t:g}' for t in timings)}")
     return msgspec.structs.replace(
         settings,
         specs=settings.specs.absolute(),

@@ -100,9 +100,11 @@ _decoder = msgspec.json.Decoder(ProjectStatus)
 class StatusStore:
     """One status file per project id; the controller writes, everyone reads."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, *, create: bool = True) -> None:
+        """``create=False``: only read (``auteur diff``), even where the folder does not exist yet."""
         self.root = state_dir / STATUS_DIR
-        self.root.mkdir(parents=True, exist_ok=True)
+        if create:
+            self.root.mkdir(parents=True, exist_ok=True)
 
     def path(self, project_id: str) -> Path:
         return self.root / f"{project_id}.json"
@@ -125,7 +127,11 @@ class StatusStore:
             pass
 
     def ids(self) -> list[str]:
-        return [e.name[:-5] for e in os.scandir(self.root) if e.name.endswith(".json") and not e.name.startswith(".")]
+        try:
+            entries = list(os.scandir(self.root))
+        except FileNotFoundError:  # never created: read-only, on a fresh workspace
+            return []
+        return [e.name[:-5] for e in entries if e.name.endswith(".json") and not e.name.startswith(".")]
 
     def read_all(self) -> list[ProjectStatus]:
         found = []

@@ -2,7 +2,7 @@
 
 Runs the loop (``run``: the ``controller`` service's entry point, which takes its
 Redis parts from ``redisbackend.backends_for``), one reconcile pass
-(``reconcile``), and the project commands behind ``make project-*``. Commands that
+(``reconcile``), its plan (``diff``, from ``controller.planning``), and the project commands behind ``make project-*``. Commands that
 change a project write or remove its spec and wait for the controller; when no
 controller is running they do the reconcile themselves, so ``make project-create``
 works on a bare checkout.
@@ -33,7 +33,7 @@ from auteur.settings import Settings
 from auteur.specs import Quality, Spec, SpecError, read_spec
 from auteur.specstore import SpecExists, create_spec, remove_spec, replace_spec, spec_files_for
 from auteur.status import Phase
-from controller import people
+from controller import people, planning
 from controller.converging import Outcome
 from controller.locking import Leadership
 from controller.mailroom import purge, restore
@@ -43,11 +43,15 @@ from controller.running import Controller, run_controller
 
 
 def _controller_running(settings: Settings) -> bool:
+    """Whether a controller leads this workspace: one holds the file lock (the embedded
+    mode), or keeps the workspace's heartbeat fresh (Redis mode's controllers lead by a lease
+    in Redis, possibly on another machine)."""
     probe = Leadership(settings.state)
-    if probe.try_acquire():
-        probe.release()
-        return False
-    return True
+    if not probe.try_acquire():
+        return True
+    probe.release()
+    beat = heartbeat.read(settings.state / HEARTBEAT)
+    return beat is not None and beat.is_fresh(time.time(), CONTROLLER_MAX_AGE)
 
 
 class _Progress:
@@ -70,17 +74,24 @@ class _Progress:
         sys.stderr.flush()
 
 
+LEASE_LOST_EXIT = 3
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """The controller service: its Redis parts (if ``REDIS_URL`` says so) come from ``redisbackend``."""
     from redisbackend import backends_for  # here: the other commands never load redis or rq
 
     backends = backends_for(settings)
-    controller = Controller(settings, stream=backends.stream, requeue=backends.requeue)
+    lease = backends.lease() if backends.lease is not None else None
+    controller = Controller(settings, stream=backends.stream, requeue=backends.requeue, lease=lease)
     if settings.metrics_port:  # the service's own /metrics, for Prometheus (the embedded stack's is the API's)
         registry = CollectorRegistry()
         registry.register(ControllerCollector(controller.metrics, controller.queue))
         start_http_server(settings.metrics_port, registry=registry)
     anyio.run(run_controller, controller)
+    if controller.lease_lost.is_set():  # exit, so that the container is restarted as a standby
+        print("controller: lost the lease to another controller; exiting", file=sys.stderr)
+        return LEASE_LOST_EXIT
     return 0
 
 
@@ -118,6 +129,17 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     for key, why in failed:
         print(f"  {key}: {why}")
     return 1 if failed else 0
+
+
+def cmd_diff(settings: Settings, args: argparse.Namespace) -> int:
+    """What a reconcile would do, changing nothing: exits 0 (nothing to do), 2 (changes pending) or 1 (an error)."""
+    try:
+        plans = planning.plan(settings, [project_id(args.name)] if args.name else None)
+    except planning.PlanError as exc:
+        print(f"auteur diff: {exc}", file=sys.stderr)
+        return planning.FAILED
+    print("\n".join(planning.render(plans)))
+    return planning.exit_code(plans)
 
 
 def _pending_reason(reconciler: Reconciler, key: str, outcome: Outcome) -> str:
@@ -319,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?")
     p.add_argument("--wait", action="store_true", help="reconcile again until nothing is pending (grace periods, settling files)")
     p.add_argument("--timeout", type=float, default=600.0, help="with --wait: give up after this many seconds")
+    p = sub.add_parser("diff", help="print what a reconcile would do, changing nothing (exit 0: nothing to do, 2: changes, 1: error)")
+    p.add_argument("name", nargs="?")
     sub.add_parser("list", help="table of projects")
     p = sub.add_parser("create", help="create a project and wait until it is ready")
     p.add_argument("name")
@@ -346,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = {
     "run": cmd_run,
     "reconcile": cmd_reconcile,
+    "diff": cmd_diff,
     "list": cmd_list,
     "create": cmd_create,
     "suspend": cmd_suspend,

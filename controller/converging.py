@@ -18,14 +18,19 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 
 from auteur import attribution
 from auteur.attribution import Action, Attribution
 from auteur.identity import Actor
+from auteur.leases import LeaseLost
 from auteur.names import project_id
 from auteur.status import Phase, ProjectStatus
+from controller.changes import Change, nothing
 from controller.fingerprints import digest, fingerprint, spec_lines
-from controller.steps import CLAIM_STEPS, FOLDER_STEPS, Attempt, Result, Stalled, Step
+from controller.ownership import Owner
+from controller.steps import CLAIM_STEPS, FOLDER_STEPS, Attempt, Result, Stalled, Step, carry_out
 from controller.trash import TrashEntry
 
 log = logging.getLogger("auteur.controller")
@@ -148,8 +153,11 @@ def _deleted_by(record: Attribution | None, previous: ProjectStatus | None) -> A
 def _run(attempt: Attempt, steps: tuple[tuple[str, Step], ...]) -> Observation | None:
     """Run ``steps`` in order; the observation to stop with, or None when all of them passed."""
     for thing, step in steps:
+        attempt.fence()
         try:
             result = step(attempt)
+        except LeaseLost:
+            raise
         except Stalled as exc:
             failure = Failure(thing, exc.reason, str(exc), permanent=True)
             return Observation(attempt, failure=failure, fingerprint=_fingerprint(attempt))
@@ -181,6 +189,22 @@ def _fingerprint(attempt: Attempt) -> str | None:
     return fingerprint(spec_paths, folder, specs_seen=specs_now)
 
 
+def _move_to_trash(attempt: Attempt, previous: ProjectStatus | None, record: Attribution | None, folder: Path, owner: Owner) -> None:
+    entry = f"{attempt.key}.{int(attempt.now * 1000)}"
+    attempt.fence()
+    attempt.trash.move_in(folder, TrashEntry(
+        entry=entry, id=attempt.key, name=previous.name if previous else owner.folder, folder=owner.folder,
+        quality=(previous.quality if previous else None) or "standard",
+        description=previous.description if previous else "",
+        spec_file=(previous.spec_file if previous else None) or f"{owner.folder}.yaml",
+        created_at=owner.created_at, deleted_at=attempt.now, actor=attempt.actor_name,
+    ))  # fmt: skip
+    if record is not None:  # it spoke for a project that is in the trash now
+        attribution.discard(attempt.settings.state, attempt.key, record)
+    log.info("%s: spec removed; folder moved to trash as %s", attempt.key, entry)
+    attempt.owners.drop(attempt.key)
+
+
 def _remove(attempt: Attempt, previous: ProjectStatus | None) -> Observation:
     """No spec for the key: after the grace period, send an owned folder to the trash;
     find a foreign folder of that name (unmanaged); otherwise there is nothing left."""
@@ -195,20 +219,16 @@ def _remove(attempt: Attempt, previous: ProjectStatus | None) -> Observation:
             since = previous.missing_since if deleting and previous is not None and previous.missing_since is not None else now
             waited = now - since
             if waited < attempt.settings.grace_seconds:
-                return Observation(attempt, absence=Absence.WAITING, folder=owner.folder, missing_since=since,
-                                   requeue_after=attempt.settings.grace_seconds - waited)  # fmt: skip
-            entry = f"{attempt.key}.{int(now * 1000)}"
-            attempt.trash.move_in(folder, TrashEntry(
-                entry=entry, id=attempt.key, name=previous.name if previous else owner.folder, folder=owner.folder,
-                quality=(previous.quality if previous else None) or "standard",
-                description=previous.description if previous else "",
-                spec_file=(previous.spec_file if previous else None) or f"{owner.folder}.yaml",
-                created_at=owner.created_at, deleted_at=now, actor=attempt.actor_name,
-            ))  # fmt: skip
-            if record is not None:  # it spoke for a project that is in the trash now
-                attribution.discard(attempt.settings.state, attempt.key, record)
-            log.info("%s: spec removed; folder moved to trash as %s", attempt.key, entry)
-        attempt.owners.drop(attempt.key)
+                left = attempt.settings.grace_seconds - waited
+                attempt.planned.append(Change(f"move '{owner.folder}' to the trash in {left:.1f} s (the spec is gone; "
+                                              f"grace period {attempt.settings.grace_seconds:g} s)", nothing))  # fmt: skip
+                return Observation(attempt, absence=Absence.WAITING, folder=owner.folder, missing_since=since, requeue_after=left)
+            move = partial(_move_to_trash, attempt, previous, record, folder, owner)
+            changes = [Change(f"move '{owner.folder}' to the trash now (the spec is gone)", move)]
+        else:
+            forget = partial(attempt.owners.drop, attempt.key)
+            changes = [Change(f"forget '{owner.folder}' (its spec and its folder are both gone)", forget)]
+        carry_out(attempt, changes)
         return Observation(attempt, absence=Absence.TRASHED, folder=owner.folder)
     for name in os.listdir(workspace):
         if not name.startswith(".") and project_id(name) == attempt.key and (workspace / name).is_dir():

@@ -1,6 +1,7 @@
 """Creating and repairing a project's ``.git``: folders, HEAD, config and LFS hooks.
 
-Called by ``controller.repository`` (re-exported as ``ensure_repository``) for
+Called by ``controller.repository`` (re-exported as ``ensure_repository`` and
+``plan_repository``, what it would do, for a dry run) for
 ``controller.steps.ensure_repository``. The config carries the LFS filter exactly as
 ``git lfs install --local`` writes it, so people using the real git-lfs get the
 right behaviour, and the controller's identity (``AUTEUR_GIT_AUTHOR``) as ``user``, so
@@ -14,7 +15,7 @@ import secrets
 import shutil
 import stat
 import time
-from functools import cache
+from functools import cache, partial
 from io import BytesIO
 from pathlib import Path
 
@@ -23,11 +24,13 @@ from dulwich.file import GitFile
 
 from auteur.identity import DEFAULT_AUTHOR, parse_author
 from controller import lfs
+from controller.changes import Change
 
 # A lock older than this was left by a killed process: no git command, ours or a
 # person's, holds one for minutes in a project folder.
 STALE_LOCK_SECONDS = 300.0
 _HEAD = b"ref: refs/heads/main\n"
+_GIT_FOLDERS = ("objects/info", "objects/pack", "refs/heads", "refs/tags")
 DEFAULT_IDENTITY = parse_author(DEFAULT_AUTHOR)
 _Config = tuple[tuple[tuple[bytes, ...], bytes, bytes], ...]
 
@@ -75,28 +78,43 @@ def ensure_repository(root: Path, identity: bytes = DEFAULT_IDENTITY) -> bool:
     A missing ``.git`` is built under a temporary name and renamed into place, so a
     crash never leaves half a repository. An existing one is repaired in place
     (HEAD, object and ref folders, config entries, LFS hooks); history is kept.
+    What it does is ``plan_repository``'s list, carried out.
     """
+    changes = plan_repository(root, identity)
+    clear_stale_locks(root / ".git")
+    for change in changes:
+        change.apply()
+    return bool(changes)
+
+
+def plan_repository(root: Path, identity: bytes = DEFAULT_IDENTITY) -> list[Change]:
+    """What ``ensure_repository`` would do to ``root/.git``, read without writing anything."""
     git_dir = root / ".git"
     try:
         if not stat.S_ISDIR(os.lstat(git_dir).st_mode):
             raise RepositoryError(f"{git_dir} is not a directory")
     except FileNotFoundError:
-        return _create_repository(root, identity)
-    clear_stale_locks(git_dir)
-    changed = False
-    for folder in ("objects/info", "objects/pack", "refs/heads", "refs/tags"):
-        if not os.path.isdir(git_dir / folder):
-            os.makedirs(git_dir / folder, exist_ok=True)
-            changed = True
+        return [Change("create the git repository (.git, set up for LFS)", partial(_create_repository, root, identity))]
+    changes = [Change(f"create .git/{folder}/", partial(os.makedirs, git_dir / folder, exist_ok=True))
+               for folder in _GIT_FOLDERS if not os.path.isdir(git_dir / folder)]  # fmt: skip
     try:
         head = (git_dir / "HEAD").read_bytes()
     except FileNotFoundError:
         head = b""
     if head != _HEAD:
-        with GitFile(git_dir / "HEAD", "wb") as f:
-            f.write(_HEAD)
-        changed = True
-    return _ensure_config(git_dir, identity) | lfs.install_hooks(git_dir) | changed
+        changes.append(Change("point .git/HEAD at main", partial(_write_head, git_dir)))
+    config, entries = _config_changes(git_dir, identity)
+    if entries:
+        changes.append(Change(f"set {', '.join(entries)} in .git/config", partial(config.write_to_path, git_dir / "config")))
+    missing = lfs.missing_hooks(git_dir)
+    if missing:
+        changes.append(Change(f"add the LFS hooks {', '.join(missing)}", partial(lfs.install_hooks, git_dir)))
+    return changes
+
+
+def _write_head(git_dir: Path) -> None:
+    with GitFile(git_dir / "HEAD", "wb") as f:
+        f.write(_HEAD)
 
 
 def _create_repository(root: Path, identity: bytes) -> bool:
@@ -122,18 +140,20 @@ def _create_repository(root: Path, identity: bytes) -> bool:
     return True
 
 
-def _ensure_config(git_dir: Path, identity: bytes) -> bool:
+def _config_changes(git_dir: Path, identity: bytes) -> tuple[ConfigFile, list[str]]:
+    """The config with the required entries set (config.lock, then rename, to write it), and
+    the names of the entries that differed: none when ``.git/config`` is as it should be."""
     try:
         data = (git_dir / "config").read_bytes()
     except FileNotFoundError:
         data = b""
     if data == _config_text(identity):
-        return False
+        return ConfigFile(), []
     try:
         config = ConfigFile.from_file(BytesIO(data))
     except ValueError:  # unparseable: git cannot use it either
         config = ConfigFile()
-    changed = False
+    changed = []
     for section, name, value in _required_config(identity):
         try:
             current: bytes | None = config.get(section, name)
@@ -141,10 +161,8 @@ def _ensure_config(git_dir: Path, identity: bytes) -> bool:
             current = None
         if current != value:
             config.set(section, name, value)
-            changed = True
-    if changed:
-        config.write_to_path(git_dir / "config")  # config.lock, then rename
-    return changed
+            changed.append(b".".join((*section, name)).decode("utf-8", "replace"))
+    return config, changed
 
 
 _LOCKS = ("index.lock", "HEAD.lock", "config.lock", "refs/heads/main.lock", "packed-refs.lock")

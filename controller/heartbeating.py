@@ -1,8 +1,12 @@
-"""The controller's heartbeat: ``workspace/.auteur/heartbeat.json``, rewritten every 5 s.
+"""The controller's heartbeats: the workspace's, and the process's own.
 
-Run by ``controller.running`` as one task while this process leads. The file is an
-``auteur.heartbeat.Heartbeat`` (when, pid, the queue, the last resync, the watches),
-written atomically; ``/health``, ``auteur health`` and the compose health check read it.
+``HeartbeatWriter`` is run by ``controller.running`` as one task while this process leads:
+``workspace/.auteur/heartbeat.json``, rewritten every 5 s, an ``auteur.heartbeat.Heartbeat``
+(when, pid, the queue, the last resync, the watches), written atomically; ``/health``,
+``auteur health`` and the compose health check read it. ``beat_process`` touches the
+process's own beat file (``AUTEUR_CONTROLLER_BEAT_FILE``, in the container) every 5 s,
+standing by or leading: with several controller replicas (Swarm), a standby is healthy
+while the workspace's heartbeat is its leader's.
 """
 
 from __future__ import annotations
@@ -54,3 +58,17 @@ class HeartbeatWriter:
         while True:
             await anyio.to_thread.run_sync(write_atomic, self.path, heartbeat.encode(self.snapshot()))
             await anyio.sleep(self.period)
+
+
+def _touch(path: Path) -> None:
+    with open(path, "ab"):
+        os.utime(path)
+
+
+async def beat_process(path: Path | None, period: float = CONTROLLER_BEAT_SECONDS) -> None:
+    """Touch ``path`` every ``period`` seconds until cancelled (nothing when it is None)."""
+    if path is None:
+        return
+    while True:
+        await anyio.to_thread.run_sync(_touch, path)
+        await anyio.sleep(period)

@@ -71,7 +71,7 @@ def install_hooks(git_dir: Path) -> bool:
     A hook that exists is left alone, whoever wrote it.
     """
     hooks = git_dir / "hooks"
-    missing = [name for name in HOOKS if not os.path.lexists(hooks / name)]
+    missing = missing_hooks(git_dir)
     if missing:
         hooks.mkdir(exist_ok=True)
     for name in missing:
@@ -81,6 +81,11 @@ def install_hooks(git_dir: Path) -> bool:
         finally:
             os.close(fd)
     return bool(missing)
+
+
+def missing_hooks(git_dir: Path) -> list[str]:
+    """The git-lfs hooks ``install_hooks`` would add."""
+    return [name for name in HOOKS if not os.path.lexists(git_dir / "hooks" / name)]
 
 
 def object_path(git_dir: Path, oid: str) -> Path:
@@ -147,6 +152,22 @@ def store_fd(git_dir: Path, fd: int, known_oid: str | None = None) -> tuple[str,
         except FileNotFoundError:
             pass
         raise
+
+
+def hash_fd(fd: int) -> tuple[str, int]:
+    """The (oid, size) ``store_fd`` would give the open file ``fd``, without storing
+    anything: a dry run's snapshot (``auteur diff``). Streams, in constant memory."""
+    before = os.fstat(fd)
+    digest = hashlib.sha256()
+    os.lseek(fd, 0, os.SEEK_SET)
+    total = 0
+    while chunk := os.read(fd, _BUFFER_SIZE):
+        digest.update(chunk)
+        total += len(chunk)
+    after = os.fstat(fd)
+    if total != before.st_size or after.st_size != total or after.st_mtime_ns != before.st_mtime_ns:
+        raise FileChangedError(f"file changed while it was hashed ({before.st_size} -> {total} bytes)")
+    return digest.hexdigest(), total
 
 
 def _copy_and_hash(src: int, dst: int, size: int) -> str:

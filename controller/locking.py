@@ -1,15 +1,17 @@
 """File locks on the volume: one per project, and one for the active controller.
 
 Called by ``controller.reconciling`` (the project lock, also taken by the CLI and
-by the ingest job, which converges under it) and ``controller.standby`` (leadership).
-Both are ``auteur.locks`` file locks, so a ``kill -9`` never leaves one held.
+by the ingest job, which converges under it) and ``controller.standby`` (leadership in
+the embedded mode: ``auteur.leases.Lease`` over a file lock; Redis mode's lease is
+``redisbackend.lease``). Both are ``auteur.locks`` file locks, so a ``kill -9`` never
+leaves one held.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from auteur.layout import CONTROLLER_LOCK, LOCKS_DIR
@@ -32,7 +34,8 @@ def project_lock(state_dir: Path, project_id: str) -> Iterator[bool]:
 
 
 class Leadership:
-    """The controller lock: whoever holds it reconciles; others wait as standby."""
+    """The controller lock: whoever holds it reconciles; others wait as standby. The kernel
+    keeps it for its holder until the process ends, so it never expires and needs no fence."""
 
     def __init__(self, state_dir: Path) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -50,9 +53,18 @@ class Leadership:
 
     def holder(self) -> str:
         try:
-            return self.path.read_text().strip() or "unknown"
+            return f"pid {self.path.read_text().strip() or 'unknown'}"
         except OSError:
             return "unknown"
+
+    def retry_seconds(self) -> float:
+        return 0.5
+
+    def keep(self, on_lost: Callable[[], None]) -> None:
+        """Nothing to renew: the lock is this process's until it ends."""
+
+    def check(self) -> None:
+        """Never lost while the process runs."""
 
     def release(self) -> None:
         if self.fd is not None:

@@ -13,6 +13,7 @@ import os
 
 from auteur import mailbox
 from auteur.identity import Actor
+from auteur.leases import LeaseLost
 from auteur.mailbox import Request, RequestResult
 from auteur.specs import Quality, Spec
 from auteur.specstore import SpecExists, create_spec
@@ -30,6 +31,7 @@ def handle_requests(self: Reconciler) -> int:
     """Carry out every pending request, oldest first; returns how many."""
     handled = 0
     for request in mailbox.pending(self.state):
+        self.fence()  # a restore or a purge moves folders; a lost lease leaves the request for the next leader
         if request.action == "announce":
             announce(self, request)
             handled += 1
@@ -41,6 +43,8 @@ def handle_requests(self: Reconciler) -> int:
                 result = purge(self, request.entry, request.actor)
             else:
                 result = RequestResult(id="", ok=False, message=f"unknown action {request.action!r}")
+        except LeaseLost:
+            raise
         except Exception as exc:  # report, never crash the loop on one request
             log.exception("request %s failed", request.id)
             result = RequestResult(id="", ok=False, message=f"{type(exc).__name__}: {exc}")

@@ -27,9 +27,11 @@ _decoder = msgspec.json.Decoder(Owner)
 
 
 class Owners:
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, *, create: bool = True) -> None:
+        """``create=False``: only read (a dry run), even where the folder does not exist yet."""
         self.root = state_dir / OWNERS_DIR
-        self.root.mkdir(parents=True, exist_ok=True)
+        if create:
+            self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, project_id: str) -> Path:
         return self.root / f"{project_id}.json"
@@ -50,4 +52,8 @@ class Owners:
             pass
 
     def ids(self) -> list[str]:
-        return [n[:-5] for n in os.listdir(self.root) if n.endswith(".json") and not n.startswith(".")]
+        try:
+            names = os.listdir(self.root)
+        except FileNotFoundError:  # never created: read-only, on a fresh workspace
+            return []
+        return [n[:-5] for n in names if n.endswith(".json") and not n.startswith(".")]

@@ -14,13 +14,15 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from auteur import logs
 from auteur.events import Journal
 from auteur.identity import Actor
+from auteur.leases import unfenced
 from auteur.names import project_id
 from auteur.settings import Settings
-from auteur.status import Phase, ProjectStatus
+from auteur.status import Phase, ProjectStatus, StatusStore
 from controller import reporting
 from controller.converging import DONE, Next, Outcome, converge
 from controller.fingerprints import fingerprint
@@ -32,16 +34,28 @@ from controller.specindex import SpecIndex
 from controller.steps import Attempt
 from controller.trash import Trash
 
-__all__ = ["DONE", "Next", "Outcome", "Reconciler"]
+__all__ = ["DONE", "Next", "Outcome", "Reconciler", "known_keys"]
 
 log = logging.getLogger("auteur.controller")
 
 
+def known_keys(workspace: Path, specs: SpecIndex, owners: Owners, statuses: StatusStore) -> set[str]:
+    """Every key the controller knows of: specs, owned folders, statuses, workspace folders."""
+    keys = set(specs.ids()) | set(owners.ids()) | set(statuses.ids())
+    for name in os.listdir(workspace):
+        if not name.startswith("."):
+            keys.add(project_id(name))
+    return keys
+
+
 class Reconciler:
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time, journal: Journal | None = None,
-                 cache: bool = True) -> None:  # fmt: skip
+                 cache: bool = True, fence: Callable[[], None] = unfenced) -> None:  # fmt: skip
         self.settings = settings
         self.clock = clock
+        # The active controller's lease check (``auteur.leases``), before every write to a
+        # project folder and to status; the CLI's reconciler writes without leading.
+        self.fence = fence
         settings.specs.mkdir(parents=True, exist_ok=True)
         settings.workspace.mkdir(parents=True, exist_ok=True)
         self.state = settings.state
@@ -56,12 +70,7 @@ class Reconciler:
         return self.recorder.status_of(key)
 
     def keys(self) -> set[str]:
-        """Every key the controller knows of: specs, owned folders, statuses, workspace folders."""
-        keys = set(self.specs.ids()) | set(self.owners.ids()) | set(self.statuses.ids())
-        for name in os.listdir(self.settings.workspace):
-            if not name.startswith("."):
-                keys.add(project_id(name))
-        return keys
+        return known_keys(self.settings.workspace, self.specs, self.owners, self.statuses)
 
     def current_fingerprint(self, key: str) -> str:
         owner = self.owners.get(key)
@@ -79,6 +88,7 @@ class Reconciler:
         """Converge one project under its lock, and report. ``known_oids`` (project-relative
         path -> LFS oid) names files whose content is already known; ``actor`` is whom the
         reconcile acts for (else whoever ``converge`` finds)."""
+        self.fence()
         with logs.bound(project_id=key), project_lock(self.state, key) as interrupted:
             if interrupted:
                 self.recover(key)
@@ -97,7 +107,7 @@ class Reconciler:
     def attempt(self, key: str, *, known_oids: Mapping[str, str] | None = None, actor: Actor | None = None) -> Attempt:
         """A new convergence attempt of ``key``, on this controller's stores."""
         return Attempt(key=key, settings=self.settings, now=self.clock(), specs=self.specs, owners=self.owners,
-                       trash=self.trash, known_oids=dict(known_oids or {}), actor=actor)  # fmt: skip
+                       trash=self.trash, known_oids=dict(known_oids or {}), actor=actor, fence=self.fence)  # fmt: skip
 
     def reconcile_locked(self, key: str, *, known_oids: Mapping[str, str] | None = None, actor: Actor | None = None) -> Outcome:
         """``reconcile`` for a caller that already holds the project lock."""
@@ -108,8 +118,10 @@ class Reconciler:
             nonlocal previous
             seed = reporting.processing(claimed, previous, attempt.now)
             if seed is not None:
+                self.fence()
                 self.recorder.record(previous, seed, claimed.actor_name)
                 previous = seed
 
         observation = converge(attempt, previous, on_claimed=show_processing)
+        self.fence()
         return self.recorder.report(observation, previous, attempt.now)

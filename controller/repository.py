@@ -28,11 +28,13 @@ from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
 from dulwich.reflog import format_reflog_line
 from dulwich.refs import DiskRefsContainer, Ref
 
+from auteur import faults
 from auteur.gitindex import same_stat
 from controller import lfs
-from controller.gitinit import RepositoryError, clear_stale_locks, ensure_repository
+from controller.gitinit import RepositoryError, clear_stale_locks, ensure_repository, plan_repository
 
-__all__ = ["BRANCH", "RepositoryError", "SnapshotResult", "ensure_repository", "head_info", "snapshot"]
+__all__ = ["BRANCH", "RepositoryError", "SnapshotFile", "SnapshotResult", "clear_stale_locks", "ensure_repository", "head_info",
+           "plan_repository", "snapshot"]  # fmt: skip
 
 BRANCH = Ref(b"refs/heads/main")
 TRACKED_ROOTS = ("assets", "outputs")
@@ -42,6 +44,15 @@ _O_DIR = _O_READ | os.O_DIRECTORY
 # A path that vanished, or was swapped for a symlink (ELOOP), since it was listed.
 _GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
 _Tree = dict[bytes, Union["_Tree", tuple[int, ObjectID]]]
+
+
+class SnapshotFile(msgspec.Struct, kw_only=True, frozen=True):
+    """A file a commit adds, modifies or deletes (``size``: the working tree's bytes; None when deleted)."""
+
+    path: str
+    action: str  # add | modify | delete
+    size: int | None
+    lfs: bool
 
 
 class SnapshotResult(msgspec.Struct, kw_only=True):
@@ -56,15 +67,23 @@ class SnapshotResult(msgspec.Struct, kw_only=True):
     last_commit_message: str | None
     last_commit_at: float | None
     last_commit_author: str | None
+    # A dry run's (``dry_run=True``): the files the commit would change, and its message.
+    files: list[SnapshotFile] = msgspec.field(default_factory=list)
+    message: str | None = None
 
 
 class _Snapshot:
     """One pass over a project's files, building the new index entries."""
 
-    def __init__(self, git_dir: Path, is_lfs: Callable[[str, int], bool], now: float, settle: float) -> None:
+    def __init__(self, git_dir: Path, is_lfs: Callable[[str, int], bool], now: float, settle: float, *,
+                 dry_run: bool = False, planned: Mapping[str, bytes] | None = None) -> None:  # fmt: skip
         self.git_dir, self.objects = git_dir, str(git_dir / "objects")
         self.is_lfs, self.now, self.settle = is_lfs, now, settle
+        # A dry run writes nothing: no objects, no LFS store, no index. ``planned`` holds the
+        # files the earlier steps would write (path -> bytes): they count as already there.
+        self.dry_run, self.planned = dry_run, planned or {}
         self.known_oids: Mapping[str, str] = {}
+        self.sizes: dict[str, int] = {}  # of every file looked at: what a plan reports
         try:
             index = Index(git_dir / "index")
         except Exception:  # torn by a crash: it only caches stat data, so read the files again
@@ -76,15 +95,29 @@ class _Snapshot:
         self.lfs_files = 0
 
     def scan(self, root: Path, always_include: Collection[str]) -> None:
-        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            for rel in sorted(always_include):
-                *folders, name = rel.split("/")
-                self.enter(root_fd, folders, partial(self.include, rel=rel, name=name))
-            for top in TRACKED_ROOTS:
-                self.enter(root_fd, [top], partial(self.walk, prefix=top + "/"))
-        finally:
-            os.close(root_fd)
+            root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            if not self.planned:  # a dry run's folder may be one still to create
+                raise
+        else:
+            try:
+                for rel in sorted(always_include):
+                    *folders, name = rel.split("/")
+                    self.enter(root_fd, folders, partial(self.include, rel=rel, name=name))
+                for top in TRACKED_ROOTS:
+                    self.enter(root_fd, [top], partial(self.walk, prefix=top + "/"))
+            finally:
+                os.close(root_fd)
+        for rel, data in sorted(self.planned.items()):
+            self.take_planned(rel, data)
+
+    def take_planned(self, rel: str, data: bytes) -> None:
+        """A file the dry run's earlier steps would write, as the snapshot would then find it."""
+        blob = Blob.from_string(data)
+        fake = os.stat_result((0o100644, 0, 0, 0, 0, 0, len(data), 0, 0, 0))
+        self.new[os.fsencode(rel)] = index_entry_from_stat(fake, blob.id, 0o100644)
+        self.sizes[rel] = len(data)
 
     def enter(self, dir_fd: int, folders: list[str], then: Callable[[int], None]) -> None:
         """Run ``then`` in ``folders`` below ``dir_fd``, never through a symlink."""
@@ -127,6 +160,9 @@ class _Snapshot:
                 self.visit(prefix + entry.name, dir_fd, entry.name, st, entry.name == KEEP and st.st_size == 0)
 
     def visit(self, rel: str, dir_fd: int, name: str, st: os.stat_result, exempt: bool) -> None:
+        if rel in self.planned:
+            return
+        self.sizes[rel] = st.st_size
         key = os.fsencode(rel)
         old = self.old.get(key)
         if old is not None and same_stat(old, st):
@@ -153,13 +189,15 @@ class _Snapshot:
             lfs_file = fst.st_size > 0 and self.is_lfs(rel, fst.st_size)
             data = _read_small(fd, fst) if not lfs_file or fst.st_size <= 1024 else b""
             if lfs_file and not lfs.is_pointer(data):
-                data = lfs.pointer_bytes(*lfs.store_fd(self.git_dir, fd, self.known_oids.get(rel)))
+                stored = lfs.hash_fd(fd) if self.dry_run else lfs.store_fd(self.git_dir, fd, self.known_oids.get(rel))
+                data = lfs.pointer_bytes(*stored)
         except lfs.FileChangedError:
             return self.defer(rel, old, self.settle)
         finally:
             os.close(fd)
         blob = Blob.from_string(data)
-        _write_object(self.objects, blob)
+        if not self.dry_run:
+            _write_object(self.objects, blob)
         entry = index_entry_from_stat(fst, blob.id, 0o100755 if fst.st_mode & stat.S_IXUSR else 0o100644)
         entry.size &= 0xFFFFFFFF  # the index keeps 32 bits, as git does
         self.new[key] = entry
@@ -184,6 +222,9 @@ def snapshot(
     committer: bytes,
     known_oids: Mapping[str, str] | None = None,
     always_include: Collection[str] = ("project.json", ".gitignore", ".gitattributes"),
+    dry_run: bool = False,
+    planned: Mapping[str, bytes] | None = None,
+    before_commit: Callable[[], None] | None = None,
 ) -> SnapshotResult:
     """Commit the settled state of ``root``'s tracked files on ``main``.
 
@@ -195,13 +236,21 @@ def snapshot(
     ``is_lfs`` picks go to ``.git/lfs`` and are committed as pointers; the caller
     keeps ``.gitattributes`` in step so that git agrees. A path in ``known_oids``
     (an ingested upload, hashed as it arrived) is committed at once, without
-    settling, and never hashed again. A new commit is ``author``'s (``Name <email>``, the
+    settling, and never hashed again. ``before_commit`` (the controller's fence) is called
+    after the files are read and stored, right before the commit and the index are written:
+    it raises to stop there. A new commit is ``author``'s (``Name <email>``, the
     person who made the change) and ``committer``'s (the identity the controller commits as).
     Needs ``ensure_repository``.
+
+    With ``dry_run`` it decides exactly the same but writes nothing (no object, LFS copy,
+    commit, ref or index; media is only hashed): ``files`` and ``message`` say what the
+    commit would be. ``planned`` (path -> bytes) are files a dry run's earlier steps
+    would have written, taken as they would be.
     """
     git_dir = root / ".git"
-    clear_stale_locks(git_dir)
-    run = _Snapshot(git_dir, is_lfs, now, settle_seconds)
+    if not dry_run:
+        clear_stale_locks(git_dir)
+    run = _Snapshot(git_dir, is_lfs, now, settle_seconds, dry_run=dry_run, planned=planned)
     run.known_oids = known_oids or {}
     run.scan(root, always_include)
     refs = DiskRefsContainer(git_dir)
@@ -209,6 +258,12 @@ def snapshot(
     trees: dict[ObjectID, Tree] = {}
     tree_id = _build_tree(dict(sorted(run.new.items())), trees)
     changed = head is None or head.tree != tree_id
+    if dry_run:
+        return _planned_result(run, head, changed, message)
+    if changed or run.new != run.old:
+        faults.hold("snapshot.before_commit")
+        if before_commit is not None:
+            before_commit()
     if changed:
         for tree in trees.values():
             _write_object(run.objects, tree)
@@ -230,6 +285,45 @@ def snapshot(
         last_commit_at=float(head.commit_time),
         last_commit_author=head.author.decode("utf-8", "replace"),
     )
+
+
+def _planned_result(run: _Snapshot, head: Commit | None, changed: bool, message: str) -> SnapshotResult:
+    """What a dry run found: the commit it would make (if ``changed``) and its files."""
+    files = _changed_files(run, head) if changed else []
+    return SnapshotResult(
+        changed=changed,
+        commit=head.id.decode() if head is not None else None,
+        pending=run.pending,
+        retry_after=run.retry_after,
+        lfs_files=run.lfs_files,
+        tracked_files=len(run.new),
+        last_commit_message=head.message.decode("utf-8", "replace").rstrip("\n") if head is not None else None,
+        last_commit_at=float(head.commit_time) if head is not None else None,
+        last_commit_author=head.author.decode("utf-8", "replace") if head is not None else None,
+        files=files,
+        message=message if changed else None,
+    )
+
+
+def _changed_files(run: _Snapshot, head: Commit | None) -> list[SnapshotFile]:
+    """The paths whose mode or blob differ between ``head``'s tree and the run's entries."""
+    old: dict[bytes, tuple[int, bytes]] = {}
+    if head is not None:
+        for item in DiskObjectStore(run.objects).iter_tree_contents(head.tree):
+            if item.path is not None and item.mode is not None and item.sha is not None:
+                old[item.path] = (item.mode, item.sha)
+    new = {key: (entry.mode, entry.sha) for key, entry in run.new.items()}
+    files = []
+    for key in sorted(old.keys() | new.keys()):
+        if old.get(key) == new.get(key):
+            continue
+        rel = os.fsdecode(key)
+        if key not in new:
+            files.append(SnapshotFile(path=rel, action="delete", size=None, lfs=False))
+            continue
+        size = run.sizes.get(rel, 0)
+        files.append(SnapshotFile(path=rel, action="modify" if key in old else "add", size=size, lfs=size > 0 and run.is_lfs(rel, size)))
+    return files
 
 
 def head_info(root: Path) -> tuple[str | None, str | None, float | None]:

@@ -62,6 +62,7 @@ class Resync:
 
     def _stale_keys(self) -> list[str]:
         self.reconciler.specs.refresh(force=True)
+        self.reconciler.fence()
         self.reconciler.trash.expire(self.settings.trash_retention_seconds, now=self.clock())
         return [k for k in sorted(self.reconciler.keys()) if self.reconciler.needs_reconcile(k)]
 

@@ -5,7 +5,11 @@ gives it the Redis parts in Redis mode), by the embedded launcher and by tests.
 Events only enqueue keys; worker tasks run ``Reconciler.reconcile`` in threads, one
 at a time per key, different keys in parallel. Each job has its module:
 
-* ``controller.standby``: wait until this process leads the workspace;
+* ``controller.standby``: wait until this process leads the workspace (the file lock,
+  or Redis mode's lease: ``auteur.leases``); once it leads, it keeps the lease, and the
+  reconciler checks it before every write. A lost lease stops the loop at once, with
+  nothing more written, and ``lease_lost`` says so (``auteur run`` exits 3, and the
+  container restarts as a standby);
 * ``controller.shutdown``: SIGTERM/SIGINT or ``request_stop``, in-flight work first;
 * ``controller.inbox``: keys from the watcher's thread onto the loop's queue;
 * ``controller.workers``: the worker tasks, and ``controller.metrics`` their counters;
@@ -31,9 +35,10 @@ from auteur import mailbox
 from auteur.bus import EventStream
 from auteur.events import Journal
 from auteur.jobs import JobQueue
+from auteur.leases import Lease, LeaseLost
 from auteur.settings import Settings
 from controller.forwarding import Forwarder
-from controller.heartbeating import HeartbeatWriter
+from controller.heartbeating import HeartbeatWriter, beat_process
 from controller.inbox import Inbox
 from controller.locking import Leadership
 from controller.mailroom import REQUESTS_KEY
@@ -63,14 +68,15 @@ class Controller:
         jitter: Callable[[], float] | None = None,
         stream: EventStream | None = None,
         requeue: JobQueue | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
+        self.leadership: Lease = lease if lease is not None else Leadership(settings.state)
         self.journal = Journal(settings.state, clock=clock)
-        self.reconciler = Reconciler(settings, clock=clock, journal=self.journal)
+        self.reconciler = Reconciler(settings, clock=clock, journal=self.journal, fence=self.leadership.check)
         self.queue = WorkQueue()
         self.metrics = Metrics()
-        self.leadership = Leadership(settings.state)
         self.forwarder = Forwarder(self.journal, stream) if stream is not None else None
         after_pass = functools.partial(requeue_staged_uploads, settings.state, requeue) if requeue is not None else None
         jitter = jitter or (lambda: random.uniform(-0.1, 0.1))
@@ -83,6 +89,7 @@ class Controller:
         )
         self.is_leader = False
         self.standby = threading.Event()  # set while another controller leads
+        self.lease_lost = threading.Event()  # set once this controller led and lost the lease
         self.started = threading.Event()
 
     def request_stop(self) -> None:
@@ -93,10 +100,22 @@ class Controller:
         return await self.resyncing.run_once()
 
     async def run(self, *, on_ready: Callable[[], None] | None = None) -> None:
+        """Stand by until this process leads, then run the loop until asked to stop. The
+        process's own beat file (``controller_beat_file``: the container's health check) is
+        touched all along, standing by or leading."""
+        async with anyio.create_task_group() as beating:
+            beating.start_soon(beat_process, self.settings.controller_beat_file)
+            try:
+                await self._lead(on_ready)
+            finally:
+                beating.cancel_scope.cancel()
+
+    async def _lead(self, on_ready: Callable[[], None] | None) -> None:
         if not await wait_for_leadership(self.leadership, self.shutdown, self.standby):
             return
         self.is_leader = True
         log.info("controller active on %s (specs: %s)", self.settings.workspace, self.settings.specs)
+        self.leadership.keep(self._on_lease_lost)
         self.inbox.open()
         try:
             async with anyio.create_task_group() as tg:
@@ -121,6 +140,12 @@ class Controller:
             self.leadership.release()
             self.is_leader = False
             log.info("controller stopped")
+
+    def _on_lease_lost(self) -> None:
+        """From the lease's renewal thread: another controller may lead already, so stop now;
+        the fence keeps the reconciles still running from writing anything more."""
+        self.lease_lost.set()
+        self.request_stop()
 
     def _start_watches(self) -> None:
         self.watcher = Watcher(self.settings.specs, self.settings.workspace, self.inbox.put, self._on_overflow)
@@ -150,3 +175,6 @@ async def run_controller(controller: Controller, on_ready: Callable[[], None] | 
         await controller.run(on_ready=on_ready)
     except* Stopping:
         pass
+    except* LeaseLost as group:
+        controller.lease_lost.set()
+        log.error("controller stopped: %s", group.exceptions[0])

@@ -1,7 +1,9 @@
 """The convergence steps, run in order by ``controller.converging.converge``.
 
 Each step is ``ensure_<thing>(attempt) -> Result``: it checks before acting, so a
-second run returns ``UNCHANGED`` and writes nothing. A step that fails raises:
+second run returns ``UNCHANGED`` and writes nothing. What a step would do is a list of
+``controller.changes.Change``, kept in ``attempt.planned`` and carried out — unless
+the attempt is a dry run (``auteur diff``), which writes nothing at all. A step that fails raises:
 ``Stalled`` when nothing will change until the spec or the folder does, anything
 else for a temporary failure; ``controller.reporting`` turns either into a
 ``<Thing>Failed`` condition. Steps never write status.
@@ -16,6 +18,7 @@ import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import msgspec
@@ -23,9 +26,11 @@ import msgspec
 from auteur.atomic import write_atomic
 from auteur.identity import Actor, parse_author
 from auteur.layout import FOLDERS, GITATTRIBUTES, GITIGNORE, KEEP, LEAF_FOLDERS, MANIFEST, MANIFEST_VERSION, TRACKED_ROOTS
+from auteur.leases import unfenced
 from auteur.settings import Settings
 from auteur.specs import Spec, SpecError, read_spec
 from controller import attributes, repository
+from controller.changes import Change, file_diff
 from controller.fingerprints import fingerprint
 from controller.ownership import Owner, Owners
 from controller.specindex import SpecIndex
@@ -70,6 +75,9 @@ class Attempt:
     # ``converge`` (the person whose request wrote the spec): their name goes with the events and
     # the commits are theirs. None: nobody known, so the configured default identity.
     actor: Actor | None = None
+    # Called before every write to the folder (``auteur.leases``): raises ``LeaseLost`` once
+    # this controller no longer leads. The CLI's and the worker's attempts write without leading.
+    fence: Callable[[], None] = unfenced
     spec_files: list[str] = field(default_factory=list)
     passed: list[str] = field(default_factory=list)  # the steps that ran without error, in order
     # Found by the steps, in order.
@@ -85,6 +93,11 @@ class Attempt:
     changes: list[str] = field(default_factory=list)
     snapshot: repository.SnapshotResult | None = None
     retry_after: float | None = None
+    # A dry run (``auteur diff``) works everything out and writes nothing; either way
+    # ``planned`` lists, in order, what the steps did or would do.
+    dry_run: bool = False
+    planned: list[Change] = field(default_factory=list)
+    renamed_from: str | None = None  # a dry run's folder that the reconcile would rename first
 
     @property
     def wanted(self) -> Spec:
@@ -95,7 +108,8 @@ class Attempt:
 
     @property
     def root(self) -> Path:
-        return self.settings.workspace / self.wanted.name
+        # A dry run that would rename the folder looks at it where it still is.
+        return self.settings.workspace / (self.renamed_from or self.wanted.name)
 
     @property
     def created_at(self) -> str:
@@ -114,6 +128,15 @@ class Attempt:
     @property
     def actor_name(self) -> str | None:
         return self.actor.name if self.actor is not None else None
+
+
+def carry_out(attempt: Attempt, changes: list[Change]) -> Result:
+    """Note ``changes`` in the attempt's plan and make them, unless it is a dry run."""
+    attempt.planned.extend(changes)
+    if not attempt.dry_run:
+        for change in changes:
+            change.apply()
+    return Result.CHANGED if changes else Result.UNCHANGED
 
 
 def pick_spec(files: list[str], owner: Owner | None, specs_dir: Path) -> tuple[str, list[str]]:
@@ -162,18 +185,18 @@ def ensure_ownership(attempt: Attempt) -> Result:
     ``OwnershipFailed`` (permanent: ``ForeignFolder``) for a folder that is not ours."""
     spec, spec_file, folder, owner = attempt.wanted, attempt.spec_file or "", attempt.root, attempt.owner
     if owner is not None:
-        result = Result.UNCHANGED
+        changes = []
         if owner.folder != spec.name:
             old = attempt.settings.workspace / owner.folder
             if old.is_dir() and not folder.exists():
-                os.rename(old, folder)
-                result = Result.CHANGED
+                changes.append(Change(f"rename the folder '{owner.folder}' to '{spec.name}'", partial(os.rename, old, folder)))
+                attempt.renamed_from = owner.folder if attempt.dry_run else None
         if owner.folder != spec.name or owner.spec_file != spec_file:
             attempt.owner = Owner(id=attempt.key, folder=spec.name, spec_file=spec_file, created_at=owner.created_at)
-            attempt.owners.put(attempt.owner)
-            result = Result.CHANGED
-        return result
+            changes.append(Change(f"record the folder '{spec.name}' as owned, for {spec_file}", partial(attempt.owners.put, attempt.owner)))
+        return carry_out(attempt, changes)
     created_at = iso(attempt.now)
+    claim = f"take the new folder '{spec.name}' under management"
     if folder.exists() or folder.is_symlink():
         if folder.is_symlink() or not folder.is_dir():
             raise Stalled("ForeignFolder", f"'{spec.name}' exists in the workspace and is not a project folder; it is left untouched")
@@ -187,10 +210,11 @@ def ensure_ownership(attempt: Attempt) -> Result:
             created_at = str(manifest.get("created_at") or created_at)
         except (OSError, msgspec.DecodeError, AttributeError):
             pass
-        log.info("%s: adopting existing folder '%s'", attempt.key, spec.name)
+        claim = f"adopt the existing folder '{spec.name}' (its project.json has this id)"
+        if not attempt.dry_run:
+            log.info("%s: adopting existing folder '%s'", attempt.key, spec.name)
     attempt.owner = Owner(id=attempt.key, folder=spec.name, spec_file=spec_file, created_at=created_at)
-    attempt.owners.put(attempt.owner)
-    return Result.CHANGED
+    return carry_out(attempt, [Change(claim, partial(attempt.owners.put, attempt.owner))])
 
 
 _KNOWN_ROOT = frozenset({MANIFEST, GITIGNORE, GITATTRIBUTES, ".git", "assets", "outputs", "temp"})
@@ -213,18 +237,29 @@ def _scan(attempt: Attempt) -> None:
             elif entry.is_file(follow_symlinks=False):
                 sizes[path] = entry.stat(follow_symlinks=False).st_size
     attempt.sizes = sizes
-    attempt.strays = sorted(n for n in os.listdir(attempt.root) if n not in _KNOWN_ROOT)
+    try:
+        attempt.strays = sorted(n for n in os.listdir(attempt.root) if n not in _KNOWN_ROOT)
+    except FileNotFoundError:  # a dry run's folder still to create
+        attempt.strays = []
 
 
 def ensure_layout(attempt: Attempt) -> Result:
     """Ensures the folder layout, with a ``.gitkeep`` in each asset and output folder.
 
     Sets ``LayoutFailed`` when a folder cannot be made (e.g. a file in its way)."""
-    result = Result.UNCHANGED
+    result = carry_out(attempt, plan_layout(attempt))
+    if result is Result.CHANGED:
+        attempt.changes.append("layout")
+    _scan(attempt)
+    return result
+
+
+def plan_layout(attempt: Attempt) -> list[Change]:
+    """The folders and ``.gitkeep`` files the layout lacks, in the order they are made."""
     root = str(attempt.root)
+    changes = []
     if not os.path.isdir(root):
-        os.makedirs(root)
-        result = Result.CHANGED
+        changes.append(Change("create the project folder", partial(os.makedirs, root)))
     for rel in FOLDERS:
         path = f"{root}/{rel}"
         try:
@@ -232,22 +267,23 @@ def ensure_layout(attempt: Attempt) -> Result:
                 continue
             raise FileExistsError(f"'{rel}' is in the way of a project folder; move it aside")
         except FileNotFoundError:
-            os.mkdir(path)
-            result = Result.CHANGED
+            changes.append(Change(f"create the folder {rel}/", partial(os.mkdir, path)))
     for rel in LEAF_FOLDERS:
         keep = f"{root}/{rel}/{KEEP}"
         try:
             if stat.S_ISREG(os.lstat(keep).st_mode):
                 continue
-            os.unlink(keep)  # a symlink or something else squatting on the name
+            verb, squatted = "replace", True  # a symlink or something else squatting on the name
         except FileNotFoundError:
-            pass
-        os.close(os.open(keep, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644))
-        result = Result.CHANGED
-    if result is Result.CHANGED:
-        attempt.changes.append("layout")
-    _scan(attempt)
-    return result
+            verb, squatted = "create", False
+        changes.append(Change(f"{verb} {rel}/{KEEP}", partial(_make_keep, keep, squatted), path=f"{rel}/{KEEP}", content=b""))
+    return changes
+
+
+def _make_keep(keep: str, squatted: bool) -> None:
+    if squatted:
+        os.unlink(keep)
+    os.close(os.open(keep, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644))
 
 
 def manifest_bytes(attempt: Attempt) -> bytes:
@@ -265,17 +301,31 @@ def manifest_bytes(attempt: Attempt) -> bytes:
 
 
 def _ensure_file(attempt: Attempt, rel: str, wanted: bytes, what: str) -> Result:
+    result = carry_out(attempt, plan_file(attempt, rel, wanted))
+    if result is Result.CHANGED:
+        attempt.changes.append(what)
+    return result
+
+
+def plan_file(attempt: Attempt, rel: str, wanted: bytes) -> list[Change]:
+    """Writing ``rel`` (a file the controller owns, in the project root) as ``wanted``, unless it holds that."""
     path = attempt.root / rel
+    before = None
     try:
-        if not path.is_symlink() and path.read_bytes() == wanted:
-            return Result.UNCHANGED
+        if not path.is_symlink():
+            before = path.read_bytes()
+            if before == wanted:
+                return []
     except (FileNotFoundError, IsADirectoryError):
         pass
+    return [Change(f"{'edit' if before is not None else 'create'} {rel}", partial(_write_file, path, wanted),
+                   path=rel, content=wanted, diff=file_diff(rel, before, wanted))]  # fmt: skip
+
+
+def _write_file(path: Path, data: bytes) -> None:
     if path.is_symlink():
         path.unlink()
-    write_atomic(path, wanted)
-    attempt.changes.append(what)
-    return Result.CHANGED
+    write_atomic(path, data)
 
 
 def ensure_manifest(attempt: Attempt) -> Result:
@@ -299,10 +349,13 @@ def ensure_gitattributes(attempt: Attempt) -> Result:
 def ensure_repository(attempt: Attempt) -> Result:
     """Ensures a git repository with the LFS filter configured and the default identity as
     its ``user``. Sets ``RepositoryFailed``."""
-    if repository.ensure_repository(attempt.root, attempt.committer):
+    changes = repository.plan_repository(attempt.root, attempt.committer)
+    if not attempt.dry_run:
+        repository.clear_stale_locks(attempt.root / ".git")
+    result = carry_out(attempt, changes)
+    if result is Result.CHANGED:
         attempt.changes.append("repository")
-        return Result.CHANGED
-    return Result.UNCHANGED
+    return result
 
 
 def ensure_snapshot(attempt: Attempt) -> Result:
@@ -324,6 +377,9 @@ def ensure_snapshot(attempt: Attempt) -> Result:
         author=attempt.author,
         committer=attempt.committer,
         known_oids=attempt.known_oids,
+        dry_run=attempt.dry_run,
+        planned={c.path: c.content for c in attempt.planned if c.path is not None and c.content is not None} if attempt.dry_run else None,
+        before_commit=attempt.fence,
     )
     attempt.snapshot = result
     if result.pending:

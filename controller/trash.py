@@ -28,10 +28,12 @@ class TrashError(Exception):
 
 
 class Trash:
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, *, create: bool = True) -> None:
+        """``create=False``: only read (a dry run), even where the folder does not exist yet."""
         self.state_dir = state_dir
         self.root = state_dir / TRASH_DIR
-        self.root.mkdir(parents=True, exist_ok=True)
+        if create:
+            self.root.mkdir(parents=True, exist_ok=True)
 
     def move_in(self, folder: Path, record: TrashEntry) -> TrashEntry:
         """Move ``folder`` into the trash under ``record.entry``."""

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import anyio
 import anyio.to_thread
 
+from auteur.leases import LeaseLost
 from controller.mailroom import REQUESTS_KEY, handle_requests
 from controller.metrics import Metrics
 from controller.queueing import WorkQueue
@@ -50,6 +51,9 @@ async def work(queue: WorkQueue, handle: Callable[[str], Outcome], metrics: Metr
         started = time.perf_counter()
         try:
             outcome = await anyio.to_thread.run_sync(handle, key)
+        except LeaseLost as exc:  # another controller leads now: it does this key's work
+            log.warning("%s: not written, %s", key, exc)
+            outcome = Outcome(Next.RETRY, error=str(exc))
         except Exception as exc:  # never let one project kill the loop
             log.exception("%s: reconcile crashed", key)
             outcome = Outcome(Next.RETRY, error=str(exc))

@@ -43,6 +43,7 @@ OFFICIAL_REDIS = "redis:7-alpine"
 LOCAL_DEBIAN = "auteur-debian:bookworm"
 LOCAL_BASE = "auteur-python:3.11-bookworm"
 LOCAL_REDIS = "auteur-redis:7-bookworm"
+LOCAL_HAPROXY = "auteur-haproxy:2.6-bookworm"
 APP_IMAGE = "auteur:latest"
 TEST_IMAGE = "auteur-test:latest"
 
@@ -76,6 +77,14 @@ WORKDIR /data
 USER redis
 EXPOSE 6379
 CMD ["redis-server", "--protected-mode", "no", "--bind", "0.0.0.0"]
+"""
+# The Swarm stack's proxy (docker-stack.yml): Debian's haproxy; its configuration is a Swarm config.
+HAPROXY_DOCKERFILE = f"""\
+FROM {LOCAL_DEBIAN}
+RUN apt-get update && apt-get install -y haproxy && rm -rf /var/lib/apt/lists/* && mkdir -p /run/haproxy
+USER haproxy
+EXPOSE 8000 3000 8404
+CMD ["haproxy", "-W", "-db", "-f", "/etc/haproxy/haproxy.cfg"]
 """
 
 
@@ -331,6 +340,19 @@ def build_app(base: str, base_id: str, target: str, tag: str) -> None:
     if label(tag) == digest:
         return
     legacy_build("--build-arg", f"BASE={base}", "--label", f"auteur.inputs={digest}", "--target", target, "-t", tag, str(ROOT))
+
+
+def ensure_proxy() -> str:
+    """The Swarm stack's proxy image (``AUTEUR_PROXY_IMAGE``, else ours, built from Debian packages once)."""
+    chosen = os.environ.get("AUTEUR_PROXY_IMAGE")
+    if chosen:
+        if not exists(chosen):
+            raise SystemExit(f"AUTEUR_PROXY_IMAGE={chosen}: no such image here")
+        return chosen
+    if not exists(LOCAL_HAPROXY):
+        say(f"building {LOCAL_HAPROXY} from Debian packages")
+        from_debian(LOCAL_HAPROXY, HAPROXY_DOCKERFILE)
+    return LOCAL_HAPROXY
 
 
 def ensure(test: bool = False) -> dict[str, str]:

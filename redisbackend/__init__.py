@@ -3,18 +3,22 @@
 ``backends_for(settings)`` is called by each service's entry point (``auteur run`` in
 ``controller.cli``, ``python -m api`` through ``api.config``, ``python -m worker``):
 with ``REDIS_URL`` it returns the Redis stream bus (``redisbackend.bus``), the RQ job
-queue (``redisbackend.jobs``), the Redis view of uploads (``redisbackend.uploadviews``)
-and the RQ worker service (``redisbackend.worker``); without it, the embedded parts
+queue (``redisbackend.jobs``), the Redis view of uploads (``redisbackend.uploadviews``),
+the RQ worker service (``redisbackend.worker``) and the controller's lease
+(``redisbackend.lease``); without it, the embedded parts
 (``auteur.backends.Backends.embedded``). Nothing outside this package imports ``redis``
 or ``rq``; import-linter's contracts in ``pyproject.toml`` keep it that way.
 """
 
 from __future__ import annotations
 
+import functools
+
 from auteur.backends import Backends
 from auteur.settings import Settings
 from redisbackend.bus import RedisBus
 from redisbackend.jobs import RQJobs
+from redisbackend.lease import RedisLease
 from redisbackend.uploadviews import RedisUploadView
 from redisbackend.worker import RQWorkerService
 
@@ -34,4 +38,11 @@ def backends_for(settings: Settings) -> Backends:
         stream=bus,
         requeue=jobs,
         worker=RQWorkerService(url, heartbeat_seconds=settings.worker_heartbeat_seconds),
+        lease=functools.partial(
+            RedisLease,
+            url,
+            duration=settings.lease_seconds,
+            renew_deadline=settings.lease_renew_deadline_seconds,
+            retry=settings.lease_retry_seconds,
+        ),
     )

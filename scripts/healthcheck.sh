@@ -5,7 +5,8 @@
 #   healthcheck.sh fresh FILE SECONDS FILE was rewritten less than SECONDS ago
 #   healthcheck.sh worker             the RQ worker's beat file (AUTEUR_WORKER_BEAT_FILE) is younger
 #                                     than three heartbeats plus 5 s, as /health counts it
-#   healthcheck.sh controller         the controller's heartbeat (rewritten every 5 s) is under 15 s old
+#   healthcheck.sh controller         the controller's own beat file (AUTEUR_CONTROLLER_BEAT_FILE, touched every
+#                                     5 s, standing by or leading) or else the workspace's heartbeat is under 15 s old
 set -u
 fresh() {
   local mtime
@@ -19,6 +20,6 @@ case "${1:-}" in
     read -r -t 3 _ status _ <&3 && [ "$status" = 200 ] ;;
   fresh) fresh "$2" "$3" ;;
   worker) fresh "${AUTEUR_WORKER_BEAT_FILE:?}" $((3 * ${AUTEUR_WORKER_HEARTBEAT_SECONDS:-10} + 5)) ;;
-  controller) fresh "${AUTEUR_WORKSPACE:-/workspace}/.auteur/heartbeat.json" 15 ;;
+  controller) fresh "${AUTEUR_CONTROLLER_BEAT_FILE:-${AUTEUR_WORKSPACE:-/workspace}/.auteur/heartbeat.json}" 15 ;;
   *) sed -n '2,9p' "$0" >&2; exit 2 ;;
 esac

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -33,3 +34,16 @@ def test_project_targets(tmp_path):
     assert "Purged" in make(tmp_path, "project-purge", "NAME=Short Film").stdout
     usage = make(tmp_path, "project-create", check=False)
     assert usage.returncode != 0 and "usage: make project-create NAME=" in usage.stdout
+
+
+def test_reconcile_dry_run_exits_0_with_nothing_to_do_and_non_zero_with_changes(tmp_path):
+    make(tmp_path, "workspace-init")
+    make(tmp_path, "project-create", "NAME=Dry Run")
+    assert "dry-run (Dry Run): up to date" in make(tmp_path, "reconcile", "DRY_RUN=1").stdout
+    edits = tmp_path / "workspace" / "Dry Run" / "outputs" / "edits"
+    shutil.rmtree(edits)
+    drifted = make(tmp_path, "reconcile", "DRY_RUN=1", "NAME=Dry Run", check=False)
+    assert drifted.returncode != 0 and "  create the folder outputs/edits/" in drifted.stdout, drifted.stdout + drifted.stderr
+    assert not edits.exists()
+    assert "1 project(s): 1 ok, 0 failed" in make(tmp_path, "reconcile", "NAME=Dry Run").stdout
+    assert edits.is_dir() and "dry-run (Dry Run): up to date" in make(tmp_path, "reconcile", "DRY_RUN=1").stdout

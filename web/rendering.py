@@ -14,6 +14,7 @@ from typing import Any
 import anyio.to_thread
 import jinja2
 
+from auteur.layout import asset_type_of
 from web import formatting
 from web.pictures import hue_of, initials_of, preview_of
 
@@ -83,6 +84,7 @@ class Renderer:
             static_url=lambda name: f"/static/{name}?v={versions.get(name, '0')}",
             qualities=QUALITIES,
             live_statuses=LIVE_STATUSES,
+            asset_type_of=asset_type_of,
             preview_of=preview_of,
         )
 

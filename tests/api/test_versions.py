@@ -8,7 +8,7 @@ import os
 import re
 
 import pytest
-from helpers import assert_clean_repository, git
+from helpers import assert_clean_repository, git, wait_for
 
 from api.versions import ASSET_PATH_PATTERN, RESTORABLE_PATTERN
 from auteur.layout import asset_type_of
@@ -184,3 +184,23 @@ def test_the_documented_pattern_states_what_asset_parts_enforces(path):
         accepted = False
     assert bool(re.match(ASSET_PATH_PATTERN, path)) == accepted
     assert bool(re.match(RESTORABLE_PATTERN, path)) == (accepted and asset_type_of(path) is not None)
+
+
+def test_a_deleted_file_keeps_its_versions_and_restores(stack, client, takes):
+    root, takes_bytes, _ = takes
+    (root / TAKE).unlink()  # removed by hand in the folder: the next snapshot commits the deletion
+    wait_for(lambda: TAKE not in git(root, "ls-tree", "-r", "--name-only", "HEAD").split(), 60, what="the deletion committed")
+    settled_head(client, root)
+    items = versions(client, TAKE)
+    assert [i["commit"] for i in items] == logged(root, TAKE)  # the deletion first, then each version
+    assert items[0]["change"] == "deleted" and items[0]["oid"] is None
+    kept = items[1:]
+    assert len(kept) == 3 and kept[0]["oid"] == hashlib.sha256(takes_bytes[-1]).hexdigest()
+    status, digest, _ = download_sha256(client, f"/api/v1/projects/film/assets/{TAKE}?version={kept[0]['commit']}")
+    assert (status, digest) == (200, kept[0]["oid"])
+    answer = client.post("/api/v1/projects/film/versions/restore", json={"path": TAKE, "version": kept[-1]["commit"]})
+    assert answer.status_code == 202, answer.text
+    wait_completed(stack, [answer.json()])
+    settled_head(client, root)
+    assert (root / TAKE).read_bytes() == takes_bytes[0]
+    assert_clean_repository(root)

@@ -57,3 +57,29 @@ def test_versions_are_listed_and_one_is_restored_from_the_page(page, web_stack, 
     assert hashlib.sha256((root / TAKE).read_bytes()).digest() == hashlib.sha256(old).digest()
     git(root, "lfs", "fsck")
     assert page.errors == []
+
+
+def test_a_deleted_file_is_reached_from_the_timeline_and_restored(page, web_stack, api):
+    project_id = make_project(api, "Deleted Take Film")
+    root = web_stack.settings.workspace / api.get(f"/api/v1/projects/{project_id}").json()["folder"]
+    data = os.urandom(110_000)
+    upload_and_wait(api, project_id, data, 1)
+    (root / TAKE).unlink()  # deleted by hand in the folder: the next snapshot commits it
+    wait_for(lambda: TAKE not in git(root, "ls-tree", "-r", "--name-only", "HEAD").split(), 60, what="the deletion committed")
+    wait_for(lambda: api.get(f"/api/v1/projects/{project_id}/git/status").json()["current_commit"]
+             == git(root, "rev-parse", "HEAD").strip(), 30, what="the new head reported")  # fmt: skip
+    open_project(page, web_stack, project_id)
+
+    expect(page.locator(f'li.asset[data-path="{TAKE}"]')).to_have_count(0)
+    versions = page.locator(f'.timeline details.versions[data-path="{TAKE}"]')
+    expect(versions).to_have_count(1)
+    versions.locator("summary").click()
+    items = versions.locator(".version")
+    expect(items).to_have_count(2)
+    expect(items.nth(0)).to_contain_text("deleted")
+    items.nth(1).get_by_role("button", name="Restore").click()
+    expect(page.locator("#restore-status")).to_contain_text("Restored take.wav", timeout=30_000)
+    expect(page.locator(f'li.asset[data-path="{TAKE}"]')).to_have_count(1, timeout=30_000)
+    assert (root / TAKE).read_bytes() == data
+    git(root, "lfs", "fsck")
+    assert page.errors == []
