@@ -31,6 +31,7 @@ from api.posters import PosterResource
 from api.projects import GitStatusResource, ProjectsResource
 from api.routes import ROUTES
 from api.safety import ANSWER_HEADERS
+from api.thumbnails import ThumbnailResource
 from api.trash import TrashResource
 from api.uploads import UploadMetrics
 from api.versions import VersionsResource
@@ -63,6 +64,7 @@ def create_app(config: ApiConfig | None = None, *,
         AssetsResource(config, index, uploads),
         AssetFileResource(config, index),
         PosterResource(config, index),
+        ThumbnailResource(config, index),
         TrashResource(config, index),
         AuditResource(config),
         EventsResource(config, index, metrics),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import falcon
@@ -25,17 +26,23 @@ from auteur.media import POSTERS_DIR, is_video, poster_relpath
 from auteur.paths import UnsafePath, resolve_under
 
 
+def check_source(root: Path, relpath: str, is_kind: Callable[[str], bool], kind: str) -> None:
+    """400 for a malformed path, 404 unless ``relpath`` is a regular file under ``assets/``
+    or ``outputs/`` of ``kind`` (as ``is_kind`` says): what a poster or thumbnail is of."""
+    source = resolve_asset(root, relpath)
+    try:
+        regular = stat.S_ISREG(os.lstat(source).st_mode)
+    except OSError:
+        regular = False
+    if not regular or not is_kind(relpath):
+        not_found(f"no {kind} {relpath!r}", "path")
+
+
 def resolve_poster(root: Path, video_relpath: str) -> str:
     """The real path where the poster of the video ``video_relpath`` (a regular file
     under ``assets/`` or ``outputs/``) lives; 400 for a malformed path, 404 when the
     video is not there, or when the poster's path leads elsewhere (a symlink)."""
-    video = resolve_asset(root, video_relpath)
-    try:
-        regular = stat.S_ISREG(os.lstat(video).st_mode)
-    except OSError:
-        regular = False
-    if not regular or not is_video(video_relpath):
-        not_found(f"no video {video_relpath!r}", "path")
+    check_source(root, video_relpath, is_video, "video")
     try:
         return resolve_under(root, poster_relpath(video_relpath), within="/".join(POSTERS_DIR))
     except UnsafePath:

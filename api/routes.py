@@ -27,6 +27,7 @@ from api.openapi import Json, OpenApiResource, Route, array_of, errors, json_bod
 from api.posters import PosterResource
 from api.projects import MAX_LIMIT, MAX_OFFSET, MAX_QUERY, GitStatusResource, ProjectsResource
 from api.safety import ATTACHMENT_TYPE, INLINE_POLICY, POLICY
+from api.thumbnails import ThumbnailResource
 from api.trash import TrashResource
 from api.uploads import FIELD, MAX_PARTS
 from api.versions import ASSET_PATH_PATTERN, VersionsResource
@@ -40,6 +41,7 @@ PROJECT_ID = param("project_id", "path", {"type": "string"}, "The project's id (
 ENTRY = param("entry", "path", {"type": "string"}, "A trash entry name, or a project id or name (the newest entry wins)")
 FILE_PATH = param("path", "path", {"type": "string"}, "Path inside the project, under assets/ or outputs/")
 VIDEO_PATH = param("path", "path", {"type": "string"}, "The video's path inside the project")
+IMAGE_PATH = param("path", "path", {"type": "string"}, "The image's path inside the project, under assets/ or outputs/")
 RANGE = param("Range", "header", {"type": "string"}, "One range, e.g. bytes=0-1023 (several, or a malformed one: the whole file)")
 VERSION = param(
     "version",
@@ -235,6 +237,17 @@ ROUTES: tuple[Route, ...] = (
                                "has made it (listing the assets asks for every missing or stale poster) or once the "
                                "video is gone. Revalidate on every use (Cache-Control: no-cache; ETag)."},
         "head": _download("Whether a video's poster frame exists yet", ("image/jpeg",), VIDEO_PATH, body=False),
+    }),
+    Route("/api/v1/projects/{project_id}/thumbnails/{path:path}", ThumbnailResource, operations={
+        "get": {**_download("An image's thumbnail (made by a job this asks for)", ("image/jpeg",), IMAGE_PATH, body=True),
+                "description": "A JPEG of the image at path (PNG, JPEG, TIFF, EXR, PSD, DPX and whatever else ffmpeg "
+                               "decodes), fitting in 640x640 pixels, made from the bytes last committed and kept for them "
+                               "(by their LFS oid). 404 with the code not_ready and a Retry-After while it is being made "
+                               "(asking enqueues the job) or while the file is not committed yet; 404 with the code "
+                               "undecodable when ffmpeg cannot decode those bytes (never tried again); 404 when there "
+                               "is no such image. Revalidate on every use (Cache-Control: no-cache; ETag)."},
+        "head": _download("Whether an image's thumbnail exists yet (asks for it if not)", ("image/jpeg",), IMAGE_PATH,
+                          body=False),
     }),
     Route("/api/v1/trash", TrashResource, operations={
         "get": {"summary": "Deleted projects, newest first", **VIEWER, "tags": ["trash"],

@@ -1,10 +1,15 @@
-"""Which picture a gallery card shows, chosen from a project's asset listing.
+"""Which picture a gallery card shows, and which preview each asset gets on the project page.
 
-Called by ``web.pages.PictureResource``: the newest image a browser can display,
+``choose_picture`` is called by ``web.pages.PictureResource``: the newest image a browser can display,
 else a poster frame of the newest video (made off the request path by the
 ``worker.media.poster`` job into the project's ``temp/posters/`` and served by the
 API under ``/api/v1/projects/{id}/posters/{video path}``), else nothing and the
-card keeps its placeholder. Pure functions, so the choice is tested without a server.
+card keeps its placeholder. ``preview_of`` is called by the project page's template
+(``_preview.html``, through ``web.rendering``): an image's thumbnail (made by the
+``worker.thumbnails.thumbnail`` job, served under ``/api/v1/projects/{id}/thumbnails/``),
+a player for the video and audio a browser plays (streamed with ``Range`` from the
+download URL), else a video's poster. Pure functions, so the choices are tested without
+a server.
 """
 
 from __future__ import annotations
@@ -12,12 +17,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from auteur.thumbnails import is_image
 from web.client import quote_path
 
 # What <img> renders in every current browser (camera and VFX formats are not here, nor SVG:
 # the API serves it as an attachment, as a document that could carry script).
 IMAGE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "gif", "webp", "avif", "bmp"})
 VIDEO_EXTENSIONS = frozenset({"mp4", "mov", "m4v", "webm", "mkv", "avi", "mxf"})
+# What Chromium and Firefox play in <video> and <audio> (by extension: a .mov or .mkv whose
+# codec the browser lacks, ProRes say, falls back to its poster in static/project.js).
+PLAYABLE_VIDEO = frozenset({"mp4", "m4v", "webm", "mov", "mkv", "ogv"})
+PLAYABLE_AUDIO = frozenset({"wav", "mp3", "flac", "aac", "m4a", "ogg", "oga", "opus"})
 HUES = 12
 
 
@@ -57,6 +67,37 @@ def asset_url(project_id: str, path: str) -> str:
 def poster_url(project_id: str, video_path: str) -> str:
     """The API path of a video's poster frame (``temp/posters/<video path>.jpg``)."""
     return f"/api/v1/projects/{quote_path(project_id)}/posters/{quote_path(video_path)}"
+
+
+def thumbnail_url(project_id: str, image_path: str) -> str:
+    """The API path of an image's thumbnail (made from its committed bytes)."""
+    return f"/api/v1/projects/{quote_path(project_id)}/thumbnails/{quote_path(image_path)}"
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the project page shows for one asset: ``kind`` is ``image`` (a thumbnail, a
+    link to the full image when ``viewable``, else to its download), ``video`` (a
+    player, with the poster), ``poster`` (a video no browser plays: its poster frame) or
+    ``audio`` (a player); the URLs are the API's paths."""
+
+    kind: str
+    source: str
+    picture: str = ""
+    viewable: bool = False
+
+
+def preview_of(project_id: str, path: str) -> Preview | None:
+    """The preview of the asset at ``path``, or None for a file that has none."""
+    ext = extension(path)
+    source = asset_url(project_id, path)
+    if ext in VIDEO_EXTENSIONS:
+        return Preview("video" if ext in PLAYABLE_VIDEO else "poster", source, poster_url(project_id, path))
+    if ext in PLAYABLE_AUDIO:
+        return Preview("audio", source)
+    if is_image(path):
+        return Preview("image", source, thumbnail_url(project_id, path), viewable=ext in IMAGE_EXTENSIONS)
+    return None
 
 
 def hue_of(project_id: str) -> int:

@@ -16,7 +16,7 @@ import jinja2
 
 from auteur.layout import asset_type_of
 from web import formatting
-from web.pictures import hue_of, initials_of
+from web.pictures import hue_of, initials_of, preview_of
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -85,6 +85,7 @@ class Renderer:
             qualities=QUALITIES,
             live_statuses=LIVE_STATUSES,
             asset_type_of=asset_type_of,
+            preview_of=preview_of,
         )
 
     def render_sync(self, name: str, **context: Any) -> str:

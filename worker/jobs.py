@@ -1,5 +1,5 @@
 """The jobs the API enqueues by name: ``"worker.jobs.ingest"``, ``"worker.jobs.restore"``, ``"worker.jobs.recover_uploads"``
-(and ``"worker.media.poster"``, in ``worker.media``).
+(and ``"worker.media.poster"``, in ``worker.media``; ``"worker.thumbnails.thumbnail"``, in ``worker.thumbnails``).
 
 Run by the job queue (``auteur.jobs.InProcessJobs`` in the embedded default, an
 RQ worker with Redis). Plain module-level functions taking ids, as rq wants: they
@@ -10,7 +10,7 @@ given once by its entry point through ``configure`` (``launcher.embedded``,
 configured, jobs read the settings from the environment, keep no shared view and do
 follow-up work at once. Jobs publish nothing: they tell the controller what they did
 (``auteur.mailbox``). A video's ingest asks for its poster
-frame through the context's queue, else makes it at once.
+frame, an image's for its thumbnail, through the context's queue, else makes it at once.
 """
 
 from __future__ import annotations
@@ -18,12 +18,15 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from auteur.jobs import JobQueue, resolve
 from auteur.media import POSTER_JOB, enqueue_poster, is_video, poster_needed
 from auteur.settings import Settings, from_env
+from auteur.thumbnails import THUMBNAIL_JOB, content_key, enqueue_thumbnail, is_image, thumbnail_state
 from auteur.uploads import FINISHED, UploadStore
 from auteur.uploadviews import NoUploadView, UploadView
 from controller.ownership import Owners
@@ -91,11 +94,11 @@ def current_settings() -> Settings:
 
 def ingest(upload_id: str) -> dict[str, Any]:
     """Move a stored upload into its project and commit it; returns the record's summary.
-    A video that is in gets its poster frame asked for."""
+    A video that is in gets its poster frame asked for, an image its thumbnail."""
     ctx = context()
     summary = Ingest(ctx.settings, view=ctx.uploads).run(upload_id)
-    if summary.get("status") == "completed" and isinstance(summary.get("path"), str) and is_video(summary["path"]):
-        _ask_for_poster(ctx, str(summary["project_id"]), summary["path"])
+    if summary.get("status") == "completed" and isinstance(summary.get("path"), str):
+        _ask_for_preview(ctx, str(summary["project_id"]), summary["path"])
     return summary
 
 
@@ -104,25 +107,39 @@ def restore(project_id: str, path: str, version: str, upload_id: str, actor: dic
     returns the summary of the upload it becomes."""
     ctx = context()
     summary = Restore(ctx.settings, view=ctx.uploads).run(project_id, path, version, upload_id, actor_from(actor))
-    if summary.get("status") == "completed" and is_video(path):
-        _ask_for_poster(ctx, project_id, path)
+    if summary.get("status") == "completed":
+        _ask_for_preview(ctx, project_id, path)
     return summary
 
 
-def _ask_for_poster(ctx: JobContext, project_id: str, path: str) -> None:
-    """Enqueue the poster job for this version of the video if its poster is missing or
-    stale; without a queue, make it now (this is a worker already). Never fails the ingest."""
+def _ask_for_preview(ctx: JobContext, project_id: str, path: str) -> None:
+    """Ask for what ``path`` is missing: a video's poster, an image's thumbnail; on the
+    context's queue, else made now (this is a worker already). Never fails the ingest."""
     try:
         owner = Owners(ctx.settings.state).get(project_id)
-        mtime_ns = poster_needed(ctx.settings.workspace / owner.folder, path) if owner is not None else None
-        if mtime_ns is None:
+        wanted = _preview_wanted(ctx.settings.workspace / owner.folder, project_id, path) if owner is not None else None
+        if wanted is None:
             return
+        name, enqueue = wanted
         if ctx.queue is not None:
-            enqueue_poster(ctx.queue, project_id, path, mtime_ns)
+            enqueue(ctx.queue)
         else:
-            resolve(POSTER_JOB)(project_id=project_id, path=path)
-    except Exception:  # a poster is a nicety: the upload stands without it (the next listing asks again)
-        log.warning("could not ask for the poster of %s/%s", project_id, path, exc_info=True)
+            resolve(name)(project_id=project_id, path=path)
+    except Exception:  # a preview is a nicety: the upload stands without it (the page asks again)
+        log.warning("could not ask for the preview of %s/%s", project_id, path, exc_info=True)
+
+
+def _preview_wanted(root: Path, project_id: str, path: str) -> tuple[str, Callable[[JobQueue], str]] | None:
+    """The job that would make ``path``'s missing preview, and how to enqueue it; None if
+    it has what it needs: the poster of this version of a video (by mtime), the
+    thumbnail of an image's committed bytes (by content key)."""
+    if is_video(path):
+        mtime_ns = poster_needed(root, path)
+        return None if mtime_ns is None else (POSTER_JOB, lambda queue: enqueue_poster(queue, project_id, path, mtime_ns))
+    key = content_key(root, path) if is_image(path) else None
+    if key is None or thumbnail_state(root, key) != "missing":
+        return None
+    return THUMBNAIL_JOB, lambda queue: enqueue_thumbnail(queue, project_id, path, key)
 
 
 def recover_uploads(older_than: float = ORPHAN_SECONDS) -> dict[str, Any]:

@@ -71,6 +71,16 @@ def page(context):
     return page
 
 
+@pytest.fixture
+def axe_page(browser):
+    """A page in a context that bypasses the gallery's CSP, so axe-core can be injected
+    (``tests/web/test_accessibility.py``)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)

@@ -10,20 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import expect
 
 AXE = Path(__file__).resolve().parents[1] / "vendor" / "axe-core" / "axe.min.js"
 SERIOUS = {"serious", "critical"}
 FOCUSED = "() => { const e = document.activeElement; return e.getAttribute('aria-label') || e.id || e.textContent.trim(); }"
-
-
-@pytest.fixture
-def axe_page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
 
 
 def violations(page) -> list[str]:

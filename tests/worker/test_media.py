@@ -9,34 +9,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import git, write_spec
+from helpers import git
 
 from auteur import mailbox
 from auteur.media import poster_failed_relpath, poster_job_id, poster_needed
 from auteur.uploads import UploadRecord, UploadStore, new_upload_id
-from controller.reconciling import Reconciler
 from worker import jobs, media
 from worker.media import PosterError, make_poster, poster_relpath
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed (.ci/run installs it)")
 
 CLIP = "assets/storyboards/clip one.mp4"
-
-
-class Queue:
-    def __init__(self) -> None:
-        self.jobs: list[tuple[str, str, dict]] = []
-
-    def enqueue(self, name: str, *, job_id: str, kwargs: dict) -> str:
-        self.jobs.append((name, job_id, kwargs))
-        return job_id
-
-
-@pytest.fixture
-def root(settings) -> Path:
-    write_spec(settings, "film.yaml", "name: film\n")
-    assert Reconciler(settings).reconcile("film").kind == "done"
-    return settings.workspace / "film"
 
 
 def make_video(path: Path, seconds: float = 2.0, size: str = "1280x720") -> Path:
@@ -122,15 +105,6 @@ def stage(settings, path: str, data: bytes) -> str:
         staged_ino=st.st_ino, staged_mtime_ns=st.st_mtime_ns,
     ))  # fmt: skip
     return upload_id
-
-
-@pytest.fixture
-def configured(settings):
-    """``worker.jobs`` configured like the embedded launcher does, with a queue that only records."""
-    queue = Queue()
-    jobs.configure(settings, queue=queue)
-    yield queue
-    jobs.reset()
 
 
 def test_an_ingested_video_enqueues_its_poster_by_name(settings, root, configured, tmp_path):

@@ -9,7 +9,9 @@
  * (an admin may also purge it), and changes its quality and description (PATCH; a
  * refusal is shown beside the field the API names). The upload form, Restore, the edit
  * form and the delete button are rendered only for those who may use them (editors and
- * admins; purging: admins).
+ * admins; purging: admins). Previews (templates/_preview.html): a thumbnail or poster that is
+ * not there yet shows its placeholder and is loaded again on the media.thumbnail or
+ * media.poster event; a video the browser cannot decode offers its download.
  *
  * An .upload-item's data-status goes queued → uploading → processing → completed,
  * or failed (with the reason) or cancelled.
@@ -112,6 +114,41 @@
         }
       });
     return refreshing;
+  }
+
+  /* -- previews ------------------------------------------------------------------- */
+
+  // Error events do not bubble: catch them on their way down, for the parts drawn again too.
+  document.addEventListener("error", (event) => {
+    const el = event.target;
+    if (!(el instanceof HTMLElement) || !el.closest("#assets")) return;
+    if (el.classList.contains("preview-picture")) el.closest(".preview").dataset.state = "missing";
+    if (el instanceof HTMLVideoElement && el.error && el.error.code === MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED) {
+      el.closest(".preview").querySelector(".preview-unplayable").hidden = false;
+    }
+  }, true);
+  document.addEventListener("load", (event) => {
+    if (event.target instanceof HTMLImageElement && event.target.classList.contains("preview-picture")) {
+      delete event.target.closest(".preview").dataset.state;
+    }
+  }, true);
+
+  /* A thumbnail or poster was made: load the missing pictures again (the same bytes may be
+   * at several paths). The query only makes the URL new, so the browser asks afresh. */
+  function reloadPictures(event) {
+    const stamp = encodeURIComponent(event.id || String(Date.now()));
+    for (const preview of document.querySelectorAll('#assets .preview[data-state="missing"]')) {
+      const img = preview.querySelector(".preview-picture");
+      delete preview.dataset.state;
+      img.src = `${img.src.split("?")[0]}?seen=${stamp}`;
+    }
+    if (event.type === "media.poster") {
+      for (const video of document.querySelectorAll("#assets video.preview-player")) {
+        if (video.closest(".preview").dataset.path === (event.data || {}).path) {
+          video.poster = `${video.poster.split("?")[0]}?seen=${stamp}`;
+        }
+      }
+    }
   }
 
   function gone() {
@@ -532,6 +569,7 @@
       if (p.id !== projectId) return;
       if (event.type === "project.deleted") gone();
       else if (event.type === "project.created" || event.type === "project.updated") update(p);
+      else if (event.type === "media.thumbnail" || event.type === "media.poster") reloadPictures(event);
       else if (event.type.startsWith("upload.") || event.type === "restore.failed") {
         const last = event.type === "upload.completed" || event.type === "upload.failed" || event.type === "restore.failed";
         if (!onRestoreEvent(event) && last) onUploadEvent(event);
