@@ -3,6 +3,7 @@ ffmpeg in the embedded stack's job runner, served and revalidated by the API."""
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import shutil
 import subprocess
@@ -34,11 +35,17 @@ class HeldJobs:
 
     def __init__(self, stack, monkeypatch) -> None:
         self.calls: list[tuple[str, str, dict]] = []
+        self.contexts: dict[str, contextvars.Context] = {}
         self.real = stack.jobs.enqueue
 
         def enqueue(name: str, *, job_id: str, kwargs: dict) -> str:
             self.calls.append((name, job_id, kwargs))
-            return job_id if name == JOB else self.real(name, job_id=job_id, kwargs=kwargs)
+            if name != JOB:
+                return self.real(name, job_id=job_id, kwargs=kwargs)
+            # In-process jobs run with the job settings of the context that enqueued them (the
+            # stack's, not this test thread's): keep it for the release.
+            self.contexts[job_id] = contextvars.copy_context()
+            return job_id
 
         monkeypatch.setattr(stack.jobs, "enqueue", enqueue)
 
@@ -47,7 +54,7 @@ class HeldJobs:
 
     def release(self) -> None:
         for name, job_id, kwargs in self.thumbnails():
-            self.real(name, job_id=job_id, kwargs=kwargs)
+            self.contexts[job_id].run(self.real, name, job_id=job_id, kwargs=kwargs)
 
 
 def create_project(client) -> Path:
