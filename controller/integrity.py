@@ -115,9 +115,9 @@ def describe(finding: MediaFinding) -> str:
     return f"{finding.path}: {finding.problem}" + (f" ({finding.detail})" if finding.detail else "")
 
 
-def tree_entries(root: Path) -> list[Entry]:
-    """Every blob in HEAD's tree with its size, from the real git (nothing is read but trees)."""
-    args = ["git", "-c", "safe.directory=*", "-C", str(root), "ls-tree", "-r", "-l", "-z", "--full-tree", "HEAD"]
+def tree_entries(root: Path, commit: str = "HEAD") -> list[Entry]:
+    """Every blob in ``commit``'s tree with its size, from the real git (nothing is read but trees)."""
+    args = ["git", "-c", "safe.directory=*", "-C", str(root), "ls-tree", "-r", "-l", "-z", "--full-tree", commit]
     done = subprocess.run(args, capture_output=True, timeout=300, check=False)
     if done.returncode != 0:
         raise IntegrityError(f"git ls-tree: {done.stderr.decode(errors='replace').strip() or done.returncode}")
@@ -205,7 +205,8 @@ def is_audio_or_video(relpath: str) -> bool:
 
 def probe(path: Path, size: int) -> str | None:
     """Why ffprobe cannot read ``path`` to its end (demuxing every packet, decoding nothing), or None."""
-    args = ["ffprobe", "-v", "error", "-count_packets", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)]
+    source = f"file:{path}"  # never a protocol, whatever the name holds
+    args = ["ffprobe", "-v", "error", "-count_packets", "-show_entries", "format=duration", "-of", "csv=p=0", source]
     timeout = _FFPROBE_BASE_SECONDS + size / _FFPROBE_BYTES_PER_SECOND
     try:
         done = subprocess.run(args, capture_output=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL)
@@ -214,7 +215,7 @@ def probe(path: Path, size: int) -> str | None:
     errors = done.stderr.decode(errors="replace").strip()
     if done.returncode != 0 or errors:
         first = errors.splitlines()[0] if errors else f"exit status {done.returncode}"
-        return f"ffprobe: {first.removeprefix(str(path) + ': ')}"
+        return f"ffprobe: {first.removeprefix(source + ': ')}"
     return None
 
 
@@ -252,10 +253,10 @@ def check_project(root: Path, *, large_file_bytes: int, throttle: Throttle | Non
     report = Report(commit=commit)
     git_dir = root / ".git"
     objects = DiskObjectStore(str(git_dir / "objects"))
-    for entry in tree_entries(root):
+    for entry in tree_entries(root, commit):
         pointer = parse_pointer(objects[ObjectID(entry.sha.encode())].as_raw_string()) if entry.size <= _POINTER_MAX else None
         if pointer is not None:
-            report.findings.extend(check_lfs_object(git_dir, entry, *pointer, throttle))
+            report.findings.extend(check_lfs_object(git_dir, entry, pointer[0], pointer[1], throttle))
         elif entry.size > large_file_bytes:
             report.findings.append(MediaFinding(path=entry.path, problem=OUTSIDE_LFS,
                                                 detail=f"a {entry.size} byte blob in git's object store"))  # fmt: skip

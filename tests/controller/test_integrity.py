@@ -17,8 +17,8 @@ from auteur.settings import Settings
 from auteur.status import Phase, StatusStore
 from controller import integrity
 from controller.reconciling import Reconciler
-from controller.running import Controller, run_controller
 from controller.scrubbing import Cursor, read_cursor, write_cursor
+from tests.controller.test_running import Running
 
 ROOT = Path(__file__).resolve().parents[2]
 PAST = time.time() - 60  # settled long ago: committed by the next reconcile
@@ -38,11 +38,10 @@ def make_project(settings: Settings, name: str, files: dict[str, bytes]) -> Path
     return root
 
 
-def video(tmp_path: Path) -> bytes:
-    """Two seconds of a test pattern, made by the real ffmpeg (moov at the end, as by default)."""
-    out = tmp_path / "made.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=duration=2:size=160x120:rate=10",
-                    "-pix_fmt", "yuv420p", str(out)], check=True)  # fmt: skip
+def made_by_ffmpeg(tmp_path: Path, name: str, source: str, *options: str) -> bytes:
+    """Media the real ffmpeg makes from a lavfi test source (an mp4's moov at its end, as by default)."""
+    out = tmp_path / name
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", source, *options, str(out)], check=True)
     return out.read_bytes()
 
 
@@ -72,17 +71,22 @@ def fsck(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_fsck_names_each_planted_fault_and_passes_a_clean_project(quick, tmp_path):
-    mp4 = video(tmp_path)
-    clean = make_project(quick, "clean", {"outputs/renders/cut.mp4": mp4, "assets/audio/take.wav": os.urandom(300_000)})
-    flipped = make_project(quick, "flipped", {"assets/audio/take.wav": os.urandom(300_000)})
+    mp4 = made_by_ffmpeg(tmp_path, "made.mp4", "testsrc=duration=2:size=160x120:rate=10", "-pix_fmt", "yuv420p")
+    wav = made_by_ffmpeg(tmp_path, "made.wav", "sine=duration=1")
+    clean = make_project(quick, "clean", {"outputs/renders/cut.mp4": mp4, "assets/audio/take.wav": wav,
+                                          "assets/styles/plate.exr": os.urandom(300_000)})  # fmt: skip
+    flipped = make_project(quick, "flipped", {"assets/styles/plate.exr": os.urandom(300_000)})
     pointer = make_project(quick, "pointer", {"assets/storyboards/board.png": os.urandom(50_000)})
-    truncated = make_project(quick, "truncated", {"outputs/renders/cut.mp4": mp4[: len(mp4) // 2]})
+    truncated = make_project(quick, "truncated", {"outputs/renders/cut.mp4": mp4})
     outside = make_project(quick, "outside", {})
     before = fsck(quick)
     assert before.returncode == 0, before.stdout + before.stderr
     assert "5 project(s) checked, clean" in before.stdout
 
-    flip_byte(lfs_object(flipped, "assets/audio/take.wav"))
+    flip_byte(lfs_object(flipped, "assets/styles/plate.exr"))
+    drop_file(truncated / "outputs/renders/cut.mp4", mp4[: len(mp4) // 2], mtime=PAST)
+    Reconciler(quick).reconcile("truncated")  # the cut file is committed
+    assert git(truncated, "status", "--porcelain") == ""
     (pointer / "assets/storyboards/board.png").write_text(git(pointer, "show", "HEAD:assets/storyboards/board.png"))
     drop_file(outside / "assets/scripts/big.bin", os.urandom(20 * 1024**2), mtime=PAST)
     git(outside, "add", "assets/scripts/big.bin")
@@ -94,7 +98,7 @@ def test_fsck_names_each_planted_fault_and_passes_a_clean_project(quick, tmp_pat
     result = fsck(quick)
     assert result.returncode == 1, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert any(line.startswith("flipped: assets/audio/take.wav: corrupt LFS object (") for line in lines), lines
+    assert any(line.startswith("flipped: assets/styles/plate.exr: corrupt LFS object (") for line in lines), lines
     assert any(line.startswith("pointer: assets/storyboards/board.png: LFS pointer in the working tree (") for line in lines), lines
     assert any(line.startswith("truncated: outputs/renders/cut.mp4: truncated or unreadable (ffprobe: ") for line in lines), lines
     assert any(line.startswith("outside: assets/scripts/big.bin: large file committed outside LFS (") for line in lines), lines
@@ -116,56 +120,37 @@ def test_a_size_that_moved_without_the_file_changing_is_a_finding(quick):
     assert [f.problem for f in damage] == [integrity.SIZE] and "20 bytes on disk, 12 committed" in damage[0].detail
 
 
-class Running:
-    def __init__(self, settings: Settings) -> None:
-        import threading
-
-        import anyio
-
-        self.controller = Controller(settings)
-        self.thread = threading.Thread(target=anyio.run, args=(run_controller, self.controller), daemon=True)
-
-    def __enter__(self) -> Controller:
-        self.thread.start()
-        return self.controller
-
-    def __exit__(self, *exc: object) -> None:
-        self.controller.request_stop()
-        self.thread.join(30)
-        assert not self.thread.is_alive()
-
-
 def findings_of(settings: Settings, key: str) -> list[str]:
     status = StatusStore(settings.state).read(key)
     return [f.problem for f in status.media_findings] if status else []
 
 
 def test_the_background_pass_sets_and_clears_the_condition(quick):
-    root = make_project(quick, "film", {"assets/audio/take.wav": os.urandom(2_000_000)})
+    root = make_project(quick, "film", {"assets/styles/plate.exr": os.urandom(2_000_000)})
     with Running(quick) as controller:
         wait_for(lambda: controller.metrics.integrity_projects_total >= 1, what="a first clean check")
         assert findings_of(quick, "film") == []
-        flip_byte(lfs_object(root, "assets/audio/take.wav"))
+        flip_byte(lfs_object(root, "assets/styles/plate.exr"))
         wait_for(lambda: findings_of(quick, "film") == [integrity.CORRUPT], what="the corrupt object found")
         status = StatusStore(quick.state).read("film")
         assert status is not None and status.status is Phase.READY
         failed, ready = status.condition("MediaIntegrityFailed"), status.condition("Ready")
-        assert failed is not None and not failed.status and "assets/audio/take.wav: corrupt LFS object" in failed.message
+        assert failed is not None and not failed.status and "assets/styles/plate.exr: corrupt LFS object" in failed.message
         assert ready is not None and ready.status
-        assert controller.metrics.integrity_findings == {"film": 1}
+        wait_for(lambda: controller.metrics.integrity_findings == {"film": 1}, what="the findings gauge")
         assert "media_findings" in status.public() and "integrity_checked" not in status.public()
-        flip_byte(lfs_object(root, "assets/audio/take.wav"))  # the same byte back: the object is whole again
+        flip_byte(lfs_object(root, "assets/styles/plate.exr"))  # the same byte back: the object is whole again
         wait_for(lambda: (s := StatusStore(quick.state).read("film")) and s.condition("MediaIntegrityFailed") is None,
                  what="the condition cleared")  # fmt: skip
-        assert controller.metrics.integrity_findings == {}
-        assert (root / "assets/audio/take.wav").stat().st_size == 2_000_000  # nothing was "repaired" away
+        wait_for(lambda: controller.metrics.integrity_findings == {}, what="the findings gauge emptied")
+        assert (root / "assets/styles/plate.exr").stat().st_size == 2_000_000  # nothing was "repaired" away
 
 
 def test_a_restarted_pass_carries_on_after_its_cursor(quick):
     quick.integrity_interval_seconds = 3600
-    roots = {name: make_project(quick, name, {"assets/audio/take.wav": os.urandom(100_000)}) for name in ("a", "b", "c")}
+    roots = {name: make_project(quick, name, {"assets/styles/plate.exr": os.urandom(100_000)}) for name in ("a", "b", "c")}
     for root in roots.values():
-        flip_byte(lfs_object(root, "assets/audio/take.wav"))
+        flip_byte(lfs_object(root, "assets/styles/plate.exr"))
     started = time.time()
     write_cursor(quick.state, Cursor(started_at=started, after="a"))  # killed after checking "a"
     with Running(quick):
