@@ -31,6 +31,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,7 @@ CHUNK = lfs.LFS_CHUNK
 AUDIO_EXTENSIONS = frozenset({"wav", "aif", "aiff", "flac", "mp3", "m4a", "aac", "ogg"})
 _POINTER_FIELDS = re.compile(rb"oid sha256:([0-9a-f]{64})\nsize ([0-9]+)\n")
 _POINTER_MAX = 1024
+_METADATA_THREADS = 8
 # ffprobe may take this long, plus a second per 50 MB it reads.
 _FFPROBE_BASE_SECONDS = 30.0
 _FFPROBE_BYTES_PER_SECOND = 50 * 1024**2
@@ -239,6 +241,35 @@ def _holds_pointer(path: Path) -> bool:
         return parse_pointer(f.read(_POINTER_MAX + 1)) is not None
 
 
+def read_pointers(root: Path, entries: list[Entry]) -> list[tuple[str, int] | None]:
+    """Each entry's LFS pointer (oid, size), or None. The small blobs are read, and the working
+    files and LFS objects looked up, by a few threads at once: on a cold cache these are small
+    random reads, each waiting on the disk, and the hashing that follows finds them cached."""
+    local = threading.local()
+    git_dir = root / ".git"
+
+    def pointer_of(entry: Entry) -> tuple[str, int] | None:
+        if entry.size > _POINTER_MAX:
+            return None
+        if not hasattr(local, "objects"):  # dulwich's pack readers are not shared between threads
+            local.objects = DiskObjectStore(str(git_dir / "objects"))
+        pointer = parse_pointer(local.objects[ObjectID(entry.sha.encode())].as_raw_string())
+        _look_up(root / entry.path)
+        if pointer is not None:
+            _look_up(lfs.object_path(git_dir, pointer[0]))
+        return pointer
+
+    with ThreadPoolExecutor(max_workers=_METADATA_THREADS, thread_name_prefix="integrity") as pool:
+        return list(pool.map(pointer_of, entries))
+
+
+def _look_up(path: Path) -> None:
+    try:
+        os.lstat(path)
+    except OSError:
+        pass
+
+
 def check_project(root: Path, *, large_file_bytes: int, throttle: Throttle | None = None,
                   prober: Callable[[Path, int], str | None] = probe) -> Report:  # fmt: skip
     """Every finding in the project at ``root`` (HEAD's tree against the LFS store and the
@@ -252,9 +283,8 @@ def check_project(root: Path, *, large_file_bytes: int, throttle: Throttle | Non
     started = throttle.total
     report = Report(commit=commit)
     git_dir = root / ".git"
-    objects = DiskObjectStore(str(git_dir / "objects"))
-    for entry in tree_entries(root, commit):
-        pointer = parse_pointer(objects[ObjectID(entry.sha.encode())].as_raw_string()) if entry.size <= _POINTER_MAX else None
+    entries = tree_entries(root, commit)
+    for entry, pointer in zip(entries, read_pointers(root, entries), strict=True):
         if pointer is not None:
             report.findings.extend(check_lfs_object(git_dir, entry, pointer[0], pointer[1], throttle))
         elif entry.size > large_file_bytes:
