@@ -10,9 +10,10 @@ background pass over many projects, against the disk's own sequential read speed
    every LFS object is read once with ``cat`` (sequential reads of the same files).
 3. ``auteur fsck`` after dropping the cache again: throughput against the baseline, and its peak
    RSS (the kernel's high-water mark of the process and its children, ``ru_maxrss``).
-4. The controller: create latency (spec rename -> ready, one at a time) without the pass, then,
-   after dropping the cache, while the background pass runs unthrottled (``AUTEUR_INTEGRITY_*``),
-   with the pass's own throughput and the controller's peak RSS.
+4. The controller's background pass, unthrottled, from a cold cache: its throughput and the
+   controller's peak RSS.
+5. Create latency (spec rename -> ready, one at a time), each time from a freshly started
+   controller and a cold cache: without the pass, then while it runs at ``--rate`` bytes/s.
 
 Prints numbers; never asserts on time.
 """
@@ -135,23 +136,46 @@ def pass_finished(state: Path) -> bool:
         return False
 
 
+def controller_pass(ctl: ControllerProcess, env: dict[str, str], count: int) -> tuple[float, list[float], float, bool]:
+    """Start the controller from a cold cache with ``env``; time ``count`` creates (0: none) and
+    its first integrity pass (none when the interval is 0). (pass seconds, create latencies,
+    peak RSS MB, whether the pass was still running after the last create)."""
+    state = ctl.workspace / ".auteur"
+    (state / "integrity.json").unlink(missing_ok=True)
+    ctl.env.update(env)
+    drop_caches()
+    started = time.perf_counter()
+    ctl.start()
+    latencies = creates(ctl, f"c{int(time.time() * 1000) % 10**8}", count) if count else []
+    running = not pass_finished(state)
+    took = 0.0
+    if env["AUTEUR_INTEGRITY_INTERVAL_SECONDS"] != "0":
+        wait(lambda: pass_finished(state), 3600, interval=0.1)
+        took = time.perf_counter() - started
+    rss = max(ctl.peak_rss_mb().values(), default=0.0)
+    ctl.stop()
+    return took, latencies, rss, running
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--projects", type=int, default=1000)
     parser.add_argument("--gib", type=float, default=10.0)
-    parser.add_argument("--creates", type=int, default=100, help="creates timed without the pass (during it: until it ends)")
+    parser.add_argument("--creates", type=int, default=200, help="creates timed with and without the pass")
+    parser.add_argument("--rate", type=int, default=100 * 1024**2, help="AUTEUR_INTEGRITY_RATE_BYTES while creates are timed")
     parser.add_argument("--keep", action="store_true", help="leave the workspace in place")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="auteur-integrity-", dir="/var/tmp"))
     off = {"AUTEUR_INTEGRITY_INTERVAL_SECONDS": "0", "AUTEUR_RESYNC_SECONDS": "3600", "AUTEUR_SETTLE_SECONDS": "0.2"}
+    scrub = dict(off, AUTEUR_INTEGRITY_INTERVAL_SECONDS="1000000", AUTEUR_INTEGRITY_RATE_BYTES="0",
+                 AUTEUR_INTEGRITY_PAUSE_SECONDS="0", AUTEUR_INTEGRITY_RECHECK_SECONDS="0")  # fmt: skip
     try:
         ctl = ControllerProcess(base, **off)
         ctl.start()
         started = time.perf_counter()
         total = build(ctl, args.projects, int(args.gib * 1024**3))
-        print(f"setup: {args.projects} projects, {total / 1024**3:.2f} GiB in LFS, in {time.perf_counter() - started:.0f}s")
-        quiet = creates(ctl, "quiet", args.creates)
         ctl.stop()
+        print(f"setup: {args.projects} projects, {total / 1024**3:.2f} GiB in LFS, in {time.perf_counter() - started:.0f}s")
 
         read_speed = baseline_read(ctl.workspace, total)
         print(f"baseline: cat of every LFS object, cold cache: {read_speed / 1e6:.0f} MB/s")
@@ -160,25 +184,15 @@ def main() -> None:
         print(f"fsck: {read / seconds / 1e6:.0f} MB/s in {seconds:.1f}s = {read / seconds / read_speed:.2f}x the baseline; "
               f"peak RSS {peak:.0f} MB")  # fmt: skip
 
-        (ctl.workspace / ".auteur" / "integrity.json").unlink(missing_ok=True)
-        scrub = dict(off, AUTEUR_INTEGRITY_INTERVAL_SECONDS="1000000", AUTEUR_INTEGRITY_RATE_BYTES="0",
-                     AUTEUR_INTEGRITY_PAUSE_SECONDS="0", AUTEUR_INTEGRITY_RECHECK_SECONDS="0")  # fmt: skip
-        ctl.env.update(scrub)
-        drop_caches()
-        started = time.perf_counter()
-        ctl.start()
-        state = ctl.workspace / ".auteur"
-        busy = creates(ctl, "busy", 100_000, until=lambda: pass_finished(state))  # one after another until the pass ends
-        wait(lambda: pass_finished(state), 3600, interval=0.1)
-        took = time.perf_counter() - started
-        rss = max(ctl.peak_rss_mb().values(), default=0.0)
-        ctl.stop()
-        print(
-            f"pass: controller start -> pass done {took:.1f}s: {total / took / 1e6:.0f} MB/s = {total / took / read_speed:.2f}x "
-            f"the baseline (with {len(busy)} creates and the start-up resync on the same disk); controller peak RSS {rss:.0f} MB"
-        )
-        print(f"create without the pass: {summary(quiet)}")
-        print(f"create during the pass:  {summary(busy)}")
+        took, _, rss, _ = controller_pass(ctl, scrub, 0)
+        print(f"pass, unthrottled, nothing else to do: controller start -> pass done {took:.1f}s: {total / took / 1e6:.0f} MB/s "
+              f"= {total / took / read_speed:.2f}x the baseline; controller peak RSS {rss:.0f} MB")  # fmt: skip
+        _, quiet, _, _ = controller_pass(ctl, off, args.creates)
+        took, busy, rss, running = controller_pass(ctl, dict(scrub, AUTEUR_INTEGRITY_RATE_BYTES=str(args.rate)), args.creates)
+        print(f"pass at AUTEUR_INTEGRITY_RATE_BYTES={args.rate}: {took:.1f}s ({total / took / 1e6:.0f} MB/s); "
+              f"controller peak RSS {rss:.0f} MB; still running after the last create: {running}")  # fmt: skip
+        print(f"create, fresh controller, cold cache, no pass:  {summary(quiet)}")
+        print(f"create, fresh controller, cold cache, pass runs: {summary(busy)}")
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)

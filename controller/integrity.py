@@ -270,6 +270,18 @@ def _look_up(path: Path) -> None:
         pass
 
 
+def warm(root: Path) -> None:
+    """Read what ``check_project`` will look up in ``root`` first (HEAD, its trees, the small
+    blobs, the inodes), so that checking it next finds that in the cache. Called for the next
+    project while the current one is hashed: its small reads overlap the big ones."""
+    try:
+        commit = head_info(root)[0]
+        if commit is not None:
+            read_pointers(root, tree_entries(root, commit))
+    except (IntegrityError, OSError, KeyError, ValueError, subprocess.SubprocessError):
+        pass  # checking it will say what is wrong
+
+
 def check_project(root: Path, *, large_file_bytes: int, throttle: Throttle | None = None,
                   prober: Callable[[Path, int], str | None] = probe) -> Report:  # fmt: skip
     """Every finding in the project at ``root`` (HEAD's tree against the LFS store and the

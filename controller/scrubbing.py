@@ -10,7 +10,9 @@ controller carries on after the last project it finished.
 
 It stays out of the reconciler's way: a project that is not ready, or being reconciled, is left
 for the next pass; the project lock is taken only to write the result, never while hashing, and
-a result is dropped if HEAD moved while it was checked. A project whose HEAD and files have not
+a result is dropped if HEAD moved while it was checked. While one project is hashed, a helper
+thread reads the next one's small things (HEAD, trees, inodes: ``controller.integrity.warm``), so
+those latency-bound reads overlap the sequential ones instead of adding to them. A project whose HEAD and files have not
 changed since its last clean check is skipped until ``integrity_recheck_seconds`` have passed.
 The result goes into the project's status through the reconciler's ``StatusRecorder`` (the one
 writer of status): ``media_findings`` and the ``MediaIntegrityFailed`` condition
@@ -24,6 +26,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import anyio
@@ -35,7 +38,7 @@ from auteur.layout import INTEGRITY_CURSOR
 from auteur.settings import Settings
 from auteur.status import Phase, ProjectStatus
 from controller import reporting
-from controller.integrity import IntegrityError, Report, Stopped, Throttle, check_project
+from controller.integrity import IntegrityError, Report, Stopped, Throttle, check_project, warm
 from controller.locking import project_lock
 from controller.metrics import Metrics
 from controller.queueing import WorkQueue
@@ -72,6 +75,7 @@ class Scrub:
         self.clock = clock
         self.stopping = threading.Event()
         self.throttle = Throttle(settings.integrity_rate_bytes, stop=self.stopping)
+        self._warming = ThreadPoolExecutor(max_workers=1, thread_name_prefix="integrity-warm")
 
     async def loop(self) -> None:
         """Pass after pass until cancelled; nothing at all when the interval is 0."""
@@ -88,6 +92,7 @@ class Scrub:
                 await self.run_pass(cursor)
         finally:
             self.stopping.set()  # a check still hashing in its thread stops at its next read
+            self._warming.shutdown(wait=False, cancel_futures=True)
 
     def _until_next(self, cursor: Cursor | None) -> float:
         if cursor is None or cursor.finished_at is None:
@@ -99,9 +104,10 @@ class Scrub:
         if cursor is None or cursor.finished_at is not None:
             cursor = Cursor(started_at=self.clock())
         keys = await anyio.to_thread.run_sync(self.reconciler.owners.ids)
-        for key in sorted(keys):
-            if key <= cursor.after:
-                continue
+        todo = [key for key in sorted(keys) if key > cursor.after]
+        for index, key in enumerate(todo):
+            if index + 1 < len(todo):  # its small reads overlap this one's hashing
+                self._warm_soon(todo[index + 1])
             await self.check(key)
             cursor.after = key
             await anyio.to_thread.run_sync(write_cursor, self.settings.state, cursor)
@@ -130,6 +136,11 @@ class Scrub:
         if await anyio.to_thread.run_sync(self._record, key, report, memo):
             self.metrics.count_integrity(key, len(report.findings), report.bytes_checked)
         return report
+
+    def _warm_soon(self, key: str) -> None:
+        owner = self.reconciler.owners.get(key)
+        if owner is not None:
+            self._warming.submit(warm, self.settings.workspace / owner.folder)
 
     def _plan(self, key: str) -> tuple[Path, str] | None:
         """(folder, memo) to check ``key`` now, or None: not ready, being reconciled, or
