@@ -36,6 +36,7 @@ ACTORS_DIR = "actors"
 AUDIT_LOG = "audit.log"
 CONTROLLER_LOCK = "controller.lock"
 HEARTBEAT = "heartbeat.json"
+INTEGRITY_CURSOR = "integrity.json"  # where the media integrity pass is (controller.scrubbing)
 
 
 def asset_type_of(relpath: str) -> str | None:

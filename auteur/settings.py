@@ -78,6 +78,14 @@ class Settings(msgspec.Struct, kw_only=True, rename=env_name):
     # Below this many free bytes on the workspace volume /health is degraded (naming the disk)
     # and uploads that would go under it are refused (507).
     disk_warning_bytes: int = 1024**3
+    # The controller's media integrity pass (controller.scrubbing): a full pass over every project
+    # starts this often (0 turns it off), reads at most this many bytes a second (0: no limit),
+    # rests this long between two projects, and checks a project again whose commit and files
+    # did not change since its last clean check only after ``integrity_recheck_seconds``.
+    integrity_interval_seconds: float = 24 * 3600.0
+    integrity_rate_bytes: int = 100 * 1024**2
+    integrity_pause_seconds: float = 1.0
+    integrity_recheck_seconds: float = 7 * 24 * 3600.0
 
     @property
     def state(self) -> Path:

@@ -44,9 +44,18 @@ class SpecProblem(msgspec.Struct, kw_only=True):
     message: str
 
 
+class MediaFinding(msgspec.Struct, kw_only=True):
+    """One file the media integrity check (``controller.integrity``) found at fault."""
+
+    path: str
+    problem: str
+    detail: str = ""
+
+
 # The controller's own bookkeeping in ProjectStatus: kept on the volume, never shown
 # (``ProjectStatus.public``, the API's schema) nor counted as a change worth an event.
-HIDDEN_FIELDS = ("fingerprint", "missing_since")
+# ``integrity_checked`` is what the last clean integrity check saw (``controller.scrubbing``).
+HIDDEN_FIELDS = ("fingerprint", "missing_since", "integrity_checked")
 
 
 class ProjectStatus(msgspec.Struct, kw_only=True):
@@ -74,10 +83,13 @@ class ProjectStatus(msgspec.Struct, kw_only=True):
     pending_files: list[str] = msgspec.field(default_factory=list)
     stray_files: list[str] = msgspec.field(default_factory=list)
     duplicates: list[SpecProblem] = msgspec.field(default_factory=list)
+    # What the last media integrity check found (with the ``MediaIntegrityFailed`` condition).
+    media_findings: list[MediaFinding] = msgspec.field(default_factory=list)
     last_error: str | None = None
     last_reconcile: float | None = None
     missing_since: float | None = None
     fingerprint: str | None = None
+    integrity_checked: str | None = None
 
     def condition(self, kind: str) -> Condition | None:
         for cond in self.conditions:

@@ -2,7 +2,8 @@
 
 Runs the loop (``run``: the ``controller`` service's entry point, which takes its
 Redis parts from ``redisbackend.backends_for``), one reconcile pass
-(``reconcile``), its plan (``diff``, from ``controller.planning``), and the project commands behind ``make project-*``. Commands that
+(``reconcile``), its plan (``diff``, from ``controller.planning``), the read-only media integrity
+check (``fsck``), and the project commands behind ``make project-*``. Commands that
 change a project write or remove its spec and wait for the controller; when no
 controller is running they do the reconcile themselves, so ``make project-create``
 works on a bare checkout.
@@ -16,7 +17,8 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 import msgspec
@@ -35,9 +37,11 @@ from auteur.specstore import SpecExists, create_spec, remove_spec, replace_spec,
 from auteur.status import Phase
 from controller import people, planning
 from controller.converging import Outcome
+from controller.integrity import IntegrityError, Report, check_project, describe, warm
 from controller.locking import Leadership
 from controller.mailroom import purge, restore
 from controller.metrics import ControllerCollector
+from controller.ownership import Owner, read_owners
 from controller.reconciling import Next, Reconciler
 from controller.running import Controller, run_controller
 
@@ -307,6 +311,43 @@ def cmd_trash(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def checked_in_turn(settings: Settings, owners: list[Owner]) -> Iterator[tuple[Owner, Report | Exception]]:
+    """Each project's report (or why it could not be checked), in order; the next project is
+    warmed up (``controller.integrity.warm``) while one is checked."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fsck-warm") as pool:
+        for index, owner in enumerate(owners):
+            if index + 1 < len(owners):
+                pool.submit(warm, settings.workspace / owners[index + 1].folder)
+            try:
+                yield owner, check_project(settings.workspace / owner.folder, large_file_bytes=settings.large_file_bytes)
+            except (IntegrityError, OSError) as exc:
+                yield owner, exc
+
+
+def cmd_fsck(settings: Settings, args: argparse.Namespace) -> int:
+    """Check the media of every project (or NAME) and print each finding; writes nothing.
+    Exit 0 when clean, 1 with findings, 2 when a project could not be checked."""
+    owners = read_owners(settings.state)
+    if args.name:
+        owners = [o for o in owners if o.id == project_id(args.name)]
+        if not owners:
+            print(f"No project named {args.name!r}", file=sys.stderr)
+            return 2
+    found = failed = checked_bytes = 0
+    for owner, report in checked_in_turn(settings, owners):
+        if not isinstance(report, Report):
+            print(f"{owner.folder}: not checked: {report}", file=sys.stderr)
+            failed += 1
+            continue
+        for finding in report.findings:
+            print(f"{owner.folder}: {describe(finding)}")
+        found += bool(report.findings)
+        checked_bytes += report.bytes_checked
+    problems = f"{found} with findings" if found else "clean"
+    print(f"fsck: {len(owners)} project(s) checked, {problems}, {failed} not checked; {checked_bytes} bytes read")
+    return 2 if failed else 1 if found else 0
+
+
 def cmd_health(settings: Settings, args: argparse.Namespace) -> int:
     """Exit 0 while some controller keeps the workspace's heartbeat fresh (the compose health check)."""
     beat = heartbeat.read(settings.state / HEARTBEAT)
@@ -360,6 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("name")
         p.add_argument("--timeout", type=float, default=60.0)
     sub.add_parser("trash", help="list the trash")
+    p = sub.add_parser("fsck", help="check the media of every project, or NAME (exit 0 clean, 1 findings, 2 error)")
+    p.add_argument("name", nargs="?")
     sub.add_parser("init", help="create the workspace and specs folders")
     p = sub.add_parser("health", help="exit 0 while a controller's heartbeat is fresh")
     p.add_argument("--max-age", type=float, default=CONTROLLER_MAX_AGE)
@@ -379,6 +422,7 @@ COMMANDS = {
     "restore": cmd_restore,
     "purge": cmd_purge,
     "trash": cmd_trash,
+    "fsck": cmd_fsck,
     "health": cmd_health,
     "init": cmd_init,
     "user": people.cmd_user,

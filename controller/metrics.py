@@ -1,7 +1,8 @@
 """The controller's counters, in the style of controller-runtime.
 
-Counted by ``controller.workers`` (each reconcile's result and duration) and
-``controller.resyncing`` (each pass); exposed by :class:`ControllerCollector` (on the embedded
+Counted by ``controller.workers`` (each reconcile's result and duration),
+``controller.resyncing`` (each pass) and ``controller.scrubbing`` (the media integrity pass:
+findings per project, bytes read, when the last pass ended); exposed by :class:`ControllerCollector` (on the embedded
 stack's ``/metrics``, or the controller service's own metrics port) and written into the
 heartbeat (``controller.heartbeating``).
 """
@@ -29,6 +30,10 @@ class Metrics:
     errors_total: int = 0
     resyncs_total: int = 0
     resync_last_seconds: float = 0.0
+    integrity_findings: dict[str, int] = field(default_factory=dict)  # project id -> files at fault
+    integrity_bytes_total: int = 0
+    integrity_projects_total: int = 0
+    integrity_last_pass: float = 0.0
 
     def count(self, outcome: Outcome, elapsed: float) -> None:
         """One reconcile: a skipped key (nothing changed) counts apart and takes no time."""
@@ -49,11 +54,20 @@ class Metrics:
         self.resyncs_total += 1
         self.resync_last_seconds = seconds
 
+    def count_integrity(self, project: str, findings: int, checked_bytes: int) -> None:
+        """One project's media integrity check: a clean one drops out of the findings gauge."""
+        self.integrity_projects_total += 1
+        self.integrity_bytes_total += checked_bytes
+        if findings:
+            self.integrity_findings[project] = findings
+        else:
+            self.integrity_findings.pop(project, None)
+
 
 class ControllerCollector(Collector):
     """The controller's figures, read when ``/metrics`` is scraped (controller-runtime's
     names where it has one): reconciles by result, errors, time spent, the work queue,
-    resync passes."""
+    resync passes, the media integrity pass."""
 
     def __init__(self, metrics: Metrics, queue: WorkQueue) -> None:
         self.metrics, self.queue = metrics, queue
@@ -73,6 +87,7 @@ class ControllerCollector(Collector):
         active = GaugeMetricFamily("workqueue_active", "Keys being reconciled now.", labels=["name"])
         resyncs = CounterMetricFamily("auteur_resync", "Full resync passes.")
         last = GaugeMetricFamily("auteur_resync_last_seconds", "Duration of the last resync pass.")
+        integrity = self._integrity_families(with_samples=with_samples)
         if with_samples:
             for result, count in m.reconcile_total.items():
                 reconciles.add_metric(["project", result], count)
@@ -82,4 +97,21 @@ class ControllerCollector(Collector):
             active.add_metric(["project"], queue.active)
             resyncs.add_metric([], m.resyncs_total)
             last.add_metric([], m.resync_last_seconds)
-        yield from (reconciles, errors, took, depth, active, resyncs, last)
+        yield from (reconciles, errors, took, depth, active, resyncs, last, *integrity)
+
+    def _integrity_families(self, *, with_samples: bool) -> tuple[Metric, ...]:
+        m = self.metrics
+        per_project = GaugeMetricFamily("auteur_media_integrity_findings", "Files the last media integrity check found at fault.",
+                                        labels=["project"])  # fmt: skip
+        projects = GaugeMetricFamily("auteur_media_integrity_projects_failing", "Projects with media integrity findings.")
+        checked = CounterMetricFamily("auteur_media_integrity_checked_bytes", "Bytes the media integrity pass read.")
+        count = CounterMetricFamily("auteur_media_integrity_checks", "Projects the media integrity pass checked.")
+        last = GaugeMetricFamily("auteur_media_integrity_last_pass_timestamp_seconds", "When the last full integrity pass ended.")
+        if with_samples:
+            for project, findings in sorted(m.integrity_findings.items()):
+                per_project.add_metric([project], findings)
+            projects.add_metric([], len(m.integrity_findings))
+            checked.add_metric([], m.integrity_bytes_total)
+            count.add_metric([], m.integrity_projects_total)
+            last.add_metric([], m.integrity_last_pass)
+        return per_project, projects, checked, count, last

@@ -26,6 +26,22 @@ class Owner(msgspec.Struct, kw_only=True):
 _decoder = msgspec.json.Decoder(Owner)
 
 
+def read_owners(state_dir: Path) -> list[Owner]:
+    """Every ownership record, read without creating anything (for read-only commands)."""
+    try:
+        names = sorted(os.listdir(state_dir / OWNERS_DIR))
+    except FileNotFoundError:
+        return []
+    found = []
+    for name in names:
+        if name.endswith(".json") and not name.startswith("."):
+            try:
+                found.append(_decoder.decode((state_dir / OWNERS_DIR / name).read_bytes()))
+            except (FileNotFoundError, msgspec.DecodeError, msgspec.ValidationError):
+                continue
+    return found
+
+
 class Owners:
     def __init__(self, state_dir: Path, *, create: bool = True) -> None:
         """``create=False``: only read (a dry run), even where the folder does not exist yet."""

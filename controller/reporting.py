@@ -21,14 +21,16 @@ import msgspec
 
 from auteur.events import Event, Journal
 from auteur.specs import spec_stem
-from auteur.status import HIDDEN_FIELDS, Condition, Phase, ProjectStatus, SpecProblem, StatusStore
+from auteur.status import HIDDEN_FIELDS, Condition, MediaFinding, Phase, ProjectStatus, SpecProblem, StatusStore
 from controller.converging import Absence, Observation, Outcome
+from controller.integrity import describe
 from controller.steps import Attempt
 
 # Bookkeeping that changes on every pass without anything a person would see changing.
 _SILENT = frozenset({"last_reconcile", *HIDDEN_FIELDS})
 # A project coming (back) under management is shown as processing while its folder is worked on.
 _SHOWN_PROCESSING = (Phase.PENDING, Phase.UNMANAGED, Phase.DELETING)
+MEDIA_CONDITION = "MediaIntegrityFailed"
 
 
 def set_condition(status: ProjectStatus, kind: str, ok: bool, reason: str, message: str, now: float) -> None:
@@ -130,6 +132,21 @@ def status_for(observation: Observation, previous: ProjectStatus | None, now: fl
     set_condition(status, "Ready", True, "Converged", message, now)
     status.fingerprint = observation.fingerprint
     return status
+
+
+def with_media_findings(previous: ProjectStatus, findings: list[MediaFinding], checked: str | None, now: float) -> ProjectStatus:
+    """``previous`` after a media integrity check (``controller.scrubbing``): the findings, and a
+    ``MediaIntegrityFailed`` condition naming each file and its problem, or neither when clean.
+    ``Ready`` is left as it is: the folder converged. ``checked`` is the clean check's memo. A
+    new status, or ``previous`` itself when nothing changed."""
+    status = copy.deepcopy(previous)
+    status.media_findings, status.integrity_checked = list(findings), checked
+    if findings:
+        listed = "; ".join(describe(f) for f in findings)
+        set_condition(status, MEDIA_CONDITION, False, "MediaIntegrity", f"{len(findings)} file(s): {listed}", now)
+    else:
+        clear_condition(status, MEDIA_CONDITION)
+    return previous if status == previous else status
 
 
 def _absent(observation: Observation, previous: ProjectStatus | None, now: float) -> ProjectStatus | None:

@@ -14,6 +14,7 @@ at a time per key, different keys in parallel. Each job has its module:
 * ``controller.inbox``: keys from the watcher's thread onto the loop's queue;
 * ``controller.workers``: the worker tasks, and ``controller.metrics`` their counters;
 * ``controller.resyncing``: the periodic full resync and trash expiry;
+* ``controller.scrubbing``: the background media integrity pass;
 * ``controller.requeueing``: unfinished uploads back on the job queue (Redis mode);
 * ``controller.forwarding``: the journal onto the shared event stream (Redis mode);
 * ``controller.heartbeating``: the heartbeat file.
@@ -47,6 +48,7 @@ from controller.queueing import WorkQueue
 from controller.reconciling import Outcome, Reconciler
 from controller.requeueing import requeue_staged_uploads
 from controller.resyncing import Resync
+from controller.scrubbing import Scrub
 from controller.shutdown import Shutdown, Stopping
 from controller.standby import wait_for_leadership
 from controller.watching import Watcher
@@ -81,6 +83,7 @@ class Controller:
         after_pass = functools.partial(requeue_staged_uploads, settings.state, requeue) if requeue is not None else None
         jitter = jitter or (lambda: random.uniform(-0.1, 0.1))
         self.resyncing = Resync(settings, self.reconciler, self.queue, self.metrics, clock=clock, jitter=jitter, after_pass=after_pass)
+        self.scrubbing = Scrub(settings, self.reconciler, self.queue, self.metrics, clock=clock)
         self.inbox = Inbox(self.queue)
         self.shutdown = Shutdown()
         self.watcher: Watcher | None = None
@@ -128,6 +131,7 @@ class Controller:
                     tg.start_soon(work, self.queue, self._handle, self.metrics)
                 tg.start_soon(self.heartbeat.run)
                 tg.start_soon(self.resyncing.loop)
+                tg.start_soon(self.scrubbing.loop)
                 self.started.set()
                 if on_ready:
                     on_ready()

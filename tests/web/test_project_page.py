@@ -10,9 +10,12 @@ import zlib
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
-from helpers import git, wait_for
+from helpers import RunningStack, git, wait_for
 from playwright.sync_api import expect
+
+from tests.web.conftest import web_settings
 
 LIVE_DEADLINE_MS = 5_000
 
@@ -276,3 +279,31 @@ def test_the_page_shows_the_history_who_when_and_what(page, web_stack, api, tmp_
         expect(timeline.nth(i)).to_have_attribute("data-commit", commit)
         expect(timeline.nth(i).locator(".commit-author")).to_have_text(author)
     expect(timeline.first.locator(".commit-files")).to_contain_text("assets/audio/scene 1.wav")
+
+
+def test_media_integrity_findings_warn_on_the_page_and_the_card(page, tmp_path):
+    """A corrupt LFS object, found by the controller's background pass, shows up live."""
+    settings = msgspec.structs.replace(web_settings(tmp_path), integrity_interval_seconds=0.5, integrity_pause_seconds=0.0,
+                                       integrity_rate_bytes=0, integrity_recheck_seconds=0.0)  # fmt: skip
+    with RunningStack(settings) as stack, httpx.Client(base_url=stack.api_url, timeout=60) as api:
+        project_id = make_project(api, "Scrub Film")
+        answer = api.post(f"/api/v1/projects/{project_id}/assets", params={"asset_type": "storyboards"},
+                          files={"files": ("still.png", png())})  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        root = settings.workspace / "Scrub Film"
+        wait_for(lambda: api.get(f"/api/v1/projects/{project_id}").json()["lfs_files"] == 1, what="the still committed")
+        open_project(page, stack, project_id)
+        warning = page.locator('[data-field="media-findings"]')
+        expect(warning).to_be_hidden()
+        pointer = git(root, "show", "HEAD:assets/storyboards/still.png")
+        oid = re.search(r"sha256:([0-9a-f]{64})", pointer).group(1)  # type: ignore[union-attr]
+        stored = root / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
+        stored.write_bytes(b"not the still any more" + stored.read_bytes()[22:])
+        expect(warning).to_be_visible(timeout=30_000)
+        expect(warning).to_contain_text("assets/storyboards/still.png: corrupt LFS object")
+        shown = api.get(f"/api/v1/projects/{project_id}").json()
+        assert shown["status"] == "ready" and [f["path"] for f in shown["media_findings"]] == ["assets/storyboards/still.png"]
+        assert any(c["type"] == "MediaIntegrityFailed" and "still.png" in c["message"] for c in shown["conditions"])
+        page.goto(stack.web_url)
+        expect(page.locator(f"#card-{project_id} .media-warning")).to_be_visible()
+        assert page.errors == []

@@ -70,9 +70,13 @@
       ? `<span class="failure" role="note"><span class="failure-title">${escapeHtml(failureTitle(p))}</span> ` +
         `<span class="failure-text">${escapeHtml(failureOf(p))}</span></span>`
       : "";
+    const findings = (p.media_findings || []).length;
+    const media = findings
+      ? ` <span class="badge warn media-warning" title="${findings} media file(s) damaged or misplaced: see the project">media warning</span>`
+      : "";
     const assets = p.asset_count || 0;
     return (
-      `<span class="badges">${quality}<span class="badge status status-${escapeHtml(p.status)}">${spinner}${escapeHtml(p.status)}</span></span>` +
+      `<span class="badges">${quality}<span class="badge status status-${escapeHtml(p.status)}">${spinner}${escapeHtml(p.status)}</span>${media}</span>` +
       failure +
       `<span class="facts"><span>Last commit <time datetime="${isoTime(p.last_commit_at)}">${relativeTime(p.last_commit_at)}</time></span> ` +
       `<span class="assets">${assets} asset${assets === 1 ? "" : "s"}</span></span>`

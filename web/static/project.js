@@ -41,6 +41,27 @@
   let lastCommit = field("current_commit").title;
   let lastCount = field("asset_count").textContent;
 
+  /* The media integrity warning, as templates/project.html renders it. */
+  function showMediaFindings(findings) {
+    const box = field("media-findings");
+    box.hidden = !findings.length;
+    box.querySelector(".media-count").textContent = findings.length;
+    const items = findings.map((f) => {
+      const li = document.createElement("li");
+      const code = document.createElement("code");
+      code.textContent = f.path;
+      li.append(code, `: ${f.problem}`);
+      if (f.detail) {
+        const detail = document.createElement("span");
+        detail.className = "muted";
+        detail.textContent = ` (${f.detail})`;
+        li.append(detail);
+      }
+      return li;
+    });
+    box.querySelector(".media-list").replaceChildren(...items);
+  }
+
   function update(p) {
     showStatus(p.status);
     const quality = field("quality");
@@ -54,6 +75,7 @@
     failure.hidden = p.status !== "failed";
     failure.querySelector(".failure-title").textContent = p.status === "failed" ? failureTitle(p) : "";
     failure.querySelector(".failure-text").textContent = p.status === "failed" ? failureOf(p) : "";
+    showMediaFindings(p.media_findings || []);
     const rows = (p.conditions || []).map((c) => {
       const tr = document.createElement("tr");
       for (const value of [c.type, String(Boolean(c.status)), c.reason, c.message || ""]) {

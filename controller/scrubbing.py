@@ -1,0 +1,189 @@
+"""The background media integrity pass: one project at a time, rate-limited, resumable.
+
+Run by ``controller.running`` as one task of the loop. A pass visits every owned project in id
+order and runs ``controller.integrity.check_project`` on it in a worker thread, reading at most
+``integrity_rate_bytes`` a second (``controller.integrity.Throttle``) and resting
+``integrity_pause_seconds`` between projects; a new pass starts ``integrity_interval_seconds``
+after the last one started. Where a pass is lives in a cursor file in the state folder
+(``auteur.layout.INTEGRITY_CURSOR``, written atomically after each project), so a restarted
+controller carries on after the last project it finished.
+
+It stays out of the reconciler's way: a project that is not ready, or being reconciled, is left
+for the next pass; the project lock is taken only to write the result, never while hashing, and
+a result is dropped if HEAD moved while it was checked. While one project is hashed, a helper
+thread reads the next one's small things (HEAD, trees, inodes: ``controller.integrity.warm``), so
+those latency-bound reads overlap the sequential ones instead of adding to them. A project whose HEAD and files have not
+changed since its last clean check is skipped until ``integrity_recheck_seconds`` have passed.
+The result goes into the project's status through the reconciler's ``StatusRecorder`` (the one
+writer of status): ``media_findings`` and the ``MediaIntegrityFailed`` condition
+(``controller.reporting.with_media_findings``), and into ``controller.metrics``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+import msgspec
+
+from auteur.atomic import write_atomic
+from auteur.layout import INTEGRITY_CURSOR
+from auteur.settings import Settings
+from auteur.status import Phase, ProjectStatus
+from controller import reporting
+from controller.integrity import IntegrityError, Report, Stopped, Throttle, check_project, warm
+from controller.locking import project_lock
+from controller.metrics import Metrics
+from controller.queueing import WorkQueue
+from controller.reconciling import Reconciler
+
+log = logging.getLogger("auteur.controller")
+
+
+class Cursor(msgspec.Struct, kw_only=True):
+    """Where the pass is: when it started, the last project id it finished, when it ended."""
+
+    started_at: float = 0.0
+    after: str = ""
+    finished_at: float | None = None
+
+
+def read_cursor(state: Path) -> Cursor | None:
+    try:
+        return msgspec.json.decode((state / INTEGRITY_CURSOR).read_bytes(), type=Cursor)
+    except (FileNotFoundError, msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+def write_cursor(state: Path, cursor: Cursor) -> None:
+    write_atomic(state / INTEGRITY_CURSOR, msgspec.json.encode(cursor), durable=False)
+
+
+class Scrub:
+    """The controller's media integrity pass (one per controller process)."""
+
+    def __init__(self, settings: Settings, reconciler: Reconciler, queue: WorkQueue, metrics: Metrics, *,
+                 clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+        self.settings, self.reconciler, self.queue, self.metrics = settings, reconciler, queue, metrics
+        self.clock = clock
+        self.stopping = threading.Event()
+        self.throttle = Throttle(settings.integrity_rate_bytes, stop=self.stopping)
+        self._warming = ThreadPoolExecutor(max_workers=1, thread_name_prefix="integrity-warm")
+
+    async def loop(self) -> None:
+        """Pass after pass until cancelled; nothing at all when the interval is 0."""
+        if self.settings.integrity_interval_seconds <= 0:
+            return
+        try:
+            await anyio.to_thread.run_sync(self._seed_metrics)
+            while True:
+                cursor = await anyio.to_thread.run_sync(read_cursor, self.settings.state)
+                wait = self._until_next(cursor)
+                if wait > 0:
+                    await anyio.sleep(min(wait, 60.0))
+                    continue
+                await self.run_pass(cursor)
+        finally:
+            self.stopping.set()  # a check still hashing in its thread stops at its next read
+            self._warming.shutdown(wait=False, cancel_futures=True)
+
+    def _until_next(self, cursor: Cursor | None) -> float:
+        if cursor is None or cursor.finished_at is None:
+            return 0.0  # never ran, or a pass to finish
+        return cursor.started_at + self.settings.integrity_interval_seconds - self.clock()
+
+    async def run_pass(self, cursor: Cursor | None = None) -> Cursor:
+        """Check every project after the cursor's (all of them for a new pass)."""
+        if cursor is None or cursor.finished_at is not None:
+            cursor = Cursor(started_at=self.clock())
+        keys = await anyio.to_thread.run_sync(self.reconciler.owners.ids)
+        todo = [key for key in sorted(keys) if key > cursor.after]
+        for index, key in enumerate(todo):
+            if index + 1 < len(todo):  # its small reads overlap this one's hashing
+                self._warm_soon(todo[index + 1])
+            await self.check(key)
+            cursor.after = key
+            await anyio.to_thread.run_sync(write_cursor, self.settings.state, cursor)
+            if self.settings.integrity_pause_seconds > 0:
+                await anyio.sleep(self.settings.integrity_pause_seconds)
+        cursor.finished_at = self.metrics.integrity_last_pass = self.clock()
+        await anyio.to_thread.run_sync(write_cursor, self.settings.state, cursor)
+        failing = len(self.metrics.integrity_findings)
+        log.log(logging.WARNING if failing else logging.INFO, "media integrity pass done: %d project(s) with findings", failing)
+        return cursor
+
+    async def check(self, key: str) -> Report | None:
+        """Check one project (hashing in a worker thread) and record what was found."""
+        plan = await anyio.to_thread.run_sync(self._plan, key)
+        if plan is None:
+            return None
+        root, memo = plan
+        run = functools.partial(check_project, root, large_file_bytes=self.settings.large_file_bytes, throttle=self.throttle)
+        try:
+            report = await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
+        except IntegrityError as exc:
+            log.warning("%s: media integrity not checked: %s", key, exc)
+            return None
+        except Stopped:
+            return None
+        if await anyio.to_thread.run_sync(self._record, key, report, memo):
+            self.metrics.count_integrity(key, len(report.findings), report.bytes_checked)
+        return report
+
+    def _warm_soon(self, key: str) -> None:
+        owner = self.reconciler.owners.get(key)
+        if owner is not None:
+            self._warming.submit(warm, self.settings.workspace / owner.folder)
+
+    def _plan(self, key: str) -> tuple[Path, str] | None:
+        """(folder, memo) to check ``key`` now, or None: not ready, being reconciled, or
+        unchanged since its last clean check (less than ``integrity_recheck_seconds`` ago)."""
+        status = self.reconciler.status_of(key)
+        owner = self.reconciler.owners.get(key)
+        if status is None or owner is None or status.status is not Phase.READY or self.queue.is_active(key):
+            return None
+        memo = f"{status.current_commit} {self.reconciler.current_fingerprint(key)}"
+        if _clean_since(status, memo) > self.clock() - self.settings.integrity_recheck_seconds:
+            return None
+        return self.settings.workspace / owner.folder, memo
+
+    def _record(self, key: str, report: Report, memo: str) -> bool:
+        """Write what the check found into the status (under the project lock, briefly); False
+        when the project moved on meanwhile (a new commit, not ready): the next pass sees it."""
+        with project_lock(self.settings.state, key):
+            status = self.reconciler.status_of(key)
+            if status is None or status.status is not Phase.READY or status.current_commit != report.commit:
+                return False
+            now = self.clock()
+            checked = None if report.findings else f"{memo} {now}"
+            updated = reporting.with_media_findings(status, report.findings, checked, now)
+            if updated is not status:
+                self.reconciler.recorder.record(status, updated)
+        return True
+
+    def _seed_metrics(self) -> None:
+        """The findings gauge as the statuses on the volume say, before the first check."""
+        for status in self.reconciler.statuses.read_all():
+            if status.media_findings:
+                self.metrics.integrity_findings[status.id] = len(status.media_findings)
+        cursor = read_cursor(self.settings.state)
+        if cursor is not None and cursor.finished_at is not None:
+            self.metrics.integrity_last_pass = cursor.finished_at
+
+
+def _clean_since(status: ProjectStatus, memo: str) -> float:
+    """When ``status``'s last clean check saw exactly ``memo`` (its commit and files), else 0."""
+    seen, _, at = (status.integrity_checked or "").rpartition(" ")
+    if status.media_findings or seen != memo:
+        return 0.0
+    try:
+        return float(at)
+    except ValueError:
+        return 0.0
