@@ -165,6 +165,7 @@ class Scrub:
             checked = None if report.findings else f"{memo} {now}"
             updated = reporting.with_media_findings(status, report.findings, checked, now)
             if updated is not status:
+                self.reconciler.fence()  # a controller that lost its lease writes no status
                 self.reconciler.recorder.record(status, updated)
         return True
 
