@@ -42,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -208,25 +209,9 @@ def uploads(bench: BenchStack, base: Path, count: int, size: int, concurrency: i
     for key in projects:
         answer = http.post(bench.api(0) + "/api/v1/projects", json={"name": key})
         assert answer.status_code in (201, 202), answer.text
-    ids: list[str] = []
-    lock = threading.Lock()
-
-    def client(c: int) -> None:
-        for n in range(c, count, concurrency):  # replicas alternate from file to file (and so from client to client)
-            _, answer = upload(bench.api_port(n % 2), projects[c], files[n], "audio")
-            with lock:
-                ids.append(answer["uploads"][0]["upload_id"])
-
-    events = Events(bench.api(0))  # every replica carries every event: one socket sees them all
-    try:
-        started = time.perf_counter()
-        with ThreadPoolExecutor(concurrency) as pool:
-            list(pool.map(client, range(concurrency)))
-        stored = time.perf_counter() - started
-        finished = [events.wait(upload_id, 1800) for upload_id in ids]
-    finally:
-        events.ws.close()
-    total = max(at for at, _ in finished) - started
+    # Replicas alternate from file to file (and so from client to client); every replica carries
+    # every event, so one socket sees them all.
+    ids, stored, total, finished = upload_all(bench.api(0), lambda n: bench.api_port(n % 2), projects, files)
     failed = [kind for _, kind in finished if kind != "upload.completed"]
     committed = 0
     for key in projects:  # what the API says is in git now
@@ -247,6 +232,33 @@ def uploads(bench: BenchStack, base: Path, count: int, size: int, concurrency: i
     )
     print(f"  ratio: Auteur {add_s / total:.2f}x the throughput of git add, {commit_s / total:.2f}x of git add + commit "
           "(target >= 1x)")  # fmt: skip
+
+
+def upload_all(events_url: str, port_of: Callable[[int], int], projects: list[str], files: list[Path]
+               ) -> tuple[list[str], float, float, list[tuple[float, str]]]:  # fmt: skip
+    """``files`` from one client per project at once (file n to ``port_of(n)``), until each
+    upload's final event arrives on ``events_url``'s WebSocket: (upload ids, seconds until all
+    were stored, seconds until all were finished, each one's (time, final event type))."""
+    concurrency = len(projects)
+    ids: list[str] = []
+    lock = threading.Lock()
+
+    def client(c: int) -> None:
+        for n in range(c, len(files), concurrency):
+            _, answer = upload(port_of(n), projects[c], files[n], "audio")
+            with lock:
+                ids.append(answer["uploads"][0]["upload_id"])
+
+    events = Events(events_url)
+    try:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(client, range(concurrency)))
+        stored = time.perf_counter() - started
+        finished = [events.wait(upload_id, 1800) for upload_id in ids]
+    finally:
+        events.ws.close()
+    return ids, stored, max(at for at, _ in finished) - started, finished
 
 
 def git_add_sequence(base: Path, files: list[Path]) -> tuple[float, float]:

@@ -30,18 +30,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, percentile
-from container_bench import Events
-from stack_bench import git_add_sequence
-from upload_bench import make_file, upload
+from stack_bench import git_add_sequence, upload_all
+from upload_bench import make_file
 
 STACK = "auteurbench"
 API_PORT, WEB_PORT = 18600, 18601
@@ -82,25 +79,7 @@ def uploads(base: Path, workers: int, count: int, size: int, concurrency: int) -
     for key in projects:
         answer = http.post("/api/v1/projects", json={"name": key})
         assert answer.status_code in (201, 202), answer.text
-    ids: list[str] = []
-    lock = threading.Lock()
-
-    def client(c: int) -> None:
-        for n in range(c, count, concurrency):
-            _, answer = upload(API_PORT, projects[c], files[n], "audio")
-            with lock:
-                ids.append(answer["uploads"][0]["upload_id"])
-
-    events = Events(API)
-    try:
-        started = time.perf_counter()
-        with ThreadPoolExecutor(concurrency) as pool:
-            list(pool.map(client, range(concurrency)))
-        stored = time.perf_counter() - started
-        finished = [events.wait(upload_id, 1800) for upload_id in ids]
-    finally:
-        events.ws.close()
-    total = max(at for at, _ in finished) - started
+    _, stored, total, finished = upload_all(API, lambda n: API_PORT, projects, files)
     failed = sum(1 for _, kind in finished if kind != "upload.completed")
     http.close()
     for path in files:

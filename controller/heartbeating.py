@@ -60,15 +60,10 @@ class HeartbeatWriter:
             await anyio.sleep(self.period)
 
 
-def _touch(path: Path) -> None:
-    with open(path, "ab"):
-        os.utime(path)
-
-
 async def beat_process(path: Path | None, period: float = CONTROLLER_BEAT_SECONDS) -> None:
     """Touch ``path`` every ``period`` seconds until cancelled (nothing when it is None)."""
     if path is None:
         return
     while True:
-        await anyio.to_thread.run_sync(_touch, path)
+        await anyio.to_thread.run_sync(heartbeat.touch, path)
         await anyio.sleep(period)

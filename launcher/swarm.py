@@ -53,10 +53,8 @@ def stack_name() -> str:
 
 
 def docker(*args: str, check: bool = True, timeout: float = 120) -> str:
-    done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
-    if check and done.returncode:
-        raise SystemExit(f"docker {' '.join(args[:3])}: {(done.stderr or done.stdout).strip()[-2000:]}")
-    return done.stdout
+    """``launcher.images.docker``'s output as text."""
+    return images.docker(*args, check=check, timeout=timeout).stdout.decode()
 
 
 def swarm_compose(base: dict[str, Any]) -> dict[str, Any]:

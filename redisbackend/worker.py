@@ -21,7 +21,7 @@ import redis
 from rq import Worker, worker_registration
 from rq.utils import now
 
-from auteur.heartbeat import worker_max_age
+from auteur.heartbeat import touch, worker_max_age
 from redisbackend.connection import connect
 from redisbackend.jobs import QUEUE, heartbeat_of
 
@@ -49,8 +49,7 @@ class AuteurWorker(Worker):
 
     def _touch_beat_file(self) -> None:
         if self.beat_file:
-            with open(self.beat_file, "ab"):
-                os.utime(self.beat_file)
+            touch(self.beat_file)
 
     def heartbeat(self, timeout: int | None = None, pipeline: object = None) -> None:
         super().heartbeat(timeout, pipeline)  # type: ignore[arg-type]

@@ -28,6 +28,22 @@ def engine_problem() -> str | None:
     return launcher_docker.engine_problem()
 
 
+def run_make(env: dict[str, str], *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """``make -s ARGS`` in the checkout with ``env``; asserts it succeeded unless ``check`` is off."""
+    done = subprocess.run(["make", "-s", "-C", str(ROOT), *args], env=env, capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert done.returncode == 0, f"make {' '.join(args)} exited {done.returncode}:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    return done
+
+
+def run_docker(*args: str, check: bool = True, timeout: float = 120) -> str:
+    """``docker ARGS``' output; asserts it succeeded unless ``check`` is off."""
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert done.returncode == 0, f"docker {' '.join(args)} exited {done.returncode}: {done.stderr[-3000:]}"
+    return done.stdout
+
+
 class DockerStack:
     def __init__(self, base: Path) -> None:
         self.base = base
@@ -43,10 +59,7 @@ class DockerStack:
     # -- commands ------------------------------------------------------------------
 
     def make(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(["make", "-s", "-C", str(ROOT), *args], env=self.env, capture_output=True, text=True, timeout=timeout)
-        if check:
-            assert done.returncode == 0, f"make {' '.join(args)} exited {done.returncode}:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
-        return done
+        return run_make(self.env, *args, check=check, timeout=timeout)
 
     def compose(self, *args: str, check: bool = True, test: bool = False, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         files = launcher_docker.TEST_FILES if test else launcher_docker.FILES
@@ -56,10 +69,7 @@ class DockerStack:
         return done
 
     def docker(self, *args: str, check: bool = True, timeout: float = 120) -> str:
-        done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
-        if check:
-            assert done.returncode == 0, f"docker {' '.join(args)} exited {done.returncode}: {done.stderr}"
-        return done.stdout
+        return run_docker(*args, check=check, timeout=timeout)
 
     def container(self, service: str) -> str:
         ids = self.compose("ps", "-a", "-q", service).stdout.split()

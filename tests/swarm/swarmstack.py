@@ -15,8 +15,8 @@ import httpx
 from helpers import wait_for
 
 from launcher import images
+from tests.container.dockerstack import run_docker, run_make
 
-ROOT = Path(__file__).resolve().parents[2]
 API = "http://127.0.0.1:8000"
 SERVICE_UID = "10001"
 
@@ -32,16 +32,10 @@ class SwarmStack:
         self.volumes = [f"{self.name}_workspace", f"{self.name}_redis-data"]
 
     def make(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(["make", "-s", "-C", str(ROOT), *args], env=self.env, capture_output=True, text=True, timeout=timeout)
-        if check:
-            assert done.returncode == 0, f"make {' '.join(args)} exited {done.returncode}:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
-        return done
+        return run_make(self.env, *args, check=check, timeout=timeout)
 
     def docker(self, *args: str, check: bool = True, timeout: float = 300) -> str:
-        done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
-        if check:
-            assert done.returncode == 0, f"docker {' '.join(args)} exited {done.returncode}: {done.stderr[-3000:]}"
-        return done.stdout
+        return run_docker(*args, check=check, timeout=timeout)
 
     def service(self, name: str) -> str:
         return f"{self.name}_{name}"
