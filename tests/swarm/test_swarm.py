@@ -74,7 +74,11 @@ def test_killing_the_active_controller_hands_over_within_15_s(swarm):
         answer = httpx.post(API + "/api/v1/projects", json={"name": f"gap {n}", "process_async": True}, timeout=30)
         assert answer.status_code in (201, 202), answer.text
         during.append(answer.json()["id"])
-    wait_for(lambda: swarm.leader() == standby, timeout=30, interval=0.1, what="the standby takes the lease")
+    # The standby, or the replica Swarm starts in the killed one's place if it asks first once the
+    # lease expires: either way another controller leads.
+    new = wait_for(lambda: (held := swarm.leader()) not in (None, leader) and held, timeout=30, interval=0.1,
+                   what="another controller takes the lease")  # fmt: skip
+    assert new == standby or new not in controllers, (new, controllers)
     took = time.monotonic() - killed
     assert took <= 15.5, f"the standby took over {took:.1f} s after the kill"
     swarm.wait_ready(during, timeout=60)
