@@ -17,8 +17,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 
 import anyio
 import msgspec
@@ -37,11 +36,11 @@ from auteur.specstore import SpecExists, create_spec, remove_spec, replace_spec,
 from auteur.status import Phase
 from controller import people, planning
 from controller.converging import Outcome
-from controller.integrity import IntegrityError, Report, check_project, describe, warm
+from controller.integrity import Report, check_projects, describe
 from controller.locking import Leadership
 from controller.mailroom import purge, restore
 from controller.metrics import ControllerCollector
-from controller.ownership import Owner, read_owners
+from controller.ownership import read_owners
 from controller.reconciling import Next, Reconciler
 from controller.running import Controller, run_controller
 
@@ -311,19 +310,6 @@ def cmd_trash(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def checked_in_turn(settings: Settings, owners: list[Owner]) -> Iterator[tuple[Owner, Report | Exception]]:
-    """Each project's report (or why it could not be checked), in order; the next project is
-    warmed up (``controller.integrity.warm``) while one is checked."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fsck-warm") as pool:
-        for index, owner in enumerate(owners):
-            if index + 1 < len(owners):
-                pool.submit(warm, settings.workspace / owners[index + 1].folder)
-            try:
-                yield owner, check_project(settings.workspace / owner.folder, large_file_bytes=settings.large_file_bytes)
-            except (IntegrityError, OSError) as exc:
-                yield owner, exc
-
-
 def cmd_fsck(settings: Settings, args: argparse.Namespace) -> int:
     """Check the media of every project (or NAME) and print each finding; writes nothing.
     Exit 0 when clean, 1 with findings, 2 when a project could not be checked."""
@@ -334,7 +320,8 @@ def cmd_fsck(settings: Settings, args: argparse.Namespace) -> int:
             print(f"No project named {args.name!r}", file=sys.stderr)
             return 2
     found = failed = checked_bytes = 0
-    for owner, report in checked_in_turn(settings, owners):
+    checked = check_projects(owners, lambda owner: settings.workspace / owner.folder, large_file_bytes=settings.large_file_bytes)
+    for owner, report in checked:
         if not isinstance(report, Report):
             print(f"{owner.folder}: not checked: {report}", file=sys.stderr)
             failed += 1

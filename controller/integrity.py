@@ -1,8 +1,10 @@
-"""Media integrity of one project: what its committed media should be, against what is on disk.
+"""Media integrity of a project: what its committed media should be, against what is on disk.
 
 Called by ``controller.cli`` (``auteur fsck``, read-only) and by ``controller.scrubbing`` (the
-controller's background pass, in a worker thread). ``check_project`` reads HEAD's tree with
-the real ``git ls-tree -l`` (every blob's size without reading it) and finds:
+controller's background pass, in a thread of its own at the lowest priority). Each project is
+planned (``plan_project``: HEAD's tree read with dulwich, every blob's size from the head of its
+loose object, or from the real ``git ls-tree -l`` once the blobs are packed; nothing large is
+read) a few projects ahead of the one being hashed (``check_projects``), and the check finds:
 
 * an LFS object whose sha256 or size is not its pointer's (streamed in 1 MiB reads, constant
   memory), or that is missing from ``.git/lfs/objects``;
@@ -30,13 +32,16 @@ import stat
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from dulwich.object_store import DiskObjectStore
-from dulwich.objects import ObjectID
+from dulwich.objects import S_ISGITLINK, Commit, ObjectID, Tree
 
 from auteur.media import VIDEO_EXTENSIONS
 from auteur.status import MediaFinding
@@ -47,7 +52,13 @@ CHUNK = lfs.LFS_CHUNK
 AUDIO_EXTENSIONS = frozenset({"wav", "aif", "aiff", "flac", "mp3", "m4a", "aac", "ogg"})
 _POINTER_FIELDS = re.compile(rb"oid sha256:([0-9a-f]{64})\nsize ([0-9]+)\n")
 _POINTER_MAX = 1024
-_METADATA_THREADS = 8
+_LOOSE_HEAD = 8192  # enough of a loose object's file for its header and a pointer's text
+_READ_AHEAD = 8 * CHUNK  # asked of the disk ahead of the reads
+_PREFETCH_FILES = 2  # objects of a planned project whose start is asked for at once
+_PLANNERS = 2
+_AHEAD = 6  # projects planned ahead of the one hashed
+_END = object()
+T = TypeVar("T")
 # ffprobe may take this long, plus a second per 50 MB it reads.
 _FFPROBE_BASE_SECONDS = 30.0
 _FFPROBE_BYTES_PER_SECOND = 50 * 1024**2
@@ -117,7 +128,80 @@ def describe(finding: MediaFinding) -> str:
     return f"{finding.path}: {finding.problem}" + (f" ({finding.detail})" if finding.detail else "")
 
 
-def tree_entries(root: Path, commit: str = "HEAD") -> list[Entry]:
+def tree_entries(root: Path, commit: str | None = None) -> list[Entry]:
+    """Every blob in ``commit``'s tree (HEAD's by default) with its size."""
+    return [entry for entry, _ in committed_blobs(root, commit)]
+
+
+def committed_blobs(root: Path, commit: str | None = None) -> list[tuple[Entry, tuple[str, int] | None]]:
+    """Every blob in ``commit``'s tree with its size and, if it is one, its LFS pointer (oid, size).
+
+    Trees are read with dulwich, and each blob's size (and a small blob's bytes) from the head of
+    its loose object, so that nothing large is read and no process is started. A repository whose
+    blobs are packed (after a ``git gc``) is listed by the real ``git ls-tree -l`` instead."""
+    git_dir = root / ".git"
+    try:
+        store = DiskObjectStore(str(git_dir / "objects"))
+        if commit is None:
+            commit = head_info(root)[0]
+            if commit is None:
+                return []
+        top = store[ObjectID(commit.encode())]
+        if not isinstance(top, Commit):
+            raise IntegrityError(f"{commit} is not a commit")
+        listed = _loose_blobs(store, git_dir / "objects", top.tree)
+        if listed is not None:
+            return listed
+        entries = _git_tree_entries(root, commit)
+        return [(entry, _pointer_of(store, entry)) for entry in entries]
+    except (KeyError, ValueError, zlib.error) as exc:
+        raise IntegrityError(f"{root}: unreadable git objects ({exc})") from exc
+
+
+def _loose_blobs(store: DiskObjectStore, objects: Path, tree_id: bytes) -> list[tuple[Entry, tuple[str, int] | None]] | None:
+    """The blobs under ``tree_id`` from their loose objects; None if any of them is not loose."""
+    found = []
+    todo = [(tree_id, "")]
+    while todo:
+        sha, prefix = todo.pop()
+        tree = store[ObjectID(sha)]
+        if not isinstance(tree, Tree):
+            raise ValueError(f"{sha.decode()} is not a tree")
+        for item in tree.iteritems():
+            path = prefix + os.fsdecode(item.path)
+            if stat.S_ISDIR(item.mode):
+                todo.append((item.sha, path + "/"))
+            elif not S_ISGITLINK(item.mode):
+                head = _loose_head(objects, item.sha.decode())
+                if head is None:
+                    return None
+                size, data = head
+                found.append((Entry(path, item.sha.decode(), size), parse_pointer(data) if data is not None else None))
+    return found
+
+
+def _loose_head(objects: Path, sha: str) -> tuple[int, bytes | None] | None:
+    """(size, bytes if it may be a pointer) of a loose blob, from the start of its file; None if
+    it is not a loose blob."""
+    try:
+        with open(objects / sha[:2] / sha[2:], "rb") as f:
+            raw = f.read(_LOOSE_HEAD)
+    except FileNotFoundError:
+        return None
+    out = zlib.decompressobj().decompress(raw, _POINTER_MAX + 64)
+    header, nul, rest = out.partition(b"\0")
+    kind, _, size_text = header.partition(b" ")
+    if not nul or kind != b"blob":
+        return None
+    size = int(size_text)
+    if size > _POINTER_MAX:
+        return size, None
+    if len(rest) != size:
+        return None  # not all in the bytes read: let git say
+    return size, rest
+
+
+def _git_tree_entries(root: Path, commit: str) -> list[Entry]:
     """Every blob in ``commit``'s tree with its size, from the real git (nothing is read but trees)."""
     args = ["git", "-c", "safe.directory=*", "-C", str(root), "ls-tree", "-r", "-l", "-z", "--full-tree", commit]
     done = subprocess.run(args, capture_output=True, timeout=300, check=False)
@@ -134,6 +218,12 @@ def tree_entries(root: Path, commit: str = "HEAD") -> list[Entry]:
     return entries
 
 
+def _pointer_of(store: DiskObjectStore, entry: Entry) -> tuple[str, int] | None:
+    if entry.size > _POINTER_MAX:
+        return None
+    return parse_pointer(store[ObjectID(entry.sha.encode())].as_raw_string())
+
+
 def parse_pointer(data: bytes) -> tuple[str, int] | None:
     """(oid, size) of an LFS pointer text, else None."""
     if not lfs.is_pointer(data):
@@ -143,38 +233,42 @@ def parse_pointer(data: bytes) -> tuple[str, int] | None:
     return match.group(1).decode(), int(match.group(2))
 
 
-def hash_file(path: Path, throttle: Throttle) -> tuple[str, int]:
-    """(sha256 hex, bytes read) of ``path``, in 1 MiB reads; its pages are dropped afterwards,
-    so a pass over the whole volume does not push hot data out of the page cache."""
+def hash_file(path: Path, throttle: Throttle) -> str:
+    """The sha256 hex of ``path``, in 1 MiB reads (constant memory), the disk asked for the next
+    few MiB ahead of them; its pages are dropped afterwards, so a pass over the whole volume does
+    not push hot data out of the page cache."""
     digest = hashlib.sha256()
     buffer = memoryview(bytearray(CHUNK))
-    total = 0
+    total = asked = 0
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-        while count := os.readv(fd, (buffer,)):
+        while True:
+            if total + _READ_AHEAD // 2 >= asked:
+                os.posix_fadvise(fd, asked, _READ_AHEAD, os.POSIX_FADV_WILLNEED)
+                asked += _READ_AHEAD
+            count = os.readv(fd, (buffer,))
+            if not count:
+                break
             digest.update(buffer[:count])
             total += count
             throttle.use(count)
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     finally:
         os.close(fd)
-    return digest.hexdigest(), total
+    return digest.hexdigest()
 
 
-def check_lfs_object(git_dir: Path, entry: Entry, oid: str, size: int, throttle: Throttle) -> Iterator[MediaFinding]:
-    path = lfs.object_path(git_dir, oid)
+def prefetch(path: Path) -> None:
+    """Ask the disk for the start of ``path`` now: it arrives while the files before it are hashed."""
     try:
-        stored = os.stat(path).st_size
-    except FileNotFoundError:
-        yield MediaFinding(path=entry.path, problem=MISSING, detail=f"no {oid[:12]}… in .git/lfs/objects")
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
         return
-    if stored != size:
-        yield MediaFinding(path=entry.path, problem=CORRUPT, detail=f"object {oid[:12]}… holds {stored} bytes, the pointer says {size}")
-        return
-    digest, _ = hash_file(path, throttle)
-    if digest != oid:
-        yield MediaFinding(path=entry.path, problem=CORRUPT, detail=f"object {oid[:12]}… hashes to {digest[:12]}…")
+    try:
+        os.posix_fadvise(fd, 0, _READ_AHEAD, os.POSIX_FADV_WILLNEED)
+    finally:
+        os.close(fd)
 
 
 def check_working_file(root: Path, entry: Entry, pointer: tuple[str, int] | None, committed_at: float) -> Iterator[MediaFinding]:
@@ -221,19 +315,17 @@ def probe(path: Path, size: int) -> str | None:
     return None
 
 
-def check_media(root: Path, entry: Entry, committed_at: float, throttle: Throttle,
-                prober: Callable[[Path, int], str | None]) -> Iterator[MediaFinding]:  # fmt: skip
+def probe_wanted(root: Path, entry: Entry, committed_at: float) -> int | None:
+    """The size of the working file of ``entry`` if ffprobe should read it: a regular file, not
+    edited since the commit, not pointer text (found on its own). None otherwise."""
     path = root / entry.path
     try:
         st = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
-        return
+        return None
     if not stat.S_ISREG(st.st_mode) or edited_since(st, committed_at) or (st.st_size <= _POINTER_MAX and _holds_pointer(path)):
-        return
-    why = prober(path, st.st_size)
-    throttle.use(st.st_size)
-    if why is not None:
-        yield MediaFinding(path=entry.path, problem=UNREADABLE, detail=why)
+        return None
+    return st.st_size
 
 
 def _holds_pointer(path: Path) -> bool:
@@ -241,70 +333,123 @@ def _holds_pointer(path: Path) -> bool:
         return parse_pointer(f.read(_POINTER_MAX + 1)) is not None
 
 
-def read_pointers(root: Path, entries: list[Entry]) -> list[tuple[str, int] | None]:
-    """Each entry's LFS pointer (oid, size), or None. The small blobs are read, and the working
-    files and LFS objects looked up, by a few threads at once: on a cold cache these are small
-    random reads, each waiting on the disk, and the hashing that follows finds them cached."""
-    local = threading.local()
+@dataclass
+class Plan:
+    """A project read and ready to be checked: what was found from metadata alone, and the LFS
+    objects to hash and the media to probe."""
+
+    root: Path
+    report: Report
+    objects: list[tuple[Entry, str, Path]] = field(default_factory=list)  # (entry, oid, object file)
+    media: list[tuple[Entry, int]] = field(default_factory=list)  # (entry, working file size)
+
+
+def plan_project(root: Path, large_file_bytes: int) -> Plan:
+    """Everything about the project at ``root`` but its hashing and probing: HEAD's tree, the
+    pointers, the LFS objects' presence and sizes, the working files. Small random reads: run
+    a few projects ahead of the hashing (``check_projects``), they are hidden behind it."""
     git_dir = root / ".git"
-
-    def pointer_of(entry: Entry) -> tuple[str, int] | None:
-        if entry.size > _POINTER_MAX:
-            return None
-        if not hasattr(local, "objects"):  # dulwich's pack readers are not shared between threads
-            local.objects = DiskObjectStore(str(git_dir / "objects"))
-        pointer = parse_pointer(local.objects[ObjectID(entry.sha.encode())].as_raw_string())
-        _look_up(root / entry.path)
+    if not git_dir.is_dir():
+        raise IntegrityError(f"{root}: no git repository")
+    commit, _, committed_at = head_info(root)
+    if commit is None or committed_at is None:
+        return Plan(root, Report(commit=None))
+    plan = Plan(root, Report(commit=commit))
+    findings = plan.report.findings
+    for entry, pointer in committed_blobs(root, commit):
         if pointer is not None:
-            _look_up(lfs.object_path(git_dir, pointer[0]))
-        return pointer
+            findings.extend(_object_presence(git_dir, entry, *pointer, plan))
+        elif entry.size > large_file_bytes:
+            findings.append(MediaFinding(path=entry.path, problem=OUTSIDE_LFS, detail=f"a {entry.size} byte blob in git's object store"))
+        working = list(check_working_file(root, entry, pointer, committed_at))
+        findings.extend(working)
+        if not working and is_audio_or_video(entry.path) and (size := probe_wanted(root, entry, committed_at)) is not None:
+            plan.media.append((entry, size))
+    for _, _, path in plan.objects[:_PREFETCH_FILES]:
+        prefetch(path)
+    return plan
 
-    with ThreadPoolExecutor(max_workers=_METADATA_THREADS, thread_name_prefix="integrity") as pool:
-        return list(pool.map(pointer_of, entries))
 
-
-def _look_up(path: Path) -> None:
+def _object_presence(git_dir: Path, entry: Entry, oid: str, size: int, plan: Plan) -> Iterator[MediaFinding]:
+    path = lfs.object_path(git_dir, oid)
     try:
-        os.lstat(path)
-    except OSError:
-        pass
+        stored = os.stat(path).st_size
+    except FileNotFoundError:
+        yield MediaFinding(path=entry.path, problem=MISSING, detail=f"no {oid[:12]}… in .git/lfs/objects")
+        return
+    if stored != size:
+        yield MediaFinding(path=entry.path, problem=CORRUPT, detail=f"object {oid[:12]}… holds {stored} bytes, the pointer says {size}")
+        return
+    plan.objects.append((entry, oid, path))
 
 
-def warm(root: Path) -> None:
-    """Read what ``check_project`` will look up in ``root`` first (HEAD, its trees, the small
-    blobs, the inodes), so that checking it next finds that in the cache. Called for the next
-    project while the current one is hashed: its small reads overlap the big ones."""
+def finish(plan: Plan, throttle: Throttle, prober: Callable[[Path, int], str | None] = probe) -> Report:
+    """Hash the planned LFS objects and probe the planned media: the project's report."""
+    report = plan.report
+    started = throttle.total
+    for entry, oid, path in plan.objects:
+        if (digest := hash_file(path, throttle)) != oid:
+            report.findings.append(MediaFinding(path=entry.path, problem=CORRUPT, detail=f"object {oid[:12]}… hashes to {digest[:12]}…"))
+    for entry, size in plan.media:
+        why = prober(plan.root / entry.path, size)
+        throttle.use(size)
+        if why is not None:
+            report.findings.append(MediaFinding(path=entry.path, problem=UNREADABLE, detail=why))
+    report.findings.sort(key=lambda f: (f.path, f.problem))
+    report.bytes_checked = throttle.total - started
+    return report
+
+
+def check_projects(items: Iterable[T], root_of: Callable[[T], Path], *, large_file_bytes: int,
+                   throttle: Throttle | None = None, prober: Callable[[Path, int], str | None] = probe,
+                   ahead: int = _AHEAD) -> Iterator[tuple[T, Report | IntegrityError | OSError]]:  # fmt: skip
+    """Check each item's project in turn, yielding its report (or why it could not be checked).
+
+    One project is hashed at a time, in the calling thread; meanwhile a couple of threads plan the
+    next ``ahead`` projects (``plan_project``), so that their small reads and the start of their
+    first objects are in the cache when their turn comes. ``items`` is consumed lazily, in the
+    calling thread, one plan ahead of its turn. Raises ``Stopped`` when the throttle is stopped."""
+    throttle = throttle or Throttle()
+    source = iter(items)
+    pending: deque[tuple[T, Future[Plan]]] = deque()
+    pool = ThreadPoolExecutor(max_workers=_PLANNERS, thread_name_prefix="integrity-plan")
+
+    def refill() -> None:
+        while len(pending) < ahead and not throttle.stop.is_set():
+            item = next(source, _END)
+            if item is _END:
+                return
+            pending.append((item, pool.submit(plan_project, root_of(item), large_file_bytes)))  # type: ignore[arg-type]
+
     try:
-        commit = head_info(root)[0]
-        if commit is not None:
-            read_pointers(root, tree_entries(root, commit))
-    except (IntegrityError, OSError, KeyError, ValueError, subprocess.SubprocessError):
-        pass  # checking it will say what is wrong
+        refill()
+        while pending:
+            item, planned = pending.popleft()
+            refill()
+            try:
+                report: Report | IntegrityError | OSError = finish(planned.result(), throttle, prober)
+            except (IntegrityError, OSError) as exc:
+                report = exc
+            yield item, report
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def check_project(root: Path, *, large_file_bytes: int, throttle: Throttle | None = None,
                   prober: Callable[[Path, int], str | None] = probe) -> Report:  # fmt: skip
     """Every finding in the project at ``root`` (HEAD's tree against the LFS store and the
     working tree). Raises ``IntegrityError`` when there is no repository to check."""
-    throttle = throttle or Throttle()
-    if not (root / ".git").is_dir():
-        raise IntegrityError(f"{root}: no git repository")
-    commit, _, committed_at = head_info(root)
-    if commit is None or committed_at is None:
-        return Report(commit=None)
-    started = throttle.total
-    report = Report(commit=commit)
-    git_dir = root / ".git"
-    entries = tree_entries(root, commit)
-    for entry, pointer in zip(entries, read_pointers(root, entries), strict=True):
-        if pointer is not None:
-            report.findings.extend(check_lfs_object(git_dir, entry, pointer[0], pointer[1], throttle))
-        elif entry.size > large_file_bytes:
-            report.findings.append(MediaFinding(path=entry.path, problem=OUTSIDE_LFS,
-                                                detail=f"a {entry.size} byte blob in git's object store"))  # fmt: skip
-        working = list(check_working_file(root, entry, pointer, committed_at))
-        report.findings.extend(working)
-        if not working and is_audio_or_video(entry.path):
-            report.findings.extend(check_media(root, entry, committed_at, throttle, prober))
-    report.bytes_checked = throttle.total - started
-    return report
+    return finish(plan_project(root, large_file_bytes), throttle or Throttle(), prober)
+
+
+def lower_priority() -> None:
+    """Make the calling thread (and the threads and processes it starts) take only CPU that
+    nothing else wants: ``SCHED_IDLE``, or else the lowest ``nice``. For a thread of its own:
+    an unprivileged thread cannot take its priority back."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except OSError:
+            pass

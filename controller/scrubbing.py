@@ -1,19 +1,21 @@
 """The background media integrity pass: one project at a time, rate-limited, resumable.
 
 Run by ``controller.running`` as one task of the loop. A pass visits every owned project in id
-order and runs ``controller.integrity.check_project`` on it in a worker thread, reading at most
+order and checks it (``controller.integrity.check_projects``) in a thread of its own at the lowest
+CPU priority (``SCHED_IDLE``: it takes only what nothing else wants), reading at most
 ``integrity_rate_bytes`` a second (``controller.integrity.Throttle``) and resting
 ``integrity_pause_seconds`` between projects; a new pass starts ``integrity_interval_seconds``
-after the last one started. Where a pass is lives in a cursor file in the state folder
-(``auteur.layout.INTEGRITY_CURSOR``, written atomically after each project), so a restarted
-controller carries on after the last project it finished.
+after the last one started. One project is hashed at a time; the next few are planned meanwhile
+(their trees, pointers and inodes read, the start of their objects asked of the disk), so those
+latency-bound reads overlap the sequential ones instead of adding to them. Where a pass is lives
+in a cursor file in the state folder (``auteur.layout.INTEGRITY_CURSOR``, written atomically
+after each project), so a restarted controller carries on after the last project it finished.
 
 It stays out of the reconciler's way: a project that is not ready, or being reconciled, is left
-for the next pass; the project lock is taken only to write the result, never while hashing, and
-a result is dropped if HEAD moved while it was checked. While one project is hashed, a helper
-thread reads the next one's small things (HEAD, trees, inodes: ``controller.integrity.warm``), so
-those latency-bound reads overlap the sequential ones instead of adding to them. A project whose HEAD and files have not
-changed since its last clean check is skipped until ``integrity_recheck_seconds`` have passed.
+for the next pass; the project lock is taken only to write the result (at normal priority),
+never while hashing, and a result is dropped if HEAD moved while it was checked. A project whose
+HEAD and files have not changed since its last clean check is skipped until
+``integrity_recheck_seconds`` have passed.
 The result goes into the project's status through the reconciler's ``StatusRecorder`` (the one
 writer of status): ``media_findings`` and the ``MediaIntegrityFailed`` condition
 (``controller.reporting.with_media_findings``), and into ``controller.metrics``.
@@ -21,13 +23,13 @@ writer of status): ``media_findings`` and the ``MediaIntegrityFailed`` condition
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import anyio
 import anyio.to_thread
@@ -38,13 +40,14 @@ from auteur.layout import INTEGRITY_CURSOR
 from auteur.settings import Settings
 from auteur.status import Phase, ProjectStatus
 from controller import reporting
-from controller.integrity import IntegrityError, Report, Stopped, Throttle, check_project, warm
+from controller.integrity import Report, Stopped, Throttle, check_projects, lower_priority
 from controller.locking import project_lock
 from controller.metrics import Metrics
 from controller.queueing import WorkQueue
 from controller.reconciling import Reconciler
 
 log = logging.getLogger("auteur.controller")
+T = TypeVar("T")
 
 
 class Cursor(msgspec.Struct, kw_only=True):
@@ -75,7 +78,8 @@ class Scrub:
         self.clock = clock
         self.stopping = threading.Event()
         self.throttle = Throttle(settings.integrity_rate_bytes, stop=self.stopping)
-        self._warming = ThreadPoolExecutor(max_workers=1, thread_name_prefix="integrity-warm")
+        # Hashing runs in a thread of its own at the lowest priority (and its planners with it).
+        self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="integrity", initializer=lower_priority)
 
     async def loop(self) -> None:
         """Pass after pass until cancelled; nothing at all when the interval is 0."""
@@ -92,27 +96,32 @@ class Scrub:
                 await self.run_pass(cursor)
         finally:
             self.stopping.set()  # a check still hashing in its thread stops at its next read
-            self._warming.shutdown(wait=False, cancel_futures=True)
+            self._hasher.shutdown(wait=False, cancel_futures=True)
 
     def _until_next(self, cursor: Cursor | None) -> float:
         if cursor is None or cursor.finished_at is None:
             return 0.0  # never ran, or a pass to finish
         return cursor.started_at + self.settings.integrity_interval_seconds - self.clock()
 
-    async def run_pass(self, cursor: Cursor | None = None) -> Cursor:
-        """Check every project after the cursor's (all of them for a new pass)."""
+    async def run_pass(self, cursor: Cursor | None = None) -> Cursor | None:
+        """Check every project after the cursor's (all of them for a new pass); None if stopped."""
         if cursor is None or cursor.finished_at is not None:
             cursor = Cursor(started_at=self.clock())
         keys = await anyio.to_thread.run_sync(self.reconciler.owners.ids)
         todo = [key for key in sorted(keys) if key > cursor.after]
-        for index, key in enumerate(todo):
-            if index + 1 < len(todo):  # its small reads overlap this one's hashing
-                self._warm_soon(todo[index + 1])
-            await self.check(key)
-            cursor.after = key
-            await anyio.to_thread.run_sync(write_cursor, self.settings.state, cursor)
-            if self.settings.integrity_pause_seconds > 0:
-                await anyio.sleep(self.settings.integrity_pause_seconds)
+        planned = (item for key in todo if (item := self._plan(key)) is not None)
+        results = check_projects(planned, lambda item: item[1], large_file_bytes=self.settings.large_file_bytes, throttle=self.throttle)
+        try:
+            while (step := await self._in_hasher(next, results, None)) is not None:
+                (key, _, memo), report = step
+                await self.record(key, report, memo)
+                cursor.after = key
+                await anyio.to_thread.run_sync(write_cursor, self.settings.state, cursor)
+                if self.settings.integrity_pause_seconds > 0:
+                    await anyio.sleep(self.settings.integrity_pause_seconds)
+        except Stopped:
+            return None
+        cursor.after = max(cursor.after, todo[-1]) if todo else cursor.after
         cursor.finished_at = self.metrics.integrity_last_pass = self.clock()
         await anyio.to_thread.run_sync(write_cursor, self.settings.state, cursor)
         failing = len(self.metrics.integrity_findings)
@@ -120,30 +129,33 @@ class Scrub:
         return cursor
 
     async def check(self, key: str) -> Report | None:
-        """Check one project (hashing in a worker thread) and record what was found."""
+        """Check one project now (if it is due) and record what was found."""
         plan = await anyio.to_thread.run_sync(self._plan, key)
         if plan is None:
             return None
-        root, memo = plan
-        run = functools.partial(check_project, root, large_file_bytes=self.settings.large_file_bytes, throttle=self.throttle)
+        results = check_projects([plan], lambda item: item[1], large_file_bytes=self.settings.large_file_bytes, throttle=self.throttle)
         try:
-            report = await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
-        except IntegrityError as exc:
-            log.warning("%s: media integrity not checked: %s", key, exc)
-            return None
+            step = await self._in_hasher(next, results, None)
         except Stopped:
             return None
-        if await anyio.to_thread.run_sync(self._record, key, report, memo):
+        assert step is not None
+        report = step[1]
+        await self.record(key, report, plan[2])
+        return report if isinstance(report, Report) else None
+
+    async def record(self, key: str, report: Report | Exception, memo: str) -> None:
+        if not isinstance(report, Report):
+            log.warning("%s: media integrity not checked: %s", key, report)
+        elif await anyio.to_thread.run_sync(self._record, key, report, memo):
             self.metrics.count_integrity(key, len(report.findings), report.bytes_checked)
-        return report
 
-    def _warm_soon(self, key: str) -> None:
-        owner = self.reconciler.owners.get(key)
-        if owner is not None:
-            self._warming.submit(warm, self.settings.workspace / owner.folder)
+    async def _in_hasher(self, func: Callable[..., T], *args: object) -> T:
+        """``func(*args)`` in the hashing thread, awaited without holding up the loop."""
+        future = self._hasher.submit(func, *args)
+        return await anyio.to_thread.run_sync(future.result, abandon_on_cancel=True)
 
-    def _plan(self, key: str) -> tuple[Path, str] | None:
-        """(folder, memo) to check ``key`` now, or None: not ready, being reconciled, or
+    def _plan(self, key: str) -> tuple[str, Path, str] | None:
+        """(key, folder, memo) to check ``key`` now, or None: not ready, being reconciled, or
         unchanged since its last clean check (less than ``integrity_recheck_seconds`` ago)."""
         status = self.reconciler.status_of(key)
         owner = self.reconciler.owners.get(key)
@@ -152,7 +164,7 @@ class Scrub:
         memo = f"{status.current_commit} {self.reconciler.current_fingerprint(key)}"
         if _clean_since(status, memo) > self.clock() - self.settings.integrity_recheck_seconds:
             return None
-        return self.settings.workspace / owner.folder, memo
+        return key, self.settings.workspace / owner.folder, memo
 
     def _record(self, key: str, report: Report, memo: str) -> bool:
         """Write what the check found into the status (under the project lock, briefly); False

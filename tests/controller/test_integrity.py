@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -160,3 +161,36 @@ def test_a_restarted_pass_carries_on_after_its_cursor(quick):
     assert cursor is not None and cursor.started_at == started and cursor.after == "c"
     assert findings_of(quick, "a") == []  # done before the restart: not checked again in this pass
     assert msgspec.json.decode((quick.state / "integrity.json").read_bytes())["after"] == "c"
+
+
+def test_the_tree_read_through_dulwich_is_what_git_lists_and_packed_blobs_fall_back_to_git(quick):
+    root = make_project(quick, "listed", {"assets/styles/plate.exr": os.urandom(200_000),
+                                          "assets/scripts/deep/er/notes.txt": b"a note\n"})  # fmt: skip
+    by_git = sorted(integrity._git_tree_entries(root, git(root, "rev-parse", "HEAD").strip()), key=lambda e: e.path)
+    loose = sorted(integrity.committed_blobs(root), key=lambda pair: pair[0].path)
+    assert [entry for entry, _ in loose] == by_git and len(by_git) > 3
+    pointers = {entry.path: pointer for entry, pointer in loose}
+    assert pointers["assets/styles/plate.exr"] is not None and pointers["assets/scripts/deep/er/notes.txt"] is None
+    git(root, "gc", "-q", "--prune=now")  # every blob now in a pack: no loose object to read sizes from
+    assert not any((root / ".git" / "objects").glob("[0-9a-f][0-9a-f]/*"))
+    assert sorted(integrity.committed_blobs(root), key=lambda pair: pair[0].path) == loose
+    flip_byte(lfs_object(root, "assets/styles/plate.exr"))
+    report = integrity.check_project(root, large_file_bytes=quick.large_file_bytes)
+    assert [(f.path, f.problem) for f in report.findings] == [("assets/styles/plate.exr", integrity.CORRUPT)]
+
+
+def test_the_hashing_thread_takes_only_idle_cpu_and_leaves_other_threads_alone():
+    seen: dict[str, int] = {}
+
+    def hasher() -> None:
+        integrity.lower_priority()
+        seen["hasher"] = os.sched_getscheduler(0)
+        child = threading.Thread(target=lambda: seen.setdefault("started by it", os.sched_getscheduler(0)))
+        child.start()
+        child.join()
+
+    thread = threading.Thread(target=hasher)
+    thread.start()
+    thread.join()
+    assert seen == {"hasher": os.SCHED_IDLE, "started by it": os.SCHED_IDLE}
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
