@@ -13,7 +13,9 @@ background pass over many projects, against the disk's own sequential read speed
 4. The controller's background pass, unthrottled, from a cold cache: its throughput and the
    controller's peak RSS.
 5. Create latency (spec rename -> ready, one at a time), each time from a freshly started
-   controller and a cold cache: without the pass, then while it runs at ``--rate`` bytes/s.
+   controller and a cold cache: without the pass; while another process only reads the LFS
+   objects at ``--rate`` bytes/s (what that much disk reading costs by itself); then while the
+   pass runs at ``--rate``.
 
 Prints numbers; never asserts on time.
 """
@@ -129,6 +131,36 @@ def creates(ctl: ControllerProcess, prefix: str, count: int, until: Callable[[],
     return latencies
 
 
+_READER = """
+import os, sys, time
+rate, files = int(sys.argv[1]), sys.argv[2:]
+started, done = time.monotonic(), 0
+for path in files:
+    with open(path, "rb", buffering=0) as f:
+        while chunk := f.read(1 << 20):
+            done += len(chunk)
+            ahead = done / rate - (time.monotonic() - started)
+            if ahead > 0:
+                time.sleep(ahead)
+"""
+
+
+def creates_while_reading(ctl: ControllerProcess, env: dict[str, str], count: int, rate: int) -> list[float]:
+    """Creates from a fresh controller (no pass) while another process only reads the LFS
+    objects at ``rate`` bytes/s: what that much disk reading alone costs the creates."""
+    ctl.env.update(env)
+    drop_caches()
+    ctl.start()
+    files = [str(p) for p in _lfs_objects(ctl.workspace)]
+    reader = subprocess.Popen([sys.executable, "-c", _READER, str(rate), *files])
+    try:
+        return creates(ctl, f"r{int(time.time() * 1000) % 10**8}", count)
+    finally:
+        reader.kill()
+        reader.wait()
+        ctl.stop()
+
+
 def pass_finished(state: Path) -> bool:
     try:
         return b'"finished_at":null' not in (state / "integrity.json").read_bytes()
@@ -188,10 +220,12 @@ def main() -> None:
         print(f"pass, unthrottled, nothing else to do: controller start -> pass done {took:.1f}s: {total / took / 1e6:.0f} MB/s "
               f"= {total / took / read_speed:.2f}x the baseline; controller peak RSS {rss:.0f} MB")  # fmt: skip
         _, quiet, _, _ = controller_pass(ctl, off, args.creates)
+        reading = creates_while_reading(ctl, off, args.creates, args.rate)
         took, busy, rss, running = controller_pass(ctl, dict(scrub, AUTEUR_INTEGRITY_RATE_BYTES=str(args.rate)), args.creates)
         print(f"pass at AUTEUR_INTEGRITY_RATE_BYTES={args.rate}: {took:.1f}s ({total / took / 1e6:.0f} MB/s); "
               f"controller peak RSS {rss:.0f} MB; still running after the last create: {running}")  # fmt: skip
         print(f"create, fresh controller, cold cache, no pass:  {summary(quiet)}")
+        print(f"create, fresh controller, cold cache, another process reads at the same rate: {summary(reading)}")
         print(f"create, fresh controller, cold cache, pass runs: {summary(busy)}")
     finally:
         if not args.keep:
