@@ -46,7 +46,7 @@ from dulwich.objects import S_ISGITLINK, Commit, ObjectID, Tree
 from auteur.media import VIDEO_EXTENSIONS
 from auteur.status import MediaFinding
 from controller import lfs
-from controller.repository import head_info
+from controller.repository import head_commit
 
 CHUNK = lfs.LFS_CHUNK
 AUDIO_EXTENSIONS = frozenset({"wav", "aif", "aiff", "flac", "mp3", "m4a", "aac", "ogg"})
@@ -128,31 +128,28 @@ def describe(finding: MediaFinding) -> str:
     return f"{finding.path}: {finding.problem}" + (f" ({finding.detail})" if finding.detail else "")
 
 
-def tree_entries(root: Path, commit: str | None = None) -> list[Entry]:
-    """Every blob in ``commit``'s tree (HEAD's by default) with its size."""
-    return [entry for entry, _ in committed_blobs(root, commit)]
+def tree_entries(root: Path) -> list[Entry]:
+    """Every blob in HEAD's tree with its size."""
+    return [entry for entry, _ in committed_blobs(root)]
 
 
-def committed_blobs(root: Path, commit: str | None = None) -> list[tuple[Entry, tuple[str, int] | None]]:
-    """Every blob in ``commit``'s tree with its size and, if it is one, its LFS pointer (oid, size).
+def committed_blobs(root: Path, commit: Commit | None = None) -> list[tuple[Entry, tuple[str, int] | None]]:
+    """Every blob in ``commit``'s tree (HEAD's by default) with its size and, if it is one, its
+    LFS pointer (oid, size).
 
     Trees are read with dulwich, and each blob's size (and a small blob's bytes) from the head of
     its loose object, so that nothing large is read and no process is started. A repository whose
     blobs are packed (after a ``git gc``) is listed by the real ``git ls-tree -l`` instead."""
-    git_dir = root / ".git"
+    objects = root / ".git" / "objects"
     try:
-        store = DiskObjectStore(str(git_dir / "objects"))
+        commit = commit or head_commit(root)
         if commit is None:
-            commit = head_info(root)[0]
-            if commit is None:
-                return []
-        top = store[ObjectID(commit.encode())]
-        if not isinstance(top, Commit):
-            raise IntegrityError(f"{commit} is not a commit")
-        listed = _loose_blobs(store, git_dir / "objects", top.tree)
+            return []
+        store = DiskObjectStore(str(objects))
+        listed = _loose_blobs(store, objects, commit.tree)
         if listed is not None:
             return listed
-        entries = _git_tree_entries(root, commit)
+        entries = _git_tree_entries(root, commit.id.decode())
         return [(entry, _pointer_of(store, entry)) for entry in entries]
     except (KeyError, ValueError, zlib.error) as exc:
         raise IntegrityError(f"{root}: unreadable git objects ({exc})") from exc
@@ -351,12 +348,12 @@ def plan_project(root: Path, large_file_bytes: int) -> Plan:
     git_dir = root / ".git"
     if not git_dir.is_dir():
         raise IntegrityError(f"{root}: no git repository")
-    commit, _, committed_at = head_info(root)
-    if commit is None or committed_at is None:
+    head = head_commit(root)
+    if head is None:
         return Plan(root, Report(commit=None))
-    plan = Plan(root, Report(commit=commit))
+    plan, committed_at = Plan(root, Report(commit=head.id.decode())), float(head.commit_time)
     findings = plan.report.findings
-    for entry, pointer in committed_blobs(root, commit):
+    for entry, pointer in committed_blobs(root, head):
         if pointer is not None:
             findings.extend(_object_presence(git_dir, entry, *pointer, plan))
         elif entry.size > large_file_bytes:

@@ -326,12 +326,17 @@ def _changed_files(run: _Snapshot, head: Commit | None) -> list[SnapshotFile]:
     return files
 
 
+def head_commit(root: Path) -> Commit | None:
+    """The commit ``main`` names, or None before the first commit."""
+    try:
+        return _read_head(root / ".git", DiskRefsContainer(root / ".git"))[1]
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
 def head_info(root: Path) -> tuple[str | None, str | None, float | None]:
     """(commit hex, message, commit time) of ``main``, or Nones before the first commit."""
-    try:
-        _, head = _read_head(root / ".git", DiskRefsContainer(root / ".git"))
-    except (FileNotFoundError, NotADirectoryError):
-        head = None
+    head = head_commit(root)
     if head is None:
         return None, None, None
     return head.id.decode(), head.message.decode("utf-8", "replace").rstrip("\n"), float(head.commit_time)

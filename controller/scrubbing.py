@@ -121,27 +121,13 @@ class Scrub:
                     await anyio.sleep(self.settings.integrity_pause_seconds)
         except Stopped:
             return None
-        cursor.after = max(cursor.after, todo[-1]) if todo else cursor.after
+        if todo:
+            cursor.after = todo[-1]
         cursor.finished_at = self.metrics.integrity_last_pass = self.clock()
         await anyio.to_thread.run_sync(write_cursor, self.settings.state, cursor)
         failing = len(self.metrics.integrity_findings)
         log.log(logging.WARNING if failing else logging.INFO, "media integrity pass done: %d project(s) with findings", failing)
         return cursor
-
-    async def check(self, key: str) -> Report | None:
-        """Check one project now (if it is due) and record what was found."""
-        plan = await anyio.to_thread.run_sync(self._plan, key)
-        if plan is None:
-            return None
-        results = check_projects([plan], lambda item: item[1], large_file_bytes=self.settings.large_file_bytes, throttle=self.throttle)
-        try:
-            step = await self._in_hasher(next, results, None)
-        except Stopped:
-            return None
-        assert step is not None
-        report = step[1]
-        await self.record(key, report, plan[2])
-        return report if isinstance(report, Report) else None
 
     async def record(self, key: str, report: Report | Exception, memo: str) -> None:
         if not isinstance(report, Report):
