@@ -25,11 +25,13 @@ Nothing is ever repaired here: the check only reads.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import re
 import stat
 import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -56,6 +58,9 @@ _LOOSE_HEAD = 8192  # enough of a loose object's file for its header and a point
 _READ_AHEAD = 8 * CHUNK  # asked of the disk ahead of the reads
 _PREFETCH_FILES = 2  # objects of a planned project whose start is asked for at once
 _PLANNERS = 2
+# LFS objects hashed at once. One core hashes sha256 about as fast as a disk here reads, and two
+# reads in flight come off it faster than one: two hashers read at about the speed of a cold `cat`.
+HASHERS = 2
 _AHEAD = 6  # projects planned ahead of the one hashed
 _END = object()
 T = TypeVar("T")
@@ -90,19 +95,21 @@ class Throttle:
         self.started = time.monotonic()
         self.used = 0
         self.total = 0
+        self._lock = threading.Lock()  # the hashing threads share it
 
     def use(self, count: int) -> None:
-        self.total += count
-        if self.stop.is_set():
-            raise Stopped
-        if self.rate <= 0:
-            return
-        self.used += count
-        ahead = self.used / self.rate - (time.monotonic() - self.started)
+        with self._lock:
+            self.total += count
+            if self.stop.is_set():
+                raise Stopped
+            if self.rate <= 0:
+                return
+            self.used += count
+            ahead = self.used / self.rate - (time.monotonic() - self.started)
+            if ahead < -1.0:  # idle time is not saved up for a burst later
+                self.started, self.used = time.monotonic(), 0
         if ahead > 0:
             self.stop.wait(ahead)
-        elif ahead < -1.0:  # idle time is not saved up for a burst later
-            self.started, self.used = time.monotonic(), 0
 
 
 @dataclass(frozen=True)
@@ -230,10 +237,10 @@ def parse_pointer(data: bytes) -> tuple[str, int] | None:
     return match.group(1).decode(), int(match.group(2))
 
 
-def hash_file(path: Path, throttle: Throttle) -> str:
-    """The sha256 hex of ``path``, in 1 MiB reads (constant memory), the disk asked for the next
-    few MiB ahead of them; its pages are dropped afterwards, so a pass over the whole volume does
-    not push hot data out of the page cache."""
+def hash_file(path: Path, throttle: Throttle) -> tuple[str, int]:
+    """The sha256 hex of ``path`` and the bytes read, in 1 MiB reads (constant memory), the disk
+    asked for the next few MiB ahead of them; its pages are dropped afterwards, so a pass over the
+    whole volume does not push hot data out of the page cache."""
     digest = hashlib.sha256()
     buffer = memoryview(bytearray(CHUNK))
     total = asked = 0
@@ -253,7 +260,7 @@ def hash_file(path: Path, throttle: Throttle) -> str:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     finally:
         os.close(fd)
-    return digest.hexdigest()
+    return digest.hexdigest(), total
 
 
 def prefetch(path: Path) -> None:
@@ -380,55 +387,81 @@ def _object_presence(git_dir: Path, entry: Entry, oid: str, size: int, plan: Pla
     plan.objects.append((entry, oid, path))
 
 
-def finish(plan: Plan, throttle: Throttle, prober: Callable[[Path, int], str | None] = probe) -> Report:
-    """Hash the planned LFS objects and probe the planned media: the project's report."""
+def finish(plan: Plan, throttle: Throttle, prober: Callable[[Path, int], str | None] = probe,
+           digests: Iterable[tuple[str, int]] | None = None) -> Report:  # fmt: skip
+    """Hash the planned LFS objects and probe the planned media: the project's report.
+    ``digests``: the objects' (sha256, bytes read) in the plan's order, when they were hashed
+    elsewhere (``check_projects`` hashes them in a pool); else they are hashed here."""
     report = plan.report
-    started = throttle.total
-    for entry, oid, path in plan.objects:
-        if (digest := hash_file(path, throttle)) != oid:
+    if digests is None:
+        digests = (hash_file(path, throttle) for _, _, path in plan.objects)
+    for (entry, oid, _), (digest, count) in zip(plan.objects, digests, strict=True):
+        report.bytes_checked += count
+        if digest != oid:
             report.findings.append(MediaFinding(path=entry.path, problem=CORRUPT, detail=f"object {oid[:12]}… hashes to {digest[:12]}…"))
     for entry, size in plan.media:
         why = prober(plan.root / entry.path, size)
         throttle.use(size)
+        report.bytes_checked += size
         if why is not None:
             report.findings.append(MediaFinding(path=entry.path, problem=UNREADABLE, detail=why))
     report.findings.sort(key=lambda f: (f.path, f.problem))
-    report.bytes_checked = throttle.total - started
     return report
 
 
 def check_projects(items: Iterable[T], root_of: Callable[[T], Path], *, large_file_bytes: int,
                    throttle: Throttle | None = None, prober: Callable[[Path, int], str | None] = probe,
-                   ahead: int = _AHEAD) -> Iterator[tuple[T, Report | IntegrityError | OSError]]:  # fmt: skip
+                   ahead: int = _AHEAD, hashers: int = HASHERS) -> Iterator[tuple[T, Report | IntegrityError | OSError]]:  # fmt: skip
     """Check each item's project in turn, yielding its report (or why it could not be checked).
 
-    One project is hashed at a time, in the calling thread; meanwhile a couple of threads plan the
-    next ``ahead`` projects (``plan_project``), so that their small reads and the start of their
-    first objects are in the cache when their turn comes. ``items`` is consumed lazily, in the
-    calling thread, one plan ahead of its turn. Raises ``Stopped`` when the throttle is stopped."""
+    Projects are checked one after another, in order. Their LFS objects are hashed ``hashers``
+    at a time by a pool fed in order, so the next project's first object is started only once
+    every object of the current one is; the media is probed in the calling thread. Meanwhile a
+    couple of threads plan the next ``ahead`` projects (``plan_project``), so that their small
+    reads and the start of their first objects are in the cache when their turn comes. ``items``
+    is consumed lazily, in the calling thread, one plan ahead of its turn. The threads are
+    started from the calling thread, and so share its CPU and disk priority. Raises ``Stopped``
+    when the throttle is stopped."""
     throttle = throttle or Throttle()
     source = iter(items)
-    pending: deque[tuple[T, Future[Plan]]] = deque()
-    pool = ThreadPoolExecutor(max_workers=_PLANNERS, thread_name_prefix="integrity-plan")
+    planning: deque[tuple[T, Future[Plan]]] = deque()
+    hashing: deque[tuple[T, Plan | IntegrityError | OSError, list[Future[tuple[str, int]]]]] = deque()
+    planners = ThreadPoolExecutor(max_workers=_PLANNERS, thread_name_prefix="integrity-plan")
+    pool = ThreadPoolExecutor(max_workers=max(1, hashers), thread_name_prefix="integrity-hash")
 
     def refill() -> None:
-        while len(pending) < ahead and not throttle.stop.is_set():
+        while len(planning) < ahead and not throttle.stop.is_set():
             item = next(source, _END)
             if item is _END:
                 return
-            pending.append((item, pool.submit(plan_project, root_of(item), large_file_bytes)))  # type: ignore[arg-type]
+            planning.append((item, planners.submit(plan_project, root_of(item), large_file_bytes)))  # type: ignore[arg-type]
+
+    def start_hashing() -> None:
+        while len(hashing) < 2 and planning:  # this project's objects and the next one's, queued
+            item, planned = planning.popleft()
+            refill()
+            try:
+                plan = planned.result()
+            except (IntegrityError, OSError) as exc:
+                hashing.append((item, exc, []))
+                continue
+            hashing.append((item, plan, [pool.submit(hash_file, path, throttle) for _, _, path in plan.objects]))
 
     try:
         refill()
-        while pending:
-            item, planned = pending.popleft()
-            refill()
+        while True:
+            start_hashing()
+            if not hashing:
+                return
+            item, plan, digests = hashing.popleft()
+            report: Report | IntegrityError | OSError
             try:
-                report: Report | IntegrityError | OSError = finish(planned.result(), throttle, prober)
+                report = plan if not isinstance(plan, Plan) else finish(plan, throttle, prober, (f.result() for f in digests))
             except (IntegrityError, OSError) as exc:
                 report = exc
             yield item, report
     finally:
+        planners.shutdown(wait=False, cancel_futures=True)
         pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -439,10 +472,15 @@ def check_project(root: Path, *, large_file_bytes: int, throttle: Throttle | Non
     return finish(plan_project(root, large_file_bytes), throttle or Throttle(), prober)
 
 
+_IOPRIO_SET = {"x86_64": 251, "aarch64": 30}  # the ioprio_set(2) syscall's number
+_IOPRIO_CLASS_IDLE = 3
+
+
 def lower_priority() -> None:
-    """Make the calling thread (and the threads and processes it starts) take only CPU that
-    nothing else wants: ``SCHED_IDLE``, or else the lowest ``nice``. For a thread of its own:
-    an unprivileged thread cannot take its priority back."""
+    """Make the calling thread (and the threads and processes it starts) take only CPU and disk
+    time that nothing else wants: ``SCHED_IDLE`` (else the lowest ``nice``) and the idle I/O
+    class (``ioprio_set(2)``, where the kernel has it). For a thread of its own: an unprivileged
+    thread cannot take its priority back."""
     try:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     except (AttributeError, OSError):
@@ -450,3 +488,6 @@ def lower_priority() -> None:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         except OSError:
             pass
+    number = _IOPRIO_SET.get(os.uname().machine)
+    if number is not None and sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).syscall(number, 1, 0, _IOPRIO_CLASS_IDLE << 13)  # this thread; failure changes nothing

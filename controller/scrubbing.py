@@ -1,13 +1,15 @@
 """The background media integrity pass: one project at a time, rate-limited, resumable.
 
 Run by ``controller.running`` as one task of the loop. A pass visits every owned project in id
-order and checks it (``controller.integrity.check_projects``) in a thread of its own at the lowest
-CPU priority (``SCHED_IDLE``: it takes only what nothing else wants), reading at most
-``integrity_rate_bytes`` a second (``controller.integrity.Throttle``) and resting
-``integrity_pause_seconds`` between projects; a new pass starts ``integrity_interval_seconds``
-after the last one started. One project is hashed at a time; the next few are planned meanwhile
-(their trees, pointers and inodes read, the start of their objects asked of the disk), so those
-latency-bound reads overlap the sequential ones instead of adding to them. Where a pass is lives
+order and checks it (``controller.integrity.check_projects``) from a thread of its own at the
+lowest CPU and disk priority (``SCHED_IDLE`` and the idle I/O class: it takes only what nothing
+else wants; the threads it starts inherit both), reading at most ``integrity_rate_bytes`` a second
+(``controller.integrity.Throttle``) and resting ``integrity_pause_seconds`` between projects; a new
+pass starts ``integrity_interval_seconds`` after the last one started. Projects are checked one
+after another, two LFS objects hashed at a time (the next project's first one only once the
+current one's last has started); the next few are planned meanwhile (their trees, pointers and
+inodes read, the start of their objects asked of the disk), so those latency-bound reads overlap
+the sequential ones instead of adding to them. Where a pass is lives
 in a cursor file in the state folder (``auteur.layout.INTEGRITY_CURSOR``, written atomically
 after each project), so a restarted controller carries on after the last project it finished.
 
@@ -78,7 +80,7 @@ class Scrub:
         self.clock = clock
         self.stopping = threading.Event()
         self.throttle = Throttle(settings.integrity_rate_bytes, stop=self.stopping)
-        # Hashing runs in a thread of its own at the lowest priority (and its planners with it).
+        # The pass runs from a thread of its own at the lowest priority (its hashers and planners with it).
         self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="integrity", initializer=lower_priority)
 
     async def loop(self) -> None:

@@ -3,6 +3,7 @@ on real projects: real git, git-lfs and ffmpeg plant each fault, the real CLI an
 
 from __future__ import annotations
 
+import ctypes
 import os
 import subprocess
 import sys
@@ -179,18 +180,64 @@ def test_the_tree_read_through_dulwich_is_what_git_lists_and_packed_blobs_fall_b
     assert [(f.path, f.problem) for f in report.findings] == [("assets/styles/plate.exr", integrity.CORRUPT)]
 
 
-def test_the_hashing_thread_takes_only_idle_cpu_and_leaves_other_threads_alone():
-    seen: dict[str, int] = {}
+_IOPRIO_GET = {"x86_64": 252, "aarch64": 31}[os.uname().machine]
+
+
+def io_priority_class() -> int:
+    """The calling thread's I/O scheduling class, from the kernel (ioprio_get(2))."""
+    value = ctypes.CDLL(None, use_errno=True).syscall(_IOPRIO_GET, 1, 0)
+    assert value >= 0, os.strerror(ctypes.get_errno())
+    return value >> 13
+
+
+def test_the_hashing_thread_takes_only_idle_cpu_and_disk_and_leaves_other_threads_alone():
+    seen: dict[str, tuple[int, int]] = {}
+
+    def priorities() -> tuple[int, int]:
+        return os.sched_getscheduler(0), io_priority_class()
 
     def hasher() -> None:
         integrity.lower_priority()
-        seen["hasher"] = os.sched_getscheduler(0)
-        child = threading.Thread(target=lambda: seen.setdefault("started by it", os.sched_getscheduler(0)))
+        seen["hasher"] = priorities()
+        child = threading.Thread(target=lambda: seen.setdefault("started by it", priorities()))
         child.start()
         child.join()
 
+    before = priorities()
     thread = threading.Thread(target=hasher)
     thread.start()
     thread.join()
-    assert seen == {"hasher": os.SCHED_IDLE, "started by it": os.SCHED_IDLE}
-    assert os.sched_getscheduler(0) == os.SCHED_OTHER
+    idle = (os.SCHED_IDLE, 3)  # IOPRIO_CLASS_IDLE
+    assert seen == {"hasher": idle, "started by it": idle}
+    assert priorities() == before and before[0] == os.SCHED_OTHER and before[1] != 3
+
+
+def test_objects_are_hashed_two_at_a_time_in_order_and_reported_project_by_project(quick, monkeypatch):
+    roots = [make_project(quick, name, {f"assets/styles/plate-{k}.exr": os.urandom(50_000) for k in range(3)})
+             for name in ("p1", "p2", "p3")]  # fmt: skip
+    flip_byte(lfs_object(roots[1], "assets/styles/plate-2.exr"))
+    lock, running, started = threading.Lock(), [0], []
+    most = [0]
+    real = integrity.hash_file
+
+    def hash_file(path, throttle):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            started.append(path)
+        time.sleep(0.05)
+        try:
+            return real(path, throttle)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(integrity, "hash_file", hash_file)
+    results = list(integrity.check_projects(roots, lambda root: root, large_file_bytes=quick.large_file_bytes))
+    assert [root for root, _ in results] == roots
+    assert [[(f.path, f.problem) for f in report.findings] for _, report in results] == [
+        [], [("assets/styles/plate-2.exr", integrity.CORRUPT)], []]  # fmt: skip
+    assert [report.bytes_checked for _, report in results] == [150_000] * 3
+    assert most[0] == 2  # two at a time, never more
+    owners = [next(i for i, root in enumerate(roots) if root in path.parents) for path in started]
+    assert owners == sorted(owners) and len(started) == 9  # in project order: one project after another
