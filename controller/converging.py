@@ -116,21 +116,16 @@ def converge(attempt: Attempt, previous: ProjectStatus | None, *,
     stopped = _run(attempt, CLAIM_STEPS)
     if stopped is not None:
         return stopped
-    # Taken before the folder steps look at the folder, not after: a file dropped in while they
-    # run (after the snapshot listed the folder) must leave the recorded fingerprint behind, so
-    # that its event, or the next resync, converges the project again instead of skipping it.
-    # A pass that changed the folder itself is thus followed by one that finds nothing to do.
-    seen = _fingerprint(attempt)
     if attempt.wanted.suspend:  # paused: the folder is left exactly as it is until resumed
-        return Observation(attempt, suspended=True, fingerprint=seen)
+        return Observation(attempt, suspended=True, fingerprint=_fingerprint(attempt))
     if attempt.actor is None:
         attempt.actor = _requested_by(attempt, previous)
     if on_claimed is not None:
         on_claimed(attempt)
-    stopped = _run(attempt, FOLDER_STEPS, seen)
+    stopped = _run(attempt, FOLDER_STEPS)
     if stopped is not None:
         return stopped
-    return Observation(attempt, fingerprint=seen)
+    return Observation(attempt, fingerprint=_fingerprint(attempt))
 
 
 def _requested_by(attempt: Attempt, previous: ProjectStatus | None) -> Actor | None:
@@ -155,9 +150,8 @@ def _deleted_by(record: Attribution | None, previous: ProjectStatus | None) -> A
     return record.actor
 
 
-def _run(attempt: Attempt, steps: tuple[tuple[str, Step], ...], seen: str | None = None) -> Observation | None:
-    """Run ``steps`` in order; the observation to stop with, or None when all of them passed.
-    ``seen``: the fingerprint taken before the steps (else one is taken when a step stalls)."""
+def _run(attempt: Attempt, steps: tuple[tuple[str, Step], ...]) -> Observation | None:
+    """Run ``steps`` in order; the observation to stop with, or None when all of them passed."""
     for thing, step in steps:
         attempt.fence()
         try:
@@ -166,7 +160,7 @@ def _run(attempt: Attempt, steps: tuple[tuple[str, Step], ...], seen: str | None
             raise
         except Stalled as exc:
             failure = Failure(thing, exc.reason, str(exc), permanent=True)
-            return Observation(attempt, failure=failure, fingerprint=seen if seen is not None else _fingerprint(attempt))
+            return Observation(attempt, failure=failure, fingerprint=_fingerprint(attempt))
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                 log.warning("%s: %s step failed: %s", attempt.key, thing, exc, exc_info=log.isEnabledFor(logging.DEBUG))
@@ -192,7 +186,7 @@ def _fingerprint(attempt: Attempt) -> str | None:
     if attempt.spec_stat is not None and digest(specs_now) != attempt.spec_stat:
         return None
     folder = attempt.settings.workspace / attempt.owner.folder if attempt.owner is not None else None
-    return fingerprint(spec_paths, folder, specs_seen=specs_now)
+    return fingerprint(spec_paths, folder, specs_seen=specs_now, content_seen=attempt.content_seen)
 
 
 def _move_to_trash(attempt: Attempt, previous: ProjectStatus | None, record: Attribution | None, folder: Path, owner: Owner) -> None:

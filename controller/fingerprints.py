@@ -48,14 +48,23 @@ def digest(parts: list[bytes]) -> str:
     return hashlib.blake2b(b"\n".join(parts), digest_size=12).hexdigest()
 
 
-def fingerprint(spec_files: Iterable[Path], folder: Path | None, *, specs_seen: list[bytes] | None = None) -> str:
-    """Of the spec files (``specs_seen``: their ``spec_lines``, already taken) and the folder."""
+def content_lines(folder: Path) -> list[bytes]:
+    """The assets' and outputs' part of a fingerprint: every entry's stat, walked in name order."""
+    parts: list[bytes] = []
+    for top in ("assets", "outputs"):
+        _walk(f"{folder}/{top}", parts)
+    return parts
+
+
+def fingerprint(spec_files: Iterable[Path], folder: Path | None, *, specs_seen: list[bytes] | None = None,
+                content_seen: list[bytes] | None = None) -> str:  # fmt: skip
+    """Of the spec files (``specs_seen``: their ``spec_lines``, already taken), the folder's root
+    files, and its assets and outputs (``content_seen``: their ``content_lines``, already taken)."""
     parts = list(specs_seen) if specs_seen is not None else spec_lines(spec_files)
     if folder is not None:
         base = str(folder)
         parts.append(_stat_line(base))
         for name in _ROOT_FILES:
             parts.append(_stat_line(f"{base}/{name}"))
-        for top in ("assets", "outputs"):
-            _walk(f"{base}/{top}", parts)
+        parts.extend(content_seen if content_seen is not None else content_lines(folder))
     return digest(parts)

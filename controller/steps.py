@@ -31,7 +31,7 @@ from auteur.settings import Settings
 from auteur.specs import Spec, SpecError, read_spec
 from controller import attributes, repository
 from controller.changes import Change, file_diff
-from controller.fingerprints import fingerprint
+from controller.fingerprints import content_lines, fingerprint
 from controller.ownership import Owner, Owners
 from controller.specindex import SpecIndex
 from controller.trash import Trash
@@ -87,6 +87,7 @@ class Attempt:
     # The spec files' stat when the spec was read: if it differs at the end (a PATCH raced
     # this attempt), the attempt is not recorded as converged, and the next one reads again.
     spec_stat: str | None = None
+    content_seen: list[bytes] | None = None  # the folder's content_lines, before the steps listed it
     owner: Owner | None = None
     sizes: dict[str, int] = field(default_factory=dict)
     strays: list[str] = field(default_factory=list)
@@ -250,6 +251,10 @@ def ensure_layout(attempt: Attempt) -> Result:
     result = carry_out(attempt, plan_layout(attempt))
     if result is Result.CHANGED:
         attempt.changes.append("layout")
+    # The assets and outputs as they are before the steps first list them: a file dropped in
+    # after this (say, once the snapshot listed the folder) leaves the recorded fingerprint
+    # behind, so that its event, or the next resync, converges the project again.
+    attempt.content_seen = content_lines(attempt.root)
     _scan(attempt)
     return result
 
