@@ -1,15 +1,17 @@
 """The background media integrity pass: one project at a time, rate-limited, resumable.
 
 Run by ``controller.running`` as one task of the loop. A pass visits every owned project in id
-order and checks it (``controller.integrity.check_projects``) from a thread of its own at the
-lowest CPU and disk priority (``SCHED_IDLE`` and the idle I/O class: it takes only what nothing
-else wants; the threads it starts inherit both), reading at most ``integrity_rate_bytes`` a second
-(``controller.integrity.Throttle``) and resting ``integrity_pause_seconds`` between projects; a new
-pass starts ``integrity_interval_seconds`` after the last one started. Projects are checked one
-after another, two LFS objects hashed at a time (the next project's first one only once the
-current one's last has started); the next few are planned meanwhile (their trees, pointers and
-inodes read, the start of their objects asked of the disk), so those latency-bound reads overlap
-the sequential ones instead of adding to them. Where a pass is lives
+order and has it checked by a process of its own (``controller.checker``, which runs
+``controller.integrity.check_projects``) at the lowest CPU and disk priority (``SCHED_IDLE`` and
+the idle I/O class: it takes only what nothing else wants), reading at most
+``integrity_rate_bytes`` a second (``controller.integrity.Throttle``) and resting
+``integrity_pause_seconds`` between projects; a new pass starts ``integrity_interval_seconds``
+after the last one started. Not threads of the controller: those would hold up its other
+threads on the interpreter's lock (see ``controller.checker``). Projects are checked one after
+another, two LFS objects hashed at a time (the next project's first one only once the current
+one's last has started); the next few are planned meanwhile (their trees, pointers and inodes
+read, the start of their objects asked of the disk), so those latency-bound reads overlap the
+sequential ones instead of adding to them. Where a pass is lives
 in a cursor file in the state folder (``auteur.layout.INTEGRITY_CURSOR``, written atomically
 after each project), so a restarted controller carries on after the last project it finished.
 
@@ -28,10 +30,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import anyio
 import anyio.to_thread
@@ -42,14 +42,15 @@ from auteur.layout import INTEGRITY_CURSOR
 from auteur.settings import Settings
 from auteur.status import Phase, ProjectStatus
 from controller import reporting
-from controller.integrity import Report, Stopped, Throttle, check_projects, lower_priority
+from controller.checker import Checker, CheckerDied
+from controller.integrity import Report
 from controller.locking import project_lock
 from controller.metrics import Metrics
 from controller.queueing import WorkQueue
 from controller.reconciling import Reconciler
 
 log = logging.getLogger("auteur.controller")
-T = TypeVar("T")
+_RETRY_SECONDS = 60.0
 
 
 class Cursor(msgspec.Struct, kw_only=True):
@@ -79,9 +80,7 @@ class Scrub:
         self.settings, self.reconciler, self.queue, self.metrics = settings, reconciler, queue, metrics
         self.clock = clock
         self.stopping = threading.Event()
-        self.throttle = Throttle(settings.integrity_rate_bytes, stop=self.stopping)
-        # The pass runs from a thread of its own at the lowest priority (its hashers and planners with it).
-        self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="integrity", initializer=lower_priority)
+        self._checker: Checker | None = None
 
     async def loop(self) -> None:
         """Pass after pass until cancelled; nothing at all when the interval is 0."""
@@ -95,10 +94,12 @@ class Scrub:
                 if wait > 0:
                     await anyio.sleep(min(wait, 60.0))
                     continue
-                await self.run_pass(cursor)
+                if await self.run_pass(cursor) is None:
+                    await anyio.sleep(_RETRY_SECONDS)  # the checker died: not at once again
         finally:
-            self.stopping.set()  # a check still hashing in its thread stops at its next read
-            self._hasher.shutdown(wait=False, cancel_futures=True)
+            self.stopping.set()
+            if self._checker is not None:
+                self._checker.stop()  # its reads stop at once
 
     def _until_next(self, cursor: Cursor | None) -> float:
         if cursor is None or cursor.finished_at is None:
@@ -111,18 +112,30 @@ class Scrub:
             cursor = Cursor(started_at=self.clock())
         keys = await anyio.to_thread.run_sync(self.reconciler.owners.ids)
         todo = [key for key in sorted(keys) if key > cursor.after]
-        planned = (item for key in todo if (item := self._plan(key)) is not None)
-        results = check_projects(planned, lambda item: item[1], large_file_bytes=self.settings.large_file_bytes, throttle=self.throttle)
+        memos: dict[str, str] = {}
+
+        def planned() -> Iterator[tuple[str, Path]]:  # lazily, in the thread that reads the answers
+            for key in todo:
+                if (item := self._plan(key)) is not None:
+                    memos[key] = item[2]
+                    yield key, item[1]
+
+        settings = self.settings
+        self._checker = checker = Checker(rate=settings.integrity_rate_bytes, large_file_bytes=settings.large_file_bytes,
+                                          pause=settings.integrity_pause_seconds)  # fmt: skip
+        results = checker.check(planned())
         try:
-            while (step := await self._in_hasher(next, results, None)) is not None:
-                (key, _, memo), report = step
-                await self.record(key, report, memo)
+            while (step := await anyio.to_thread.run_sync(next, results, None, abandon_on_cancel=True)) is not None:
+                key, report = step
+                await self.record(key, report, memos.pop(key))
                 cursor.after = key
-                await anyio.to_thread.run_sync(write_cursor, self.settings.state, cursor)
-                if self.settings.integrity_pause_seconds > 0:
-                    await anyio.sleep(self.settings.integrity_pause_seconds)
-        except Stopped:
+                await anyio.to_thread.run_sync(write_cursor, settings.state, cursor)
+        except CheckerDied as exc:
+            if not self.stopping.is_set():
+                log.warning("media integrity pass stopped after %s: %s", cursor.after or "no project", exc)
             return None
+        finally:
+            checker.stop()
         if todo:
             cursor.after = todo[-1]
         cursor.finished_at = self.metrics.integrity_last_pass = self.clock()
@@ -136,11 +149,6 @@ class Scrub:
             log.warning("%s: media integrity not checked: %s", key, report)
         elif await anyio.to_thread.run_sync(self._record, key, report, memo):
             self.metrics.count_integrity(key, len(report.findings), report.bytes_checked)
-
-    async def _in_hasher(self, func: Callable[..., T], *args: object) -> T:
-        """``func(*args)`` in the hashing thread, awaited without holding up the loop."""
-        future = self._hasher.submit(func, *args)
-        return await anyio.to_thread.run_sync(future.result, abandon_on_cancel=True)
 
     def _plan(self, key: str) -> tuple[str, Path, str] | None:
         """(key, folder, memo) to check ``key`` now, or None: not ready, being reconciled, or

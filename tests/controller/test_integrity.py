@@ -18,6 +18,7 @@ from helpers import drop_file, git, wait_for, write_spec
 from auteur.settings import Settings
 from auteur.status import Phase, StatusStore
 from controller import integrity
+from controller.checker import Checker, CheckerDied, CheckFailed
 from controller.reconciling import Reconciler
 from controller.scrubbing import Cursor, read_cursor, write_cursor
 from tests.controller.test_running import Running
@@ -241,3 +242,35 @@ def test_objects_are_hashed_two_at_a_time_in_order_and_reported_project_by_proje
     assert most[0] == 2  # two at a time, never more
     owners = [next(i for i, root in enumerate(roots) if root in path.parents) for path in started]
     assert owners == sorted(owners) and len(started) == 9  # in project order: one project after another
+
+
+def test_the_pass_checks_in_a_process_of_its_own_at_idle_priority_and_answers_in_order(quick, tmp_path):
+    roots = [make_project(quick, name, {"assets/styles/plate.exr": os.urandom(80_000)}) for name in ("q1", "q2")]
+    flip_byte(lfs_object(roots[1], "assets/styles/plate.exr"))
+    (tmp_path / "not-a-project").mkdir()
+    items = [("q1", roots[0]), ("bare", tmp_path / "not-a-project"), ("q2", roots[1])]
+    checker = Checker(rate=0, large_file_bytes=quick.large_file_bytes)
+    answers = checker.check(items)
+    key, first = next(answers)
+    pid = checker.process.pid
+    assert os.sched_getscheduler(pid) == os.SCHED_IDLE  # the kernel's view of the process, not ours
+    value = ctypes.CDLL(None, use_errno=True).syscall(_IOPRIO_GET, 1, pid)
+    assert value >> 13 == 3  # IOPRIO_CLASS_IDLE
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER and io_priority_class() != 3  # the controller's own stay
+    rest = list(answers)
+    assert [key] + [k for k, _ in rest] == ["q1", "bare", "q2"]
+    assert isinstance(first, integrity.Report) and first.findings == [] and first.bytes_checked == 80_000
+    assert isinstance(rest[0][1], CheckFailed) and "no git repository" in str(rest[0][1])
+    q2 = rest[1][1]
+    assert isinstance(q2, integrity.Report)
+    assert [(f.path, f.problem) for f in q2.findings] == [("assets/styles/plate.exr", integrity.CORRUPT)]
+    assert checker.process.returncode == 0  # stdin closed after the last: it ended by itself
+
+
+def test_a_checker_that_dies_is_reported_not_waited_for(quick):
+    root = make_project(quick, "q3", {"assets/styles/plate.exr": os.urandom(80_000)})
+    checker = Checker(rate=1, large_file_bytes=quick.large_file_bytes)  # a byte a second: never done
+    answers = checker.check([("q3", root)])
+    threading.Timer(1.0, checker.process.kill).start()
+    with pytest.raises(CheckerDied, match="ended"):
+        next(answers)
