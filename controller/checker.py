@@ -29,7 +29,9 @@ from pathlib import Path
 import msgspec
 
 from auteur.status import MediaFinding
-from controller.integrity import Report, Throttle, check_projects, lower_priority
+from controller.integrity import HASHERS, Report, Throttle, check_projects, lower_priority
+
+ONE_HASHER_RATE = 256 * 1024**2  # bytes a second: up to this, one thread hashes
 
 
 class Project(msgspec.Struct):
@@ -71,7 +73,11 @@ def serve(rate: int, large_file_bytes: int, pause: float) -> None:
                 yield decoder.decode(line)
 
     out = sys.stdout.buffer
-    checked = check_projects(projects(), lambda p: Path(p.root), large_file_bytes=large_file_bytes, throttle=Throttle(rate))
+    # Held to a rate one core hashes many times over, a second hasher only makes the reads come
+    # in bursts on both cores at once, where a create may want one.
+    hashers = 1 if 0 < rate <= ONE_HASHER_RATE else HASHERS
+    throttle = Throttle(rate)
+    checked = check_projects(projects(), lambda p: Path(p.root), large_file_bytes=large_file_bytes, throttle=throttle, hashers=hashers)
     for project, report in checked:
         if isinstance(report, Report):
             answer = Checked(key=project.key, commit=report.commit, findings=report.findings, bytes_checked=report.bytes_checked)

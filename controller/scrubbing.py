@@ -157,8 +157,11 @@ class Scrub:
         owner = self.reconciler.owners.get(key)
         if status is None or owner is None or status.status is not Phase.READY or self.queue.is_active(key):
             return None
-        memo = f"{status.current_commit} {self.reconciler.current_fingerprint(key)}"
-        if _clean_since(status, memo) > self.clock() - self.settings.integrity_recheck_seconds:
+        # Its commit and its files as the reconciler last saw them (their recorded fingerprint: a
+        # change to them since is a reconcile on its way, which records a new one); not walked
+        # here, where the reads would be the controller's, at its priority, not the checker's.
+        memo = f"{status.current_commit} {status.fingerprint}"
+        if status.fingerprint is not None and _clean_since(status, memo) > self.clock() - self.settings.integrity_recheck_seconds:
             return None
         return key, self.settings.workspace / owner.folder, memo
 

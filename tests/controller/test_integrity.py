@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import anyio
 import msgspec
 import pytest
 from helpers import drop_file, git, wait_for, write_spec
@@ -19,8 +20,10 @@ from auteur.settings import Settings
 from auteur.status import Phase, StatusStore
 from controller import integrity
 from controller.checker import Checker, CheckerDied, CheckFailed
+from controller.metrics import Metrics
+from controller.queueing import WorkQueue
 from controller.reconciling import Reconciler
-from controller.scrubbing import Cursor, read_cursor, write_cursor
+from controller.scrubbing import Cursor, Scrub, read_cursor, write_cursor
 from tests.controller.test_running import Running
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -274,3 +277,19 @@ def test_a_checker_that_dies_is_reported_not_waited_for(quick):
     threading.Timer(1.0, checker.process.kill).start()
     with pytest.raises(CheckerDied, match="ended"):
         next(answers)
+
+
+def test_a_project_clean_and_unchanged_since_its_last_check_waits_for_the_recheck_period(quick):
+    quick.integrity_recheck_seconds = 3600
+    root = make_project(quick, "kept", {"assets/styles/plate.exr": os.urandom(100_000)})
+    reconciler = Reconciler(quick)
+    metrics = Metrics()
+    scrub = Scrub(quick, reconciler, WorkQueue(), metrics)
+    anyio.run(scrub.run_pass)
+    assert metrics.integrity_bytes_total == 100_000  # checked
+    anyio.run(scrub.run_pass)
+    assert metrics.integrity_bytes_total == 100_000  # clean and unchanged: skipped
+    drop_file(root / "assets/styles/extra.exr", os.urandom(50_000), mtime=PAST)
+    reconciler.reconcile("kept")  # the reconciler saw the change (its fingerprint moved) and committed it
+    anyio.run(scrub.run_pass)
+    assert metrics.integrity_bytes_total == 100_000 + 150_000  # checked again, all of it
