@@ -18,6 +18,8 @@ the controller records the results (it holds the lease and the project locks).
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -98,6 +100,7 @@ class Checker:
         self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
         self._encoder, self._decoder = msgspec.json.Encoder(), msgspec.json.Decoder(Checked)
         self._lock = threading.Lock()
+        self.paused_since: float | None = None
 
     def check(self, items: Iterable[tuple[str, Path]]) -> Iterator[tuple[str, Report | Exception]]:
         """(key, report or why not) for each (key, folder) of ``items``, in order; ``items`` is
@@ -138,12 +141,29 @@ class Checker:
                 except OSError:
                     pass
 
+    def pause(self, paused: bool) -> None:
+        """Hold the process where it is (``SIGSTOP``: not a read, not a cycle more) or let it go
+        on (``SIGCONT``). The controller holds it while it has work of its own to do."""
+        with self._lock:
+            if paused == (self.paused_since is not None) or self.process.poll() is not None:
+                return
+            os.kill(self.process.pid, signal.SIGSTOP if paused else signal.SIGCONT)
+            self.paused_since = time.monotonic() if paused else None
+
+    def held_for(self) -> float:
+        """Seconds the process has been held, 0 if it runs."""
+        since = self.paused_since
+        return 0.0 if since is None else time.monotonic() - since
+
     def stop(self) -> None:
         """End the process now, if it still runs (its reads stop at once; nothing it does needs
         finishing). A ``check`` waiting for its answer raises ``CheckerDied``."""
         with self._lock:
             if self.process.poll() is None:
                 self.process.terminate()
+                if self.paused_since is not None:
+                    os.kill(self.process.pid, signal.SIGCONT)  # a held process takes its SIGTERM once let go
+                    self.paused_since = None
             try:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:

@@ -43,6 +43,20 @@ class WorkQueue:
         self.failures: dict[str, int] = {}
         self._wakeup = anyio.Event()
         self.closed = False
+        # Called with True when keys start waiting or being worked on, False when none are left.
+        self.on_busy: Callable[[bool], None] | None = None
+        self._busy = False
+
+    @property
+    def busy(self) -> bool:
+        """Whether any key is waiting to be worked on now, or being worked on."""
+        return bool(self._active or self._queued)
+
+    def _check_busy(self) -> None:
+        if (busy := self.busy) != self._busy:
+            self._busy = busy
+            if self.on_busy is not None:
+                self.on_busy(busy)
 
     def __len__(self) -> int:
         return len(self._queued) + len(self._due)
@@ -75,6 +89,7 @@ class WorkQueue:
         self._queued[key] = priority
         self._ready[priority].append(key)
         self._notify()
+        self._check_busy()
 
     def add_after(self, key: str, delay: float) -> None:
         """Schedule ``key`` after ``delay`` seconds, unless it is due sooner already."""
@@ -103,6 +118,7 @@ class WorkQueue:
             elif key not in self._queued:
                 self._queued[key] = HIGH
                 self._ready[HIGH].append(key)
+                self._check_busy()
         return None
 
     async def get(self) -> str:
@@ -138,6 +154,7 @@ class WorkQueue:
         elif delay is not None and not stalled:
             self.add_after(key, delay)
         self._notify()
+        self._check_busy()
         return delay
 
     def close(self) -> None:

@@ -6,7 +6,10 @@ order and has it checked by a process of its own (``controller.checker``, which 
 the idle I/O class: it takes only what nothing else wants), reading at most
 ``integrity_rate_bytes`` a second (``controller.integrity.Throttle``) and resting
 ``integrity_pause_seconds`` between projects; a new pass starts ``integrity_interval_seconds``
-after the last one started. Not threads of the controller: those would hold up its other
+after the last one started. While the controller has work of its own (keys waiting or being
+reconciled: ``WorkQueue.on_busy``) the checker is held where it is (``SIGSTOP``), for at most
+``_MAX_HOLD_SECONDS`` at a time, so a create never shares the machine with it. Not threads of
+the controller: those would hold up its other
 threads on the interpreter's lock (see ``controller.checker``). Projects are checked one after
 another, two LFS objects hashed at a time (the next project's first one only once the current
 one's last has started); the next few are planned meanwhile (their trees, pointers and inodes
@@ -51,6 +54,7 @@ from controller.reconciling import Reconciler
 
 log = logging.getLogger("auteur.controller")
 _RETRY_SECONDS = 60.0
+_MAX_HOLD_SECONDS = 10.0
 
 
 class Cursor(msgspec.Struct, kw_only=True):
@@ -124,18 +128,28 @@ class Scrub:
         self._checker = checker = Checker(rate=settings.integrity_rate_bytes, large_file_bytes=settings.large_file_bytes,
                                           pause=settings.integrity_pause_seconds)  # fmt: skip
         results = checker.check(planned())
+        self.queue.on_busy = checker.pause  # held while the controller has work of its own
+        checker.pause(self.queue.busy)
+        died: CheckerDied | None = None
         try:
-            while (step := await anyio.to_thread.run_sync(next, results, None, abandon_on_cancel=True)) is not None:
-                key, report = step
-                await self.record(key, report, memos.pop(key))
-                cursor.after = key
-                await anyio.to_thread.run_sync(write_cursor, settings.state, cursor)
-        except CheckerDied as exc:
-            if not self.stopping.is_set():
-                log.warning("media integrity pass stopped after %s: %s", cursor.after or "no project", exc)
-            return None
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(self._unstarve, checker)
+                try:
+                    while (step := await anyio.to_thread.run_sync(next, results, None, abandon_on_cancel=True)) is not None:
+                        key, report = step
+                        await self.record(key, report, memos.pop(key))
+                        cursor.after = key
+                        await anyio.to_thread.run_sync(write_cursor, settings.state, cursor)
+                except CheckerDied as exc:
+                    died = exc
+                tasks.cancel_scope.cancel()
         finally:
+            self.queue.on_busy = None
             checker.stop()
+        if died is not None:
+            if not self.stopping.is_set():
+                log.warning("media integrity pass stopped after %s: %s", cursor.after or "no project", died)
+            return None
         if todo:
             cursor.after = todo[-1]
         cursor.finished_at = self.metrics.integrity_last_pass = self.clock()
@@ -143,6 +157,15 @@ class Scrub:
         failing = len(self.metrics.integrity_findings)
         log.log(logging.WARNING if failing else logging.INFO, "media integrity pass done: %d project(s) with findings", failing)
         return cursor
+
+    async def _unstarve(self, checker: Checker) -> None:
+        """A controller that never runs out of work still gets its pass done: the checker is
+        held at most ``_MAX_HOLD_SECONDS`` at a time, then let go until the controller is idle
+        and busy again."""
+        while True:
+            await anyio.sleep(1.0)
+            if checker.held_for() > _MAX_HOLD_SECONDS:
+                checker.pause(False)
 
     async def record(self, key: str, report: Report | Exception, memo: str) -> None:
         if not isinstance(report, Report):

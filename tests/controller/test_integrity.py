@@ -293,3 +293,35 @@ def test_a_project_clean_and_unchanged_since_its_last_check_waits_for_the_rechec
     reconciler.reconcile("kept")  # the reconciler saw the change (its fingerprint moved) and committed it
     anyio.run(scrub.run_pass)
     assert metrics.integrity_bytes_total == 100_000 + 150_000  # checked again, all of it
+
+
+def process_state(pid: int) -> str:
+    """The kernel's one-letter state of ``pid`` (``T``: stopped)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_the_checker_is_held_while_the_controller_is_busy_and_goes_on_after(quick):
+    roots = [make_project(quick, f"h{k}", {"assets/styles/plate.exr": os.urandom(80_000)}) for k in range(3)]
+    checker = Checker(rate=0, large_file_bytes=quick.large_file_bytes)
+    queue = WorkQueue()
+    queue.on_busy = checker.pause
+    queue.add("someone-else")  # the controller has work: the checker is held
+    wait_for(lambda: process_state(checker.process.pid) == "T", what="the checker stopped by the kernel")
+    assert checker.paused_since is not None
+    answers = checker.check([(root.name, root) for root in roots])
+    got = []
+    reader = threading.Thread(target=lambda: got.extend(answers))
+    reader.start()
+    time.sleep(1.5)
+    assert got == [] and process_state(checker.process.pid) == "T"  # not a project checked while held
+    anyio.run(queue.get)
+    queue.done("someone-else")  # idle again: it goes on
+    reader.join(30)
+    assert [key for key, _ in got] == ["h0", "h1", "h2"] and checker.paused_since is None
+
+
+def test_a_held_checker_still_stops():
+    checker = Checker(rate=0, large_file_bytes=1 << 20)
+    checker.pause(True)
+    checker.stop()
+    assert checker.process.returncode is not None

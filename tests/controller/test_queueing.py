@@ -78,3 +78,27 @@ async def test_requeue_after_delay():
         await queue.get()
     clock.now = 5
     assert await queue.get() == "a"
+
+
+@pytest.mark.anyio
+async def test_busy_is_told_once_when_work_starts_and_once_when_none_is_left():
+    clock = FakeClock()
+    queue = WorkQueue(clock=clock)
+    told = []
+    queue.on_busy = told.append
+    queue.add("a")
+    queue.add("b")
+    key = await queue.get()
+    queue.add(key)  # active: runs again afterwards
+    queue.done(key)
+    assert told == [True]
+    for _ in range(2):
+        queue.done(await queue.get())
+    assert told == [True, False] and not queue.busy
+    queue.add_after("later", 5.0)  # waiting for its time is not work yet
+    assert told == [True, False]
+    clock.now = 6.0
+    key = await queue.get()
+    assert key == "later" and told == [True, False, True]
+    queue.done(key)
+    assert told == [True, False, True, False]
