@@ -20,6 +20,10 @@ def api_settings(tmp_path):
         settle_seconds=0.3,
         grace_seconds=0.3,
         resync_seconds=3600,
+        # No background integrity pass: its cursor and results would land on the volume at any
+        # moment, and these tests assert that a request changes nothing there. The pass has its
+        # own tests (tests/controller/test_integrity.py, tests/web/test_project_page.py).
+        integrity_interval_seconds=0,
     )
 
 
