@@ -80,36 +80,28 @@ class IntegrityError(Exception):
     """The project cannot be checked at all (no readable repository)."""
 
 
-class Stopped(Exception):
-    """The check was asked to stop (the controller is shutting down)."""
-
-
 class Throttle:
-    """Keeps reading under ``rate`` bytes a second (0: no limit) and stops when asked.
+    """Keeps reading under ``rate`` bytes a second (0: no limit).
 
-    Shared by every file of a pass; ``use`` is called after each read with its size.
-    """
+    Shared by every file of a pass, and by its hashing threads; ``use`` is called after each
+    read with its size."""
 
-    def __init__(self, rate: int = 0, *, stop: threading.Event | None = None) -> None:
-        self.rate, self.stop = rate, stop or threading.Event()
+    def __init__(self, rate: int = 0) -> None:
+        self.rate = rate
         self.started = time.monotonic()
         self.used = 0
-        self.total = 0
-        self._lock = threading.Lock()  # the hashing threads share it
+        self._lock = threading.Lock()
 
     def use(self, count: int) -> None:
+        if self.rate <= 0:
+            return
         with self._lock:
-            self.total += count
-            if self.stop.is_set():
-                raise Stopped
-            if self.rate <= 0:
-                return
             self.used += count
             ahead = self.used / self.rate - (time.monotonic() - self.started)
             if ahead < -1.0:  # idle time is not saved up for a burst later
                 self.started, self.used = time.monotonic(), 0
         if ahead > 0:
-            self.stop.wait(ahead)
+            time.sleep(ahead)
 
 
 @dataclass(frozen=True)
@@ -420,8 +412,7 @@ def check_projects(items: Iterable[T], root_of: Callable[[T], Path], *, large_fi
     couple of threads plan the next ``ahead`` projects (``plan_project``), so that their small
     reads and the start of their first objects are in the cache when their turn comes. ``items``
     is consumed lazily, in the calling thread, one plan ahead of its turn. The threads are
-    started from the calling thread, and so share its CPU and disk priority. Raises ``Stopped``
-    when the throttle is stopped."""
+    started from the calling thread, and so share its CPU and disk priority."""
     throttle = throttle or Throttle()
     source = iter(items)
     planning: deque[tuple[T, Future[Plan]]] = deque()
@@ -430,7 +421,7 @@ def check_projects(items: Iterable[T], root_of: Callable[[T], Path], *, large_fi
     pool = ThreadPoolExecutor(max_workers=max(1, hashers), thread_name_prefix="integrity-hash")
 
     def refill() -> None:
-        while len(planning) < ahead and not throttle.stop.is_set():
+        while len(planning) < ahead:
             item = next(source, _END)
             if item is _END:
                 return

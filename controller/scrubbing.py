@@ -6,16 +6,15 @@ order and has it checked by a process of its own (``controller.checker``, which 
 the idle I/O class: it takes only what nothing else wants), reading at most
 ``integrity_rate_bytes`` a second (``controller.integrity.Throttle``) and resting
 ``integrity_pause_seconds`` between projects; a new pass starts ``integrity_interval_seconds``
-after the last one started. While the controller has work of its own (keys waiting or being
-reconciled: ``WorkQueue.on_busy``) the checker is held where it is (``SIGSTOP``), for at most
-``_MAX_HOLD_SECONDS`` at a time, so a create never shares the machine with it. Not threads of
-the controller: those would hold up its other
-threads on the interpreter's lock (see ``controller.checker``). Projects are checked one after
-another, two LFS objects hashed at a time (the next project's first one only once the current
-one's last has started); the next few are planned meanwhile (their trees, pointers and inodes
-read, the start of their objects asked of the disk), so those latency-bound reads overlap the
-sequential ones instead of adding to them. Where a pass is lives
-in a cursor file in the state folder (``auteur.layout.INTEGRITY_CURSOR``, written atomically
+after the last one started. A process, not threads of the controller: those would hold up its
+other threads on the interpreter's lock (see ``controller.checker``). While the controller has
+work of its own (keys waiting or being reconciled: ``WorkQueue.on_busy``) the checker is held
+where it is (``SIGSTOP``), for at most ``_MAX_HOLD_SECONDS`` at a time, so a create never shares
+the machine with it. Projects are checked one after another, two LFS objects hashed at a time
+(the next project's first one only once the current one's last has started); the next few are
+planned meanwhile (their trees, pointers and inodes read, the start of their objects asked of
+the disk), so those latency-bound reads overlap the sequential ones instead of adding to them.
+Where a pass is lives in a cursor file in the state folder (``auteur.layout.INTEGRITY_CURSOR``, written atomically
 after each project), so a restarted controller carries on after the last project it finished.
 
 It stays out of the reconciler's way: a project that is not ready, or being reconciled, is left
@@ -31,7 +30,6 @@ writer of status): ``media_findings`` and the ``MediaIntegrityFailed`` condition
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -83,27 +81,20 @@ class Scrub:
                  clock: Callable[[], float] = time.time) -> None:  # fmt: skip
         self.settings, self.reconciler, self.queue, self.metrics = settings, reconciler, queue, metrics
         self.clock = clock
-        self.stopping = threading.Event()
-        self._checker: Checker | None = None
 
     async def loop(self) -> None:
         """Pass after pass until cancelled; nothing at all when the interval is 0."""
         if self.settings.integrity_interval_seconds <= 0:
             return
-        try:
-            await anyio.to_thread.run_sync(self._seed_metrics)
-            while True:
-                cursor = await anyio.to_thread.run_sync(read_cursor, self.settings.state)
-                wait = self._until_next(cursor)
-                if wait > 0:
-                    await anyio.sleep(min(wait, 60.0))
-                    continue
-                if await self.run_pass(cursor) is None:
-                    await anyio.sleep(_RETRY_SECONDS)  # the checker died: not at once again
-        finally:
-            self.stopping.set()
-            if self._checker is not None:
-                self._checker.stop()  # its reads stop at once
+        await anyio.to_thread.run_sync(self._seed_metrics)
+        while True:
+            cursor = await anyio.to_thread.run_sync(read_cursor, self.settings.state)
+            wait = self._until_next(cursor)
+            if wait > 0:
+                await anyio.sleep(min(wait, 60.0))
+                continue
+            if await self.run_pass(cursor) is None:
+                await anyio.sleep(_RETRY_SECONDS)  # the checker died: not at once again
 
     def _until_next(self, cursor: Cursor | None) -> float:
         if cursor is None or cursor.finished_at is None:
@@ -125,8 +116,8 @@ class Scrub:
                     yield key, item[1]
 
         settings = self.settings
-        self._checker = checker = Checker(rate=settings.integrity_rate_bytes, large_file_bytes=settings.large_file_bytes,
-                                          pause=settings.integrity_pause_seconds)  # fmt: skip
+        checker = Checker(rate=settings.integrity_rate_bytes, large_file_bytes=settings.large_file_bytes,
+                          pause=settings.integrity_pause_seconds)  # fmt: skip
         results = checker.check(planned())
         self.queue.on_busy = checker.pause  # held while the controller has work of its own
         checker.pause(self.queue.busy)
@@ -143,12 +134,11 @@ class Scrub:
                 except CheckerDied as exc:
                     died = exc
                 tasks.cancel_scope.cancel()
-        finally:
+        finally:  # also when the loop is cancelled: the checker's reads stop at once
             self.queue.on_busy = None
             checker.stop()
         if died is not None:
-            if not self.stopping.is_set():
-                log.warning("media integrity pass stopped after %s: %s", cursor.after or "no project", died)
+            log.warning("media integrity pass stopped after %s: %s", cursor.after or "no project", died)
             return None
         if todo:
             cursor.after = todo[-1]
