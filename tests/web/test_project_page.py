@@ -307,3 +307,30 @@ def test_media_integrity_findings_warn_on_the_page_and_the_card(page, tmp_path):
         page.goto(stack.web_url)
         expect(page.locator(f"#card-{project_id} .media-warning")).to_be_visible()
         assert page.errors == []
+
+
+def test_replayed_events_redraw_nothing_and_a_file_dropped_by_hand_shows_up_live(page, web_stack, api):
+    """Opening the page replays the last seconds of events, older states first: the assets part,
+    drawn for the newest, is not fetched again (a redraw would swallow a click on it). A file
+    dropped into the folder afterwards is a real change: the part is drawn again, once."""
+    project_id = make_project(api, "Dropped Film")
+    folder = web_stack.settings.workspace / api.get(f"/api/v1/projects/{project_id}").json()["folder"]
+    for n in (1, 2):
+        answer = api.post(f"/api/v1/projects/{project_id}/assets", params={"asset_type": "audio"},
+                          files=[("files", (f"take {n}.wav", b"RIFF" + bytes(1000 * n)))])  # fmt: skip
+        assert answer.status_code == 200, answer.text
+    wait_for(lambda: api.get(f"/api/v1/projects/{project_id}").json().get("asset_count") == 2
+             and api.get(f"/api/v1/projects/{project_id}").json().get("current_commit") == git(folder, "rev-parse", "HEAD").strip()
+             and not git(folder, "status", "--porcelain"), 60, what="both uploads committed and reported")  # fmt: skip
+    drawn: list[str] = []
+    page.on("request", lambda r: drawn.append(r.url) if r.url.endswith(f"/project/{project_id}/assets") else None)
+    open_project(page, web_stack, project_id)
+    expect(page.locator("li.asset")).to_have_count(2)
+    page.wait_for_timeout(1_000)  # the replay (the uploads' events, seconds old) has long arrived
+    assert drawn == []
+
+    (folder / "assets" / "audio" / "take 3.wav").write_bytes(b"RIFF" + bytes(3000))
+    expect(page.locator('li.asset[data-path="assets/audio/take 3.wav"]')).to_have_count(1, timeout=30_000)
+    expect(page.locator('[data-field="asset_count"]')).to_have_text("3")
+    assert len(drawn) >= 1
+    assert page.errors == []

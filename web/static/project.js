@@ -101,11 +101,24 @@
     time.textContent = relativeTime(p.last_commit_at);
     field("lfs_files").textContent = p.lfs_files || 0;
     field("asset_count").textContent = p.asset_count || 0;
-    if ((p.current_commit || "") !== lastCommit || String(p.asset_count || 0) !== lastCount) {
-      lastCommit = p.current_commit || "";
-      lastCount = String(p.asset_count || 0);
-      refreshAssets();
-    }
+    lastCommit = p.current_commit || "";
+    lastCount = String(p.asset_count || 0);
+    assetsMayHaveChanged();
+  }
+
+  /* The assets part is drawn again when the head or the count it was drawn for has moved.
+   * Events come in bursts (on opening, the last seconds are replayed, older states first),
+   * so this waits for a quiet moment and compares only then: a burst that ends where the
+   * page already is redraws nothing, and a click on the list is not lost to a redraw. */
+  let shownCommit = lastCommit;
+  let shownCount = lastCount;
+  let settleTimer = null;
+  function assetsMayHaveChanged() {
+    clearTimeout(settleTimer);
+    settleTimer = setTimeout(() => {
+      settleTimer = null;
+      if (lastCommit !== shownCommit || lastCount !== shownCount) refreshAssets();
+    }, 150);
   }
 
   let refreshing = null;
@@ -115,6 +128,7 @@
       again = true;
       return refreshing;
     }
+    const drawing = [lastCommit, lastCount];
     refreshing = fetch(`/project/${encodeURIComponent(projectId)}/assets`)
       .then((r) => (r.ok ? r.text() : Promise.reject(new Error(`assets answered ${r.status}`))))
       .then((html) => {
@@ -126,6 +140,7 @@
           if (open.has(details.dataset.path)) details.open = true; // its toggle event loads it afresh
         }
         body.replaceWith(template.content);
+        [shownCommit, shownCount] = drawing;
       })
       .catch((err) => console.error("refreshing assets", err))
       .finally(() => {
