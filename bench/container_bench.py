@@ -1,7 +1,7 @@
 """Container overhead: the compose services as containers against the same services as host processes.
 
     .venv/bin/python bench/container_bench.py [--creates 200] [--projects 1000] [--upload-mib 1024]
-                                              [--rounds 1] [--modes containers,loopback,bridge,processes,embedded]
+                                              [--rounds 1] [--modes containers,processes,embedded]
 
 * **containers**: ``docker-compose.yml`` (compose v2 from ``.venv``) as its own project
   ``auteurbench`` on ports 18400/13400, services redis, controller, worker and backend (no
@@ -23,14 +23,20 @@ scratch venv of the image's own wheels (``.docker/wheels``), so the figures comp
 container with a process, not two builds of Python (``--python venv`` takes this
 checkout's ``.venv`` instead; a pyenv build without PGO/LTO runs pure Python ~30% slower).
 
-Every stack is new for each round; modes alternate their order from round to round. One
-client (httpx on this host, at each mode's address) times, per stack: N sequential ``POST
-/api/v1/projects`` answered 201 with a ready project; ``GET /api/v1/projects`` with the
-projects filled up (``process_async``) and all ready; as many ``GET /health/live``
-(the smallest answer: what the network path itself costs a request); one upload of a file on disk (body sent
-with ``sendfile`` by ``upload_bench.upload``) until the ``upload.completed`` event arrives on
-the API's WebSocket (ingested and committed). Medians over rounds; the overhead is container
-against host processes (target <= 10%). Prints numbers; never asserts on time.
+Each round starts a new stack of every mode, and they run side by side (one container mode at
+a time: the three share one compose project). The latencies are paired: one client (httpx on
+this host, at each mode's address) sends each request to every stack in turn, first in one
+order then in the other, so a slow moment of this shared machine falls on every mode alike
+rather than on whichever ran then (runs one mode after another differed by more than the 10%
+asked about). It times N sequential ``POST /api/v1/projects`` per stack, each answered 201
+with a ready project; then fills each stack in turn to the list's size (``process_async``) and
+waits for all ready; then ``GET /api/v1/projects`` and as many ``GET /health/live`` (the
+smallest answer: what the network path itself costs a request), paired the same way; then one
+upload per stack, one stack at a time, of a file on disk (body sent with ``sendfile`` by
+``upload_bench.upload``) until the ``upload.completed`` event arrives on the API's WebSocket
+(ingested and committed). The modes' order alternates from round to round. Medians over
+rounds; the overhead is container against host processes (target <= 10%). Prints numbers;
+never asserts on time.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -65,6 +72,7 @@ FIGURES = [("create p50", "ms", "create_p50"), ("create p99", "ms", "create_p99"
            ("upload committed", "MiB/s", "upload_mibs"), ("fill to all ready", "s", "fill_s"),
            ("list body", "KiB", "list_kib"), ("GET /health/live p50", "ms", "live_p50"),
            ("GET /health/live p99", "ms", "live_p99")]  # fmt: skip
+SETTLE_SECONDS = 5.0  # after the last stack is up: the start-up work of each (first resync, journal) done
 
 
 class Stack:
@@ -239,56 +247,79 @@ class Events:
             return self.finished[upload_id]
 
 
-def measure(stack: Stack, args: argparse.Namespace, source: Path) -> dict[str, float]:
-    http = httpx.Client(base_url=stack.url, timeout=120)
-    out: dict[str, float] = {}
-    created: list[float] = []
-    for n in range(args.creates):
-        started = time.perf_counter()
-        answer = http.post("/api/v1/projects", json={"name": f"bench-{n:05d}"})
-        created.append(time.perf_counter() - started)
-        if answer.status_code != 201:
-            raise RuntimeError(f"create bench-{n:05d}: HTTP {answer.status_code} {answer.text[:500]}")
-    out.update(create_p50=percentile(created, 50) * 1000, create_p99=percentile(created, 99) * 1000)
+def alternating(order: list[str], n: int) -> list[str]:
+    """The modes for the n-th request: ABAB... then BABA..., so each mode goes first as often."""
+    return order if n % 2 == 0 else order[::-1]
 
+
+def timed(http: httpx.Client, method: str, url: str, **kwargs: object) -> tuple[float, httpx.Response]:
     started = time.perf_counter()
-    for n in range(args.creates, args.projects):
-        answer = http.post("/api/v1/projects", json={"name": f"fill-{n:05d}", "process_async": True})
-        if answer.status_code != 201:
-            raise RuntimeError(f"create fill-{n:05d}: HTTP {answer.status_code} {answer.text[:500]}")
+    answer = http.request(method, url, **kwargs)  # type: ignore[arg-type]
+    return time.perf_counter() - started, answer
+
+
+def measure(stacks: dict[str, Stack], args: argparse.Namespace, source: Path) -> dict[str, dict[str, float]]:
+    """Every figure for every stack, the stacks running side by side: each request goes to each
+    stack in turn (pairs, first one then the other), so a slow second of the machine falls on
+    all of them alike instead of on whichever mode happened to run then."""
+    order = list(stacks)
+    http = {mode: httpx.Client(base_url=stack.url, timeout=120) for mode, stack in stacks.items()}
+    out: dict[str, dict[str, float]] = {mode: {} for mode in order}
+    created: dict[str, list[float]] = {mode: [] for mode in order}
+    for n in range(args.creates):
+        for mode in alternating(order, n):
+            took, answer = timed(http[mode], "POST", "/api/v1/projects", json={"name": f"bench-{n:05d}"})
+            if answer.status_code != 201:
+                raise RuntimeError(f"{mode}: create bench-{n:05d}: HTTP {answer.status_code} {answer.text[:500]}")
+            created[mode].append(took)
+    for mode in order:
+        out[mode].update(create_p50=percentile(created[mode], 50) * 1000, create_p99=percentile(created[mode], 99) * 1000)
+
     total = max(args.projects, args.creates)
+    for mode in order:  # one stack at a time: the fill is a figure of its own, not paired
+        client = http[mode]
+        started = time.perf_counter()
+        for n in range(args.creates, args.projects):
+            answer = client.post("/api/v1/projects", json={"name": f"fill-{n:05d}", "process_async": True})
+            if answer.status_code != 201:
+                raise RuntimeError(f"{mode}: create fill-{n:05d}: HTTP {answer.status_code} {answer.text[:500]}")
 
-    def count(status: str) -> int:
-        return int(http.get("/api/v1/projects", params={"status": status, "limit": 0}).headers["X-Total-Count"])
+        def count(status: str, client: httpx.Client = client) -> int:
+            return int(client.get("/api/v1/projects", params={"status": status, "limit": 0}).headers["X-Total-Count"])
 
-    def all_ready() -> bool:
-        if failed := count("failed"):
-            raise RuntimeError(f"{failed} projects failed")
-        return count("ready") >= total
+        def all_ready(mode: str = mode, count: Callable[[str], int] = count) -> bool:
+            if failed := count("failed"):
+                raise RuntimeError(f"{mode}: {failed} projects failed")
+            return count("ready") >= total
 
-    wait(all_ready, 3600, interval=0.5)
-    out["fill_s"] = time.perf_counter() - started
-    listed: list[float] = []
+        wait(all_ready, 3600, interval=0.5)
+        out[mode]["fill_s"] = time.perf_counter() - started
+
+    listed: dict[str, list[float]] = {mode: [] for mode in order}
+    probed: dict[str, list[float]] = {mode: [] for mode in order}
     for n in range(5 + args.requests):  # five to warm up
-        started = time.perf_counter()
-        answer = http.get("/api/v1/projects")
-        if n >= 5:
-            listed.append(time.perf_counter() - started)
-        if answer.status_code != 200 or answer.headers["X-Total-Count"] != str(total):
-            raise RuntimeError(f"list: HTTP {answer.status_code}, {answer.headers.get('X-Total-Count')} projects, not {total}")
-    out.update(list_p50=percentile(listed, 50) * 1000, list_p99=percentile(listed, 99) * 1000, list_kib=len(answer.content) / 1024)
+        for mode in alternating(order, n):
+            took, answer = timed(http[mode], "GET", "/api/v1/projects")
+            if answer.status_code != 200 or answer.headers["X-Total-Count"] != str(total):
+                raise RuntimeError(f"{mode}: list: HTTP {answer.status_code}, {answer.headers.get('X-Total-Count')} projects, not {total}")
+            if n >= 5:
+                listed[mode].append(took)
+            out[mode]["list_kib"] = len(answer.content) / 1024
     # The smallest answer over the same connection: what the network path itself costs a request.
-    probed: list[float] = []
     for n in range(5 + args.requests):
-        started = time.perf_counter()
-        http.get("/health/live").raise_for_status()
-        if n >= 5:
-            probed.append(time.perf_counter() - started)
-    out.update(live_p50=percentile(probed, 50) * 1000, live_p99=percentile(probed, 99) * 1000)
+        for mode in alternating(order, n):
+            took, answer = timed(http[mode], "GET", "/health/live")
+            answer.raise_for_status()
+            if n >= 5:
+                probed[mode].append(took)
+    for mode in order:
+        out[mode].update(list_p50=percentile(listed[mode], 50) * 1000, list_p99=percentile(listed[mode], 99) * 1000,
+                         live_p50=percentile(probed[mode], 50) * 1000, live_p99=percentile(probed[mode], 99) * 1000)  # fmt: skip
 
-    if args.upload_mib:
+    for mode in order if args.upload_mib else []:  # one at a time: each has the disk to itself
+        stack = stacks[mode]
         new_content(source)  # a new oid for each upload (and the file in the page cache)
-        os.sync()
+        os.sync()  # the last upload written back first: it would slow this one's fsyncs
         events = Events(stack.url)
         try:
             started = time.perf_counter()
@@ -297,9 +328,10 @@ def measure(stack: Stack, args: argparse.Namespace, source: Path) -> dict[str, f
         finally:
             events.ws.close()
         if kind != "upload.completed":
-            raise RuntimeError(f"the upload ended with {kind}; see the worker's log")
-        out.update(stored_mibs=args.upload_mib / stored_s, upload_mibs=args.upload_mib / (at - started))
-    http.close()
+            raise RuntimeError(f"{mode}: the upload ended with {kind}; see the worker's log")
+        out[mode].update(stored_mibs=args.upload_mib / stored_s, upload_mibs=args.upload_mib / (at - started))
+    for client in http.values():
+        client.close()
     return out
 
 
@@ -327,13 +359,14 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200, help="timed GET /api/v1/projects")
     parser.add_argument("--upload-mib", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--modes", default="containers,loopback,bridge,processes,embedded")
+    parser.add_argument("--modes", default="containers,processes,embedded")
     parser.add_argument("--python", default="image", help="image (default), venv, or an interpreter for the host processes")
     parser.add_argument("--tmp", default=os.environ.get("BENCH_TMP", "/var/tmp"))
     args = parser.parse_args()
     modes = args.modes.split(",")
-    if set(modes) - {*CONTAINER_MODES, *HOST_MODES} or args.creates < 1:
-        parser.error("--modes takes containers, loopback, bridge, processes, embedded; --creates must be at least 1")
+    if set(modes) - {*CONTAINER_MODES, *HOST_MODES} or args.creates < 1 or len(set(modes) & set(CONTAINER_MODES)) > 1:
+        parser.error("--modes takes containers, loopback, bridge (one of the three: they share one compose project), processes,"
+                     " embedded; --creates must be at least 1")  # fmt: skip
     images = image_env() if set(modes) & set(CONTAINER_MODES) or args.python == "image" else {}
     base = Path(tempfile.mkdtemp(prefix="auteur-container-bench-", dir=args.tmp))
     results: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
@@ -347,24 +380,31 @@ def main() -> int:
               f"{version.strip()} ({python}); scratch {base}",
               flush=True)  # fmt: skip
         for round_ in range(args.rounds):
-            for mode in modes if round_ % 2 == 0 else modes[::-1]:
-                folder = base / f"{mode}-{round_}"
-                stack = CONTAINER_MODES[mode](folder, images) if mode in CONTAINER_MODES else HOST_MODES[mode](folder, python)
-                os.sync()  # the last mode's upload written back first: it would slow this mode's fsyncs
-                started = time.monotonic()
-                try:
+            order = modes if round_ % 2 == 0 else modes[::-1]
+            stacks: dict[str, Stack] = {}
+            try:
+                for mode in order:
+                    folder = base / f"{mode}-{round_}"
+                    stack = CONTAINER_MODES[mode](folder, images) if mode in CONTAINER_MODES else HOST_MODES[mode](folder, python)
+                    stacks[mode] = stack
+                    started = time.monotonic()
                     stack.start()
-                    up_s = time.monotonic() - started
-                    figures = measure(stack, args, source)
-                except BaseException:
-                    print(f"  {mode} failed; its logs:\n{stack.logs()}", file=sys.stderr)
-                    raise
-                finally:
+                    print(f"  round {round_ + 1} {mode}: up in {time.monotonic() - started:.1f} s", flush=True)
+                time.sleep(SETTLE_SECONDS)
+                figures = measure(stacks, args, source)
+            except BaseException:
+                for mode, stack in stacks.items():
+                    print(f"  {mode}'s logs:\n{stack.logs()}", file=sys.stderr)
+                raise
+            finally:
+                for stack in stacks.values():
                     stack.stop()
-                results[mode].append(figures)
-                shown = ", ".join(f"{k}={v:.1f}" for k, v in figures.items())
-                print(f"  round {round_ + 1} {mode}: up in {up_s:.1f} s; {shown}", flush=True)
-                shutil.rmtree(folder, ignore_errors=True)
+            for mode in order:
+                results[mode].append(figures[mode])
+                shown = ", ".join(f"{k}={v:.1f}" for k, v in figures[mode].items())
+                print(f"  round {round_ + 1} {mode}: {shown}", flush=True)
+            for stack in stacks.values():
+                shutil.rmtree(stack.base, ignore_errors=True)
         medians = report(results)
         out = ROOT / "bench" / "results" / f"container-{time.strftime('%Y%m%dT%H%M%S')}.json"
         out.parent.mkdir(exist_ok=True)
