@@ -247,74 +247,75 @@ class Events:
             return self.finished[upload_id]
 
 
-def alternating(order: list[str], n: int) -> list[str]:
-    """The modes for the n-th request: ABAB... then BABA..., so each mode goes first as often."""
-    return order if n % 2 == 0 else order[::-1]
+def paired(http: dict[str, httpx.Client], count: int, request: Callable[[str, httpx.Client, int], httpx.Response],
+           warm_up: int = 0) -> dict[str, list[float]]:  # fmt: skip
+    """Seconds taken by ``count`` requests to each stack, sent to every stack in turn: ABAB...
+    then BABA..., so each mode goes first as often. ``request(mode, client, n)`` sends the
+    n-th and checks its answer; the first ``warm_up`` are not timed."""
+    order = list(http)
+    took: dict[str, list[float]] = {mode: [] for mode in order}
+    for n in range(warm_up + count):
+        for mode in order if n % 2 == 0 else order[::-1]:
+            started = time.perf_counter()
+            request(mode, http[mode], n)
+            if n >= warm_up:
+                took[mode].append(time.perf_counter() - started)
+    return took
 
 
-def timed(http: httpx.Client, method: str, url: str, **kwargs: object) -> tuple[float, httpx.Response]:
+def fill(mode: str, client: httpx.Client, first: int, total: int) -> float:
+    """Seconds to create projects ``first``..``total`` without waiting (``process_async``) and see all ready."""
     started = time.perf_counter()
-    answer = http.request(method, url, **kwargs)  # type: ignore[arg-type]
-    return time.perf_counter() - started, answer
+    for n in range(first, total):
+        answer = client.post("/api/v1/projects", json={"name": f"fill-{n:05d}", "process_async": True})
+        if answer.status_code != 201:
+            raise RuntimeError(f"{mode}: create fill-{n:05d}: HTTP {answer.status_code} {answer.text[:500]}")
+
+    def count(status: str) -> int:
+        return int(client.get("/api/v1/projects", params={"status": status, "limit": 0}).headers["X-Total-Count"])
+
+    def all_ready() -> bool:
+        if failed := count("failed"):
+            raise RuntimeError(f"{mode}: {failed} projects failed")
+        return count("ready") >= total
+
+    wait(all_ready, 3600, interval=0.5)
+    return time.perf_counter() - started
 
 
 def measure(stacks: dict[str, Stack], args: argparse.Namespace, source: Path) -> dict[str, dict[str, float]]:
-    """Every figure for every stack, the stacks running side by side: each request goes to each
-    stack in turn (pairs, first one then the other), so a slow second of the machine falls on
-    all of them alike instead of on whichever mode happened to run then."""
+    """Every figure for every stack, the stacks running side by side: the latencies are
+    ``paired``, so a slow second of the machine falls on all of them alike instead of on
+    whichever mode happened to run then."""
     order = list(stacks)
     http = {mode: httpx.Client(base_url=stack.url, timeout=120) for mode, stack in stacks.items()}
     out: dict[str, dict[str, float]] = {mode: {} for mode in order}
-    created: dict[str, list[float]] = {mode: [] for mode in order}
-    for n in range(args.creates):
-        for mode in alternating(order, n):
-            took, answer = timed(http[mode], "POST", "/api/v1/projects", json={"name": f"bench-{n:05d}"})
-            if answer.status_code != 201:
-                raise RuntimeError(f"{mode}: create bench-{n:05d}: HTTP {answer.status_code} {answer.text[:500]}")
-            created[mode].append(took)
-    for mode in order:
-        out[mode].update(create_p50=percentile(created[mode], 50) * 1000, create_p99=percentile(created[mode], 99) * 1000)
-
     total = max(args.projects, args.creates)
+
+    def create(mode: str, client: httpx.Client, n: int) -> httpx.Response:
+        answer = client.post("/api/v1/projects", json={"name": f"bench-{n:05d}"})
+        if answer.status_code != 201:
+            raise RuntimeError(f"{mode}: create bench-{n:05d}: HTTP {answer.status_code} {answer.text[:500]}")
+        return answer
+
+    def list_all(mode: str, client: httpx.Client, n: int) -> httpx.Response:
+        answer = client.get("/api/v1/projects")
+        if answer.status_code != 200 or answer.headers["X-Total-Count"] != str(total):
+            raise RuntimeError(f"{mode}: list: HTTP {answer.status_code}, {answer.headers.get('X-Total-Count')} projects, not {total}")
+        out[mode]["list_kib"] = len(answer.content) / 1024
+        return answer
+
+    def live(mode: str, client: httpx.Client, n: int) -> httpx.Response:
+        return client.get("/health/live").raise_for_status()
+
+    created = paired(http, args.creates, create)
     for mode in order:  # one stack at a time: the fill is a figure of its own, not paired
-        client = http[mode]
-        started = time.perf_counter()
-        for n in range(args.creates, args.projects):
-            answer = client.post("/api/v1/projects", json={"name": f"fill-{n:05d}", "process_async": True})
-            if answer.status_code != 201:
-                raise RuntimeError(f"{mode}: create fill-{n:05d}: HTTP {answer.status_code} {answer.text[:500]}")
-
-        def count(status: str, client: httpx.Client = client) -> int:
-            return int(client.get("/api/v1/projects", params={"status": status, "limit": 0}).headers["X-Total-Count"])
-
-        def all_ready(mode: str = mode, count: Callable[[str], int] = count) -> bool:
-            if failed := count("failed"):
-                raise RuntimeError(f"{mode}: {failed} projects failed")
-            return count("ready") >= total
-
-        wait(all_ready, 3600, interval=0.5)
-        out[mode]["fill_s"] = time.perf_counter() - started
-
-    listed: dict[str, list[float]] = {mode: [] for mode in order}
-    probed: dict[str, list[float]] = {mode: [] for mode in order}
-    for n in range(5 + args.requests):  # five to warm up
-        for mode in alternating(order, n):
-            took, answer = timed(http[mode], "GET", "/api/v1/projects")
-            if answer.status_code != 200 or answer.headers["X-Total-Count"] != str(total):
-                raise RuntimeError(f"{mode}: list: HTTP {answer.status_code}, {answer.headers.get('X-Total-Count')} projects, not {total}")
-            if n >= 5:
-                listed[mode].append(took)
-            out[mode]["list_kib"] = len(answer.content) / 1024
-    # The smallest answer over the same connection: what the network path itself costs a request.
-    for n in range(5 + args.requests):
-        for mode in alternating(order, n):
-            took, answer = timed(http[mode], "GET", "/health/live")
-            answer.raise_for_status()
-            if n >= 5:
-                probed[mode].append(took)
+        out[mode]["fill_s"] = fill(mode, http[mode], args.creates, total)
+    listed = paired(http, args.requests, list_all, warm_up=5)
+    probed = paired(http, args.requests, live, warm_up=5)  # the smallest answer: what the network path itself costs
     for mode in order:
-        out[mode].update(list_p50=percentile(listed[mode], 50) * 1000, list_p99=percentile(listed[mode], 99) * 1000,
-                         live_p50=percentile(probed[mode], 50) * 1000, live_p99=percentile(probed[mode], 99) * 1000)  # fmt: skip
+        figures = {"create": created[mode], "list": listed[mode], "live": probed[mode]}
+        out[mode].update({f"{name}_p{p}": percentile(taken, p) * 1000 for name, taken in figures.items() for p in (50, 99)})
 
     for mode in order if args.upload_mib else []:  # one at a time: each has the disk to itself
         stack = stacks[mode]

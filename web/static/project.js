@@ -116,7 +116,6 @@
   function assetsMayHaveChanged() {
     clearTimeout(settleTimer);
     settleTimer = setTimeout(() => {
-      settleTimer = null;
       if (lastCommit !== shownCommit || lastCount !== shownCount) refreshAssets();
     }, 150);
   }
