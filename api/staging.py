@@ -8,6 +8,14 @@ receiving, hashing and writing overlap (measured about 20% faster on 1 GiB than
 hashing and writing in turn), and memory stays a few MiB whatever the size.
 Every 32 MiB the written range is handed to the disk (``start_writeback``) so
 the final fsync, which the upload's answer waits for, has little left to do.
+
+A file bound for Git LFS may be written twice as it arrives (``lfs_copy``): the
+second copy is the project's future LFS object, which the ingest only renames into
+place (``worker.ingesting``). Writing both from the same buffers costs about what
+copying one from the page cache does, and far less than copying it after the cache
+has dropped it, as a container's memory limit makes it do for a large file before
+the worker gets to it. Where the volume shares blocks (reflinks) the ingest's copy
+is free and the API writes one file only (``auteur.uploads.shares_blocks``).
 """
 
 from __future__ import annotations
@@ -27,10 +35,18 @@ WRITEBACK_BYTES = 32 << 20
 
 
 class StagedFile:
-    """Write-only, exclusive (``O_EXCL | O_NOFOLLOW``) staging file with its running sha256."""
+    """Write-only, exclusive (``O_EXCL | O_NOFOLLOW``) staging file with its running sha256,
+    and with ``lfs_copy`` a second file of the same bytes, written alongside."""
 
-    def __init__(self, path: Path) -> None:
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    def __init__(self, path: Path, lfs_copy: Path | None = None) -> None:
+        self.lfs_copy = lfs_copy
+        self.fds = [_create(path)]
+        if lfs_copy is not None:
+            try:
+                self.fds.append(_create(lfs_copy))
+            except BaseException:
+                os.close(self.fds[0])
+                raise
         self.digest = hashlib.sha256()
         self.size = 0
         self._chunks: list[bytes] = []
@@ -62,24 +78,24 @@ class StagedFile:
             self.digest.update(chunk)
 
     def _write_out(self, chunks: list[bytes]) -> None:
-        while chunks:
-            written = os.writev(self.fd, chunks)
-            self._written += written
-            while chunks and written >= len(chunks[0]):
-                written -= len(chunks[0])
-                chunks = chunks[1:]
-            if chunks and written:
-                chunks = [chunks[0][written:], *chunks[1:]]
+        for fd in self.fds:
+            _write_all(fd, chunks)
+        self._written += sum(map(len, chunks))
         if self._written - self._handed >= WRITEBACK_BYTES:
-            start_writeback(self.fd, self._handed, self._written - self._handed)
+            for fd in self.fds:
+                start_writeback(fd, self._handed, self._written - self._handed)
             self._handed = self._written
+
+    def _sync(self) -> None:
+        for fd in self.fds:
+            os.fsync(fd)
 
     async def finish(self) -> str:
         """Write what is buffered, fsync, close; return the sha256 (the LFS oid)."""
         await self._flush()
         while self._inflight:
             await self._inflight.popleft()
-        await asyncio.get_running_loop().run_in_executor(self._writer, os.fsync, self.fd)
+        await asyncio.get_running_loop().run_in_executor(self._writer, self._sync)
         self._close()
         return self.digest.hexdigest()
 
@@ -88,8 +104,22 @@ class StagedFile:
         self._close()
 
     def _close(self) -> None:
-        fd, self.fd = self.fd, -1
-        if fd >= 0:
+        fds, self.fds = self.fds, []
+        for fd in fds:
             self._writer.submit(os.close, fd)  # after any write still queued on that lane
         self._writer.shutdown(wait=False)
         self._hasher.shutdown(wait=False)
+
+
+def _create(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+
+
+def _write_all(fd: int, chunks: list[bytes]) -> None:
+    while chunks:
+        written = os.writev(fd, chunks)
+        while chunks and written >= len(chunks[0]):
+            written -= len(chunks[0])
+            chunks = chunks[1:]
+        if chunks and written:
+            chunks = [chunks[0][written:], *chunks[1:]]

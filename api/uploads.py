@@ -44,7 +44,8 @@ from auteur.events import Event, IdMaker
 from auteur.identity import Actor
 from auteur.jobs import INGEST_JOB
 from auteur.layout import TYPE_FOLDERS
-from auteur.uploads import UploadRecord, UploadState, UploadStore, filename_problem, new_upload_id
+from auteur.media import stored_in_lfs
+from auteur.uploads import UploadRecord, UploadState, UploadStore, filename_problem, new_upload_id, shares_blocks
 
 log = logging.getLogger("auteur.api.uploads")
 
@@ -177,7 +178,7 @@ class UploadReceiver:
             assert filename is not None
             await self._replace_earlier(filename)
             upload_id = new_upload_id(self.config.clock())
-            staged = _Staged(upload_id, filename, await anyio.to_thread.run_sync(self._open_staging, upload_id))
+            staged = _Staged(upload_id, filename, await anyio.to_thread.run_sync(self._open_staging, upload_id, filename))
             self.staged.append(staged)
             await self._stream_part(part.stream, staged)
 
@@ -191,14 +192,21 @@ class UploadReceiver:
             replaced = f"replaced by a later file named {filename!r} in the same upload"
             self._show(earlier.upload_id, {"status": UploadState.FAILED.value, "filename": filename, "error": replaced})
 
-    def _open_staging(self, upload_id: str) -> StagedFile:
+    def _open_staging(self, upload_id: str, filename: str) -> StagedFile:
         try:
-            return StagedFile(self.store.create_staging(upload_id))
+            content = self.store.create_staging(upload_id)
+            return StagedFile(content, self.store.staged_lfs_copy(upload_id) if self._copy_for_lfs(filename) else None)
         except OSError as exc:
             self.store.discard_staging(upload_id)
             if exc.errno in _NO_SPACE:
                 raise no_space("the volume has no room left for uploads") from None
             raise
+
+    def _copy_for_lfs(self, filename: str) -> bool:
+        """Write the file's LFS object as it arrives (``api.staging``)? For a file that may go
+        through LFS (media, or a body over the large-file threshold), where a copy is not free."""
+        maybe_lfs = stored_in_lfs(filename, self.total or 0, self.config.settings.large_file_bytes)
+        return maybe_lfs and not shares_blocks(self.store.root)
 
     async def _stream_part(self, stream: Any, staged: _Staged) -> None:
         limit = self.config.max_upload_bytes
@@ -217,6 +225,9 @@ class UploadReceiver:
                 raise no_space(f"the volume ran out of space while storing {staged.filename!r}") from None
             raise
         staged.stat = await anyio.to_thread.run_sync(os.stat, self.store.staged_file(staged.upload_id))
+        copy = staged.file.lfs_copy
+        if copy is not None and not stored_in_lfs(staged.filename, staged.file.size, self.config.settings.large_file_bytes):
+            await anyio.to_thread.run_sync(copy.unlink)  # the body was large, this file is not: git keeps it
         self._progress(staged, force=True)
 
     def _progress(self, staged: _Staged, force: bool = False) -> None:

@@ -4,7 +4,9 @@ Shared by the API, which streams each uploaded file into a staging folder and
 writes its record once the bytes are safe (``api.uploads``), and the worker,
 which moves the file into the project and commits it (``worker.ingesting``).
 A record is ``<upload_id>.json``, replaced atomically at each step; the staged
-bytes live in ``<upload_id>/content`` until the ingest moves them into place.
+bytes live in ``<upload_id>/content`` until the ingest moves them into place, and,
+for a file bound for Git LFS on a volume without reflinks, their copy in
+``<upload_id>/object`` until the ingest renames it into the project's LFS store.
 
     uploading -> stored -> processing -> completed
                                       \\-> failed
@@ -16,9 +18,12 @@ record, so a crash mid-upload leaves a folder that ``orphans`` finds and removes
 from __future__ import annotations
 
 import enum
+import fcntl
+import functools
 import os
 import secrets
 import shutil
+import tempfile
 import time
 import unicodedata
 from pathlib import Path
@@ -30,6 +35,7 @@ from auteur.identity import Actor
 from auteur.layout import UPLOADS_DIR
 
 CONTENT = "content"
+LFS_COPY = "object"
 
 
 class UploadState(str, enum.Enum):
@@ -112,6 +118,27 @@ def filename_problem(name: str | None) -> str | None:
     return None
 
 
+_FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
+
+
+@functools.cache
+def shares_blocks(folder: Path) -> bool:
+    """True if files in ``folder`` can share blocks (reflinks: XFS, btrfs), so a copy of a
+    staged file costs nothing; False on ext4 and the like. Probed once per folder."""
+    fd_a, path_a = tempfile.mkstemp(dir=folder, prefix=".reflink-probe.")
+    fd_b, path_b = tempfile.mkstemp(dir=folder, prefix=".reflink-probe.")
+    try:
+        os.write(fd_a, b"probe")
+        fcntl.ioctl(fd_b, _FICLONE, fd_a)
+        return True
+    except OSError:
+        return False
+    finally:
+        for fd, path in ((fd_a, path_a), (fd_b, path_b)):
+            os.close(fd)
+            os.unlink(path)
+
+
 class UploadStore:
     """Records and staging folders; safe to use from several processes at once."""
 
@@ -124,6 +151,9 @@ class UploadStore:
 
     def staged_file(self, upload_id: str) -> Path:
         return self.root / upload_id / CONTENT
+
+    def staged_lfs_copy(self, upload_id: str) -> Path:
+        return self.root / upload_id / LFS_COPY
 
     def record_path(self, upload_id: str) -> Path:
         return self.root / f"{upload_id}.json"

@@ -6,7 +6,8 @@ file is renamed into ``assets/<type>/`` or ``outputs/<type>/`` (same volume; a
 file of the same name is replaced, its old bytes stay in history), then the
 controller's converge (``controller.converging``) runs with the upload's oid as a
 known oid, so the file is committed at once, without waiting to settle and without
-being hashed again, as the person who uploaded it (the record's ``actor``; nobody known:
+being hashed again (nor copied, when the API wrote its LFS object as it arrived:
+that copy is renamed into ``.git/lfs/objects`` first), as the person who uploaded it (the record's ``actor``; nobody known:
 the default identity). A restore (``worker.restoring``) is ingested the same way, into a
 folder below the type's folder too. The worker writes no project status and no journal: it tells
 the controller (``auteur.mailbox.announce``), which reconciles the project, reports
@@ -47,11 +48,13 @@ from dulwich.repo import Repo
 from auteur import faults, logs, mailbox
 from auteur.atomic import fsync_dir
 from auteur.layout import TYPE_FOLDERS
+from auteur.media import stored_in_lfs
 from auteur.paths import UnsafePath, asset_parts, resolve_under
 from auteur.settings import Settings
 from auteur.status import StatusStore
 from auteur.uploads import UploadRecord, UploadState, UploadStore, filename_problem
 from auteur.uploadviews import NoUploadView, UploadView
+from controller import lfs
 from controller.converging import converge
 from controller.locking import project_lock
 from controller.ownership import Owners
@@ -63,6 +66,7 @@ log = logging.getLogger("auteur.worker.ingest")
 
 MAX_ATTEMPTS = 4
 _POINTER_OID = re.compile(rb"\noid sha256:([0-9a-f]{64})\n")
+_OID = re.compile("[0-9a-f]{64}")
 
 
 class PermanentIngestError(Exception):
@@ -164,6 +168,7 @@ class Ingest:
             if done is None or done[1] != record.oid:
                 raise PermanentIngestError("the staged file is gone and the file in place is not the upload")
             return self._complete(record, done[0])
+        self._place_lfs_copy(record, root)
         state = self.settings.state
         attempt = Attempt(key=record.project_id, settings=self.settings, now=self.clock(), specs=SpecIndex(self.settings.specs),
                           owners=Owners(state), trash=Trash(state), known_oids={record.path: record.oid}, actor=record.actor)  # fmt: skip
@@ -196,6 +201,33 @@ class Ingest:
                 raise PermanentIngestError("the uploads folder and the project are on different volumes") from exc
             raise
         fsync_dir(folder)
+
+    def _place_lfs_copy(self, record: UploadRecord, root: Path) -> None:
+        """Rename the copy the API wrote beside the staged file (``api.staging``) into the
+        project's LFS store as the upload's object, so the snapshot finds it in place and
+        copies nothing. Without such a copy, or with one that is not right, the snapshot
+        copies the file as it always can; a wrong copy is dropped, never stored."""
+        copy = self.store.staged_lfs_copy(record.upload_id)
+        try:
+            st = os.lstat(copy)
+        except FileNotFoundError:
+            return
+        git_dir = root / ".git"
+        usable = (stat.S_ISREG(st.st_mode) and st.st_size == record.size and _OID.fullmatch(record.oid) is not None
+                  and stored_in_lfs(record.path, record.size, self.settings.large_file_bytes) and git_dir.is_dir())  # fmt: skip
+        dest = lfs.object_path(git_dir, record.oid)
+        try:
+            if usable and os.stat(dest).st_size == record.size:
+                usable = False  # the object is in place already (the same bytes uploaded before)
+        except FileNotFoundError:
+            pass
+        if not usable:
+            copy.unlink()
+            return
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(copy, dest)  # same volume: a rename; the API fsynced the bytes
+        fsync_dir(dest.parent)
+        log.info("upload %s: its LFS object was written on arrival; moved into place", record.upload_id)
 
     @staticmethod
     def _is_ours(record: UploadRecord, target: Path) -> bool:

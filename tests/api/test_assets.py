@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import socket
 import time
@@ -132,7 +133,8 @@ class RecordingBus:
 # -- uploads that work -----------------------------------------------------------------------
 
 
-def test_upload_video_and_audio_end_in_lfs_and_download_back(stack, client, tmp_path):
+def test_upload_video_and_audio_end_in_lfs_and_download_back(stack, client, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="auteur.worker.ingest")
     root = stack.settings.workspace / create_project(client)
     bus = RecordingBus(stack.bus)
     stack.config.bus = bus  # what the API publishes (progress)
@@ -165,6 +167,8 @@ def test_upload_video_and_audio_end_in_lfs_and_download_back(stack, client, tmp_
         assert pointer["oid"] == f"sha256:{upload['oid']}" and pointer["size"] == str(upload["size"])
         assert record["commit"] and git(root, "rev-parse", "HEAD").strip() != ""
         assert not (stack.settings.state / "uploads" / upload["upload_id"]).exists()  # staging cleaned up
+        # The LFS object was written as the bytes arrived (a volume without reflinks), then only renamed.
+        assert f"upload {upload['upload_id']}: its LFS object was written on arrival; moved into place" in caplog.messages
     with open(root / uploads[0]["path"], "rb") as handle:
         assert hashlib.file_digest(handle, "sha256").hexdigest() == video_oid
     assert (root / uploads[1]["path"]).read_bytes() == audio

@@ -61,14 +61,17 @@ def bus(settings) -> Told:
 
 
 def stage(settings, filename: str, data: bytes, asset_type: str = "audio", project: str = "film",
-          actor: Actor | None = None) -> UploadRecord:  # fmt: skip
+          actor: Actor | None = None, lfs_copy: bytes | None = None) -> UploadRecord:  # fmt: skip
+    """``lfs_copy``: the bytes of the LFS copy the API writes beside a media file (``api.staging``)."""
     store = UploadStore(settings.state)
     upload_id = new_upload_id()
     path = store.create_staging(upload_id)
-    with open(path, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    for target, content in ((path, data), (store.staged_lfs_copy(upload_id), lfs_copy)):
+        if content is not None:
+            with open(target, "wb") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
     st = os.stat(path)
     folder = "outputs" if asset_type in ("renders", "edits") else "assets"
     record = UploadRecord(
@@ -104,6 +107,66 @@ def test_ingest_moves_and_commits_at_once_without_hashing_again(settings, root, 
     assert bus.kinds() == ["upload.processing", "upload.completed"]
     done = UploadStore(settings.state).read(record.upload_id)
     assert done.status is UploadState.COMPLETED and done.attempts == 1
+
+
+def no_copying(monkeypatch) -> None:
+    def refuse(*args: object) -> str:
+        raise AssertionError("the file was copied into the LFS store")
+
+    monkeypatch.setattr(lfs, "_copy_known", refuse)
+    monkeypatch.setattr(lfs, "_copy_and_hash", refuse)
+
+
+def test_the_lfs_copy_written_on_arrival_becomes_the_object_and_nothing_is_copied(settings, root, bus, judge, monkeypatch):
+    data = os.urandom(3 << 20)
+    record = stage(settings, "take 2.wav", data, lfs_copy=data)
+    copy_inode = os.stat(UploadStore(settings.state).staged_lfs_copy(record.upload_id)).st_ino
+    no_copying(monkeypatch)
+    result = Ingest(settings).run(record.upload_id)
+    monkeypatch.undo()
+    assert result["status"] == "completed", result
+    stored = lfs.object_path(root / ".git", record.oid)
+    assert os.stat(stored).st_ino == copy_inode and stored.read_bytes() == data
+    assert os.stat(stored).st_mode & 0o777 == 0o644
+    assert committed_oid(root, record.path) == record.oid
+    judge(root)  # git fsck and git lfs fsck: the object is the one git-lfs expects
+    assert not UploadStore(settings.state).staging_dir(record.upload_id).exists()
+
+
+def test_a_short_lfs_copy_is_dropped_and_the_file_copied_as_always(settings, root, bus, judge):
+    data = os.urandom(1 << 20)
+    record = stage(settings, "cut.mov", data, asset_type="renders", lfs_copy=data[:-1])
+    assert Ingest(settings).run(record.upload_id)["status"] == "completed"
+    assert lfs.object_path(root / ".git", record.oid).read_bytes() == data
+    judge(root)
+
+
+def test_an_lfs_copy_of_a_file_git_keeps_is_dropped(settings, root, bus, judge):
+    data = b"a short note\n"
+    record = stage(settings, "notes.txt", data, asset_type="scripts", lfs_copy=data)
+    assert Ingest(settings).run(record.upload_id)["status"] == "completed"
+    assert git(root, "show", f"HEAD:{record.path}").encode() == data  # a plain blob, no pointer
+    objects = root / ".git" / "lfs" / "objects"
+    assert not objects.exists() or not [p for p in objects.rglob("*") if p.is_file()]
+    assert not UploadStore(settings.state).staging_dir(record.upload_id).exists()
+    judge(root)
+
+
+def test_a_crash_after_the_lfs_copy_was_placed_is_finished(settings, root, bus, judge, monkeypatch):
+    data = os.urandom(2 << 20)
+    record = stage(settings, "room tone.wav", data, lfs_copy=data)
+    store = UploadStore(settings.state)
+    stored = lfs.object_path(root / ".git", record.oid)
+    stored.parent.mkdir(parents=True)
+    os.replace(store.staged_lfs_copy(record.upload_id), stored)  # the run died right after placing it
+    record.status, record.attempts = UploadState.PROCESSING, 1
+    store.write(record)
+    no_copying(monkeypatch)
+    result = Ingest(settings).run(record.upload_id)
+    monkeypatch.undo()
+    assert result["status"] == "completed", result
+    assert committed_oid(root, record.path) == record.oid and stored.read_bytes() == data
+    judge(root)
 
 
 def test_ingest_twice_changes_nothing_the_second_time(settings, root, bus, judge):
