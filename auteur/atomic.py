@@ -40,6 +40,7 @@ def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:
 
 _sync_file_range = _load_sync_file_range()
 _SYNC_FILE_RANGE_WRITE = 2
+_SYNC_FILE_RANGE_WAIT_ALL = 1 | 2 | 4  # wait for earlier writeback, write, wait for it
 
 
 def start_writeback(fd: int, offset: int, length: int) -> None:
@@ -51,6 +52,20 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
     """
     if _sync_file_range is not None and length > 0:
         _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
+
+
+def drop_written(fd: int, offset: int, length: int) -> None:
+    """Wait until ``length`` bytes at ``offset`` are on disk, then drop them from the page cache.
+
+    Called on the range before the one just handed to ``start_writeback``, so a long write
+    keeps a few dozen MiB of the file in memory whatever its size, and the disk works all
+    along. Growing the cache instead cost a 1 GiB upload written twice 5.5 s against 1.1 s on
+    this VM (its memory is given back to the host when free and slow to take again), and in a
+    container it is memory charged to the writer's limit. No-op where ``sync_file_range`` is missing.
+    """
+    if _sync_file_range is not None and length > 0:
+        _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WAIT_ALL)
+        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
 
 
 def write_atomic(path: Path, data: bytes, *, durable: bool = True, mode: int = 0o644) -> None:

@@ -52,7 +52,7 @@ def test_a_copy_is_written_only_for_what_may_go_through_lfs(tmp_path):
 async def test_a_full_disk_surfaces_as_enospc(tmp_path):
     staged = StagedFile(tmp_path / "content")
     full = os.open("/dev/full", os.O_WRONLY)
-    os.dup2(full, staged.fds[0])  # every write now fails as on a full volume
+    os.dup2(full, staged.lanes[0].fd)  # every write now fails as on a full volume
     os.close(full)
     with pytest.raises(OSError) as caught:
         for chunk in chunks_of(os.urandom(8 * FLUSH_BYTES)):
@@ -67,9 +67,9 @@ async def test_the_receiver_answers_507_when_the_disk_fills(tmp_path):
     config = ApiConfig(settings=Settings(specs=tmp_path / "specs", workspace=tmp_path / "workspace"))
     receiver = UploadReceiver(config, IdMaker(), "film", "audio")
     staged_file = receiver._open_staging("0123456789a-0123456789ab", "a.wav")
-    assert len(staged_file.fds) == 2  # a media file on a volume without reflinks: its LFS copy too
+    assert len(staged_file.lanes) == 2  # a media file on a volume without reflinks: its LFS copy too
     full = os.open("/dev/full", os.O_WRONLY)
-    os.dup2(full, staged_file.fds[1])  # the copy is the one that finds the disk full
+    os.dup2(full, staged_file.lanes[1].fd)  # the copy is the one that finds the disk full
     os.close(full)
 
     async def body():
