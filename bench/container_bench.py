@@ -34,7 +34,8 @@ waits for all ready; then ``GET /api/v1/projects`` and as many ``GET /health/liv
 smallest answer: what the network path itself costs a request), paired the same way; then one
 upload per stack, one stack at a time, of a file on disk (body sent with ``sendfile`` by
 ``upload_bench.upload``) until the ``upload.completed`` event arrives on the API's WebSocket
-(ingested and committed). The modes' order alternates from round to round. Medians over
+(ingested and committed), with the containers' peak memory sampled meanwhile (``Memory``).
+The modes' order alternates from round to round. Medians over
 rounds; the overhead is container against host processes (target <= 10%). Prints numbers;
 never asserts on time.
 """
@@ -167,6 +168,15 @@ class Containers(Stack):
 
     def logs(self) -> str:
         return self.compose("logs", "--no-color", "--tail", "40").stdout
+
+    def cgroups(self) -> dict[str, Path]:
+        """The memory cgroup (v1) of the backend and the worker containers."""
+        found = {}
+        for service in ("backend", "worker"):
+            cid = self.compose("ps", "-q", service).stdout.split()[0]
+            full = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", cid], capture_output=True, text=True, check=True).stdout.strip()
+            found[service] = Path("/sys/fs/cgroup/memory/docker") / full
+        return found
 
     def stop(self) -> None:
         done = self.compose("down", "-v", "--remove-orphans", "--timeout", "30")
@@ -322,18 +332,52 @@ def measure(stacks: dict[str, Stack], args: argparse.Namespace, source: Path) ->
         new_content(source)  # a new oid for each upload (and the file in the page cache)
         os.sync()  # the last upload written back first: it would slow this one's fsyncs
         events = Events(stack.url)
+        memory = Memory(stack.cgroups()) if isinstance(stack, Containers) else None
         try:
             started = time.perf_counter()
             stored_s, answer = upload(stack.port, "bench-00000", source, "renders", stack.host)
             at, kind = events.wait(answer["uploads"][0]["upload_id"], 1800)
         finally:
             events.ws.close()
+            if memory is not None:
+                out[mode].update(memory.stop())
         if kind != "upload.completed":
             raise RuntimeError(f"{mode}: the upload ended with {kind}; see the worker's log")
         out[mode].update(stored_mibs=args.upload_mib / stored_s, upload_mibs=args.upload_mib / (at - started))
     for client in http.values():
         client.close()
     return out
+
+
+class Memory:
+    """Peak memory of containers while an upload runs: RSS sampled every 0.1 s from each cgroup's
+    ``memory.stat`` (``total_rss``), and ``memory.max_usage_in_bytes`` (page cache included),
+    reset at the start."""
+
+    def __init__(self, cgroups: dict[str, Path]) -> None:
+        self.cgroups = cgroups
+        self.rss = dict.fromkeys(cgroups, 0)
+        for folder in cgroups.values():
+            (folder / "memory.max_usage_in_bytes").write_text("0")
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def _sample(self) -> None:
+        while not self.done.is_set():
+            for service, folder in self.cgroups.items():
+                stat = dict(line.split() for line in (folder / "memory.stat").read_text().splitlines())
+                self.rss[service] = max(self.rss[service], int(stat["total_rss"]))
+            time.sleep(0.1)
+
+    def stop(self) -> dict[str, float]:
+        self.done.set()
+        self.thread.join()
+        figures = {}
+        for service, folder in self.cgroups.items():
+            figures[f"{service}_rss_mib"] = self.rss[service] / (1 << 20)
+            figures[f"{service}_usage_mib"] = int((folder / "memory.max_usage_in_bytes").read_text()) / (1 << 20)
+        return figures
 
 
 def report(results: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
@@ -350,6 +394,10 @@ def report(results: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, fl
             ratio = p / c if unit == "MiB/s" else c / p  # > 1: the containers are slower
             row += f"   {ratio:.3f}x ({(ratio - 1) * 100:+.1f}%){'' if ratio <= 1.10 else ' OVER'}".ljust(29)
         print(row)
+    for mode in (m for m in modes if "backend_rss_mib" in medians[m]):
+        shown = ", ".join(f"{service} RSS {medians[mode][f'{service}_rss_mib']:.0f} MiB, with page cache "
+                          f"{medians[mode][f'{service}_usage_mib']:.0f} MiB" for service in ("backend", "worker"))  # fmt: skip
+        print(f"peak memory during the upload ({mode}, medians): {shown}")
     return medians
 
 

@@ -225,7 +225,13 @@ class Ingest:
             copy.unlink()
             return
         dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(copy, dest)  # same volume: a rename; the API fsynced the bytes
+        try:
+            os.replace(copy, dest)  # same volume: a rename; the API fsynced the bytes
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            copy.unlink()  # another volume: the snapshot copies the file instead
+            return
         fsync_dir(dest.parent)
         log.info("upload %s: its LFS object was written on arrival; moved into place", record.upload_id)
 
