@@ -1,11 +1,12 @@
 """One uploaded file on its way to disk: hashed and written as its bytes arrive.
 
 Used by ``api.uploads`` for every file of a multipart upload. The event loop only
-collects the body into buffers of about 1 MiB; threads of the file's own take it
-from there, one hashing (sha256, the future LFS oid) and one writing (each copy in
-turn: a thread per copy measured no faster), each in order, with a few buffers in flight. hashlib and ``writev`` release the GIL, so
-receiving, hashing and writing overlap (measured about 20% faster on 1 GiB than
-hashing and writing in turn), and memory stays a few MiB whatever the size.
+collects the body into buffers of about 1 MiB; two threads of the file's own take
+it from there, one hashing (sha256, the future LFS oid) and one writing (each copy
+in turn: a thread per copy measured no faster), each in order, with a few buffers
+in flight. hashlib and ``writev`` release the GIL, so receiving, hashing and
+writing overlap (measured about 20% faster on 1 GiB than hashing and writing in
+turn), and memory stays a few MiB whatever the size.
 Every 32 MiB the written range is handed to the disk (``start_writeback``) and the
 range handed before it, written by now, leaves the page cache (``drop_written``): the
 final fsync, which the upload's answer waits for, has little left to do, and the

@@ -59,9 +59,9 @@ def drop_written(fd: int, offset: int, length: int) -> None:
 
     Called on the range before the one just handed to ``start_writeback``, so a long write
     keeps a few dozen MiB of the file in memory whatever its size, and the disk works all
-    along. Growing the cache instead cost a 1 GiB upload written twice 5.5 s against 1.1 s on
-    this VM (its memory is given back to the host when free and slow to take again), and in a
-    container it is memory charged to the writer's limit. No-op where ``sync_file_range`` is missing.
+    along. Growing the cache instead took 5.3 s against 1.2 s to stage 1 GiB written twice on
+    this VM (``bench/staging_bench.py``; its free memory goes back to the host and is slow to
+    take again), and in a container it is memory charged to the writer's limit. No-op where ``sync_file_range`` is missing.
     """
     if _sync_file_range is not None and length > 0:
         _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WAIT_ALL)

@@ -125,18 +125,14 @@ _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 def shares_blocks(folder: Path) -> bool:
     """True if files in ``folder`` can share blocks (reflinks: XFS, btrfs), so a copy of a
     staged file costs nothing; False on ext4 and the like. Probed once per folder."""
-    fd_a, path_a = tempfile.mkstemp(dir=folder, prefix=".reflink-probe.")
-    fd_b, path_b = tempfile.mkstemp(dir=folder, prefix=".reflink-probe.")
-    try:
-        os.write(fd_a, b"probe")
-        fcntl.ioctl(fd_b, _FICLONE, fd_a)
+    with tempfile.TemporaryFile(dir=folder) as source, tempfile.TemporaryFile(dir=folder) as clone:
+        source.write(b"probe")
+        source.flush()
+        try:
+            fcntl.ioctl(clone.fileno(), _FICLONE, source.fileno())
+        except OSError:
+            return False
         return True
-    except OSError:
-        return False
-    finally:
-        for fd, path in ((fd_a, path_a), (fd_b, path_b)):
-            os.close(fd)
-            os.unlink(path)
 
 
 class UploadStore:
