@@ -173,6 +173,20 @@ def test_a_prores_mov_the_browser_cannot_decode_offers_its_download(page, web_st
     expect(preview.locator(".preview-unplayable a")).to_have_attribute("download", "")
 
 
+def test_a_video_that_failed_before_the_page_script_ran_still_offers_its_download(page, web_stack, api, tmp_path):
+    project_id = make_project(api, f"Slow Script {tmp_path.name}")
+    upload(api, project_id, "edits", [("master.mov", encode(tmp_path / "master.mov", ["-c:v", "prores_ks", "-pix_fmt", "yuv422p10le"], 1))])
+    held = []
+    page.route("**/static/project.js*", lambda route: held.append(route))  # the page's script waits until the video has failed
+    page.goto(f"{web_stack.web_url}/project/{project_id}", wait_until="commit")
+    video = page.locator('.preview[data-path="outputs/edits/master.mov"] video')
+    wait_for(lambda: video.evaluate("v => v.error && v.error.code"), timeout=30, what="the browser to give up on the video")
+    assert held, "the script was asked for"
+    held[0].continue_()
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    expect(page.locator('.preview[data-path="outputs/edits/master.mov"] .preview-unplayable')).to_be_visible(timeout=10_000)
+
+
 def test_the_previews_have_no_serious_accessibility_problem(axe_page, web_stack, api, film):
     project_id, clip_name = film
     axe_page.goto(f"{web_stack.web_url}/project/{project_id}")

@@ -154,15 +154,24 @@
 
   /* -- previews ------------------------------------------------------------------- */
 
-  // Error events do not bubble: catch them on their way down, for the parts drawn again too.
+  function offerDownloadIfUnplayable(video) {
+    if (video.error && video.error.code === MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED) {
+      video.closest(".preview").querySelector(".preview-unplayable").hidden = false;
+    }
+  }
+
+  /* Error events do not bubble: catch them on their way down, for the parts drawn again too.
+   * A picture or video may have failed before this deferred script ran: those are looked at once here. */
   document.addEventListener("error", (event) => {
     const el = event.target;
     if (!(el instanceof HTMLElement) || !el.closest("#assets")) return;
     if (el.classList.contains("preview-picture")) el.closest(".preview").dataset.state = "missing";
-    if (el instanceof HTMLVideoElement && el.error && el.error.code === MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED) {
-      el.closest(".preview").querySelector(".preview-unplayable").hidden = false;
-    }
+    if (el instanceof HTMLVideoElement) offerDownloadIfUnplayable(el);
   }, true);
+  document.querySelectorAll("#assets video.preview-player").forEach(offerDownloadIfUnplayable);
+  for (const img of document.querySelectorAll("#assets img.preview-picture")) {
+    if (img.complete && img.naturalWidth === 0) img.closest(".preview").dataset.state = "missing"; // failed already
+  }
   document.addEventListener("load", (event) => {
     if (event.target instanceof HTMLImageElement && event.target.classList.contains("preview-picture")) {
       delete event.target.closest(".preview").dataset.state;
