@@ -93,6 +93,24 @@ def object_path(git_dir: Path, oid: str) -> Path:
     return git_dir / "lfs" / "objects" / oid[0:2] / oid[2:4] / oid
 
 
+def has_object(git_dir: Path, oid: str, size: int) -> bool:
+    """True if the store holds an object ``oid`` of ``size`` bytes."""
+    try:
+        return os.stat(object_path(git_dir, oid)).st_size == size
+    except FileNotFoundError:
+        return False
+
+
+def install_object(git_dir: Path, path: Path, oid: str) -> None:
+    """Rename ``path`` (written and fsynced, on the same volume) into the store as ``oid``,
+    durably: the commit about to name it must not outlive it."""
+    dest = object_path(git_dir, oid)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o644)
+    os.replace(path, dest)
+    fsync_dir(dest.parent)
+
+
 def store_file(git_dir: Path, path: Path, known_oid: str | None = None) -> tuple[str, int]:
     """Copy ``path`` into the LFS object store of ``git_dir``; return (oid, size).
 
@@ -116,12 +134,8 @@ def store_fd(git_dir: Path, fd: int, known_oid: str | None = None) -> tuple[str,
     """
     before = os.fstat(fd)
     size = before.st_size
-    if known_oid is not None:
-        try:
-            if os.stat(object_path(git_dir, known_oid)).st_size == size:
-                return known_oid, size
-        except FileNotFoundError:
-            pass
+    if known_oid is not None and has_object(git_dir, known_oid, size):
+        return known_oid, size
     tmp_dir = git_dir / "lfs" / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     out, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="auteur-")
@@ -135,14 +149,10 @@ def store_fd(git_dir: Path, fd: int, known_oid: str | None = None) -> tuple[str,
         os.posix_fadvise(out, 0, 0, os.POSIX_FADV_DONTNEED)
         os.close(out)
         out = -1
-        dest = object_path(git_dir, digest)
-        if dest.exists():
+        if object_path(git_dir, digest).exists():
             os.unlink(tmp)
         else:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(tmp, 0o644)
-            os.rename(tmp, dest)
-            fsync_dir(dest.parent)  # the commit about to name it must not outlive it
+            install_object(git_dir, Path(tmp), digest)
         return digest, size
     except BaseException:
         if out >= 0:

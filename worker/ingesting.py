@@ -7,8 +7,8 @@ file of the same name is replaced, its old bytes stay in history), then the
 controller's converge (``controller.converging``) runs with the upload's oid as a
 known oid, so the file is committed at once, without waiting to settle and without
 being hashed again (nor copied, when the API wrote its LFS object as it arrived:
-that copy is renamed into ``.git/lfs/objects`` first), as the person who uploaded it (the record's ``actor``; nobody known:
-the default identity). A restore (``worker.restoring``) is ingested the same way, into a
+that copy is renamed into ``.git/lfs/objects`` first), as the person who uploaded
+it (the record's ``actor``; nobody known: the default identity). A restore (``worker.restoring``) is ingested the same way, into a
 folder below the type's folder too. The worker writes no project status and no journal: it tells
 the controller (``auteur.mailbox.announce``), which reconciles the project, reports
 it, and journals the upload's event.
@@ -215,24 +215,16 @@ class Ingest:
         git_dir = root / ".git"
         usable = (stat.S_ISREG(st.st_mode) and st.st_size == record.size and _OID.fullmatch(record.oid) is not None
                   and stored_in_lfs(record.path, record.size, self.settings.large_file_bytes) and git_dir.is_dir())  # fmt: skip
-        dest = lfs.object_path(git_dir, record.oid)
-        try:
-            if usable and os.stat(dest).st_size == record.size:
-                usable = False  # the object is in place already (the same bytes uploaded before)
-        except FileNotFoundError:
-            pass
-        if not usable:
+        if not usable or lfs.has_object(git_dir, record.oid, record.size):  # (the same bytes uploaded before)
             copy.unlink()
             return
-        dest.parent.mkdir(parents=True, exist_ok=True)
         try:
-            os.replace(copy, dest)  # same volume: a rename; the API fsynced the bytes
+            lfs.install_object(git_dir, copy, record.oid)  # a rename; the API fsynced the bytes
         except OSError as exc:
             if exc.errno != errno.EXDEV:
                 raise
             copy.unlink()  # another volume: the snapshot copies the file instead
             return
-        fsync_dir(dest.parent)
         log.info("upload %s: its LFS object was written on arrival; moved into place", record.upload_id)
 
     @staticmethod
